@@ -1,0 +1,213 @@
+//! Configuration of `roadroller serve`: defaults, an optional TOML file,
+//! `ROADROLLER_*` environment variables and flags, in rising precedence,
+//! validated once at start into [`Settings`].
+
+mod layers;
+mod spec;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use layers::Value;
+pub use layers::{Resolved, add_args};
+
+/// A configuration problem, reported as one line that names the setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {}: {problem}", path.display())]
+    File { path: PathBuf, problem: String },
+    #[error("invalid setting {setting}: {problem}")]
+    Invalid { setting: String, problem: String },
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Validated settings of one server instance.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    pub grace_period: Duration,
+    /// Empty until [`Settings::instance_id`] fills it at start.
+    pub instance_id: String,
+    pub kafka: KafkaSettings,
+    pub embedded: EmbeddedSettings,
+}
+
+/// How Roadroller reaches Kafka.
+#[derive(Clone, Debug)]
+pub struct KafkaSettings {
+    /// `None` starts the embedded broker.
+    pub bootstrap_servers: Option<String>,
+    pub startup_timeout: Duration,
+    pub health_interval: Duration,
+}
+
+/// The embedded broker, used when no bootstrap servers are configured.
+#[derive(Clone, Debug)]
+pub struct EmbeddedSettings {
+    pub listen: SocketAddr,
+    pub save_interval: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self::from_resolved(&Resolved::defaults()).expect("the defaults are valid")
+    }
+}
+
+impl Settings {
+    /// Validates resolved values into settings. Every value is checked, and
+    /// the first problem is returned naming the setting as the user wrote it.
+    pub fn from_resolved(r: &Resolved) -> Result<Self, ConfigError> {
+        Ok(Self {
+            listen: parse(r.get("listen"), socket_addr)?,
+            data_dir: parse(r.get("data_dir"), non_empty)?.into(),
+            log_format: parse(r.get("log_format"), |s| match s {
+                "pretty" => Ok(LogFormat::Pretty),
+                "json" => Ok(LogFormat::Json),
+                _ => Err("expected pretty or json".into()),
+            })?,
+            grace_period: parse(r.get("grace_period"), duration)?,
+            instance_id: r.get("instance_id").raw.trim().to_string(),
+            kafka: KafkaSettings {
+                bootstrap_servers: parse(r.get("kafka.bootstrap_servers"), bootstrap_servers)?,
+                startup_timeout: parse(r.get("kafka.startup_timeout"), positive_duration)?,
+                health_interval: parse(r.get("kafka.health_interval"), positive_duration)?,
+            },
+            embedded: EmbeddedSettings {
+                listen: parse(r.get("embedded.listen"), socket_addr)?,
+                save_interval: parse(r.get("embedded.save_interval"), positive_duration)?,
+            },
+        })
+    }
+
+    /// The instance id, picking a random one when none is configured.
+    pub fn with_instance_id(mut self) -> Self {
+        if self.instance_id.is_empty() {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            self.instance_id = format!("roadroller-{}", &id[..12]);
+        }
+        self
+    }
+}
+
+fn parse<T>(value: &Value, f: impl FnOnce(&str) -> Result<T, String>) -> Result<T, ConfigError> {
+    f(value.raw.trim())
+        .map_err(|problem| ConfigError::Invalid { setting: value.to_string(), problem })
+}
+
+fn socket_addr(s: &str) -> Result<SocketAddr, String> {
+    s.parse().map_err(|_| "expected an IP address and port, such as 127.0.0.1:50051".into())
+}
+
+fn non_empty(s: &str) -> Result<String, String> {
+    if s.is_empty() { Err("must not be empty".into()) } else { Ok(s.to_string()) }
+}
+
+/// A duration such as `10s`, `500ms` or `1h 30m`.
+pub fn duration(s: &str) -> Result<Duration, String> {
+    if s.starts_with('-') {
+        return Err("must not be negative".into());
+    }
+    humantime::parse_duration(s)
+        .map_err(|e| format!("expected a duration such as 10s, 500ms or 1h ({e})"))
+}
+
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    let d = duration(s)?;
+    if d.is_zero() { Err("must be greater than zero".into()) } else { Ok(d) }
+}
+
+fn bootstrap_servers(s: &str) -> Result<Option<String>, String> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    for server in s.split(',') {
+        let server = server.trim();
+        let valid = server
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !valid {
+            return Err(format!("expected host:port[,host:port...], got {server:?}"));
+        }
+    }
+    Ok(Some(s.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(args: &[&str]) -> Result<Settings, ConfigError> {
+        let cmd = add_args(clap::Command::new("serve"));
+        let matches =
+            cmd.try_get_matches_from(std::iter::once("serve").chain(args.iter().copied()));
+        Settings::from_resolved(&Resolved::from_matches(&matches.expect("parses"))?)
+    }
+
+    #[test]
+    fn defaults_need_no_kafka() {
+        let s = Settings::default();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:50051");
+        assert!(s.kafka.bootstrap_servers.is_none());
+        assert_eq!(s.grace_period, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_flag_overrides_the_default() {
+        let s = settings(&["--grace-period", "2s"]).expect("valid");
+        assert_eq!(s.grace_period, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn problems_name_the_setting() {
+        let e = settings(&["--grace-period", "-5s"]).expect_err("negative").to_string();
+        assert_eq!(e, r#"invalid setting --grace-period="-5s": must not be negative"#);
+        let e = settings(&["--listen", "nope"]).expect_err("bad address").to_string();
+        assert!(e.starts_with(r#"invalid setting --listen="nope": expected an IP address"#), "{e}");
+        let e = settings(&["--kafka-bootstrap-servers", "a:b"]).expect_err("bad port").to_string();
+        assert!(e.contains("--kafka-bootstrap-servers"), "{e}");
+    }
+
+    #[test]
+    fn the_file_sits_between_defaults_and_flags() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("r.toml");
+        std::fs::write(&path, "grace_period = \"3s\"\n[kafka]\nstartup_timeout = \"4s\"\n")
+            .expect("write");
+        let file = path.to_str().expect("utf-8");
+        let s = settings(&["--config", file]).expect("valid");
+        assert_eq!(s.grace_period, Duration::from_secs(3));
+        assert_eq!(s.kafka.startup_timeout, Duration::from_secs(4));
+        let s = settings(&["--config", file, "--grace-period", "7s"]).expect("valid");
+        assert_eq!(s.grace_period, Duration::from_secs(7));
+    }
+
+    #[test]
+    fn the_file_refuses_unknown_keys() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("r.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:1\"\n[kafka]\nbootstrap = \"x:1\"\n")
+            .expect("write");
+        let e = settings(&["--config", path.to_str().expect("utf-8")]).expect_err("unknown");
+        assert!(e.to_string().ends_with("unknown setting `kafka.bootstrap`"), "{e}");
+    }
+
+    #[test]
+    fn file_values_are_named_with_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("r.toml");
+        std::fs::write(&path, "[embedded]\nsave_interval = 0\n").expect("write");
+        let e = settings(&["--config", path.to_str().expect("utf-8")]).expect_err("zero");
+        let e = e.to_string();
+        assert!(e.starts_with("invalid setting embedded.save_interval = \"0\" in "), "{e}");
+    }
+}

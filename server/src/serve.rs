@@ -1,0 +1,212 @@
+//! `roadroller serve`: start-up, serving and the ordered shutdown.
+//!
+//! Start-up: the embedded broker when no Kafka is configured, Kafka clients
+//! (failing fast when no broker answers), health and reflection, the services.
+//! Shutdown, in this order: health NOT_SERVING, stop accepting and end
+//! long-lived streams, drain in-flight calls within the grace period, flush
+//! the producer, save and stop the embedded broker.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::embedded::EmbeddedBroker;
+use crate::health::Health;
+use crate::kafka::{self, Connectivity, Kafka};
+
+/// Why the server could not start or stopped with an error. Each renders as
+/// one line that names the setting involved.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("embedded broker (--embedded-listen={listen}, --data-dir={}): {source}", data_dir.display())]
+    Embedded { listen: SocketAddr, data_dir: PathBuf, source: io::Error },
+    #[error("--kafka-bootstrap-servers: {0} (--kafka-startup-timeout)")]
+    Kafka(#[from] kafka::Unreachable),
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+}
+
+/// The gRPC services this build serves, as health reports them. A service is
+/// listed only once it works.
+const SERVICES: &[&str] = &[];
+
+/// Runs Roadroller on `listener` until `shutdown` completes, then shuts down
+/// in order within the grace period.
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let settings = settings.with_instance_id();
+    let stop_tasks = CancellationToken::new();
+    let _stop_tasks_on_exit = stop_tasks.clone().drop_guard();
+
+    let broker = match &settings.kafka.bootstrap_servers {
+        Some(_) => None,
+        None => Some(start_embedded(&settings, stop_tasks.clone())?),
+    };
+    let bootstrap = match (&settings.kafka.bootstrap_servers, &broker) {
+        (Some(servers), _) => servers.clone(),
+        (None, Some(broker)) => broker.addr().to_string(),
+        (None, None) => unreachable!("an embedded broker starts when none is configured"),
+    };
+    let kafka = Kafka::connect(&bootstrap, &settings.instance_id, &settings.kafka).await?;
+    tracing::info!(%bootstrap, instance = %settings.instance_id, "connected to kafka");
+
+    let (reporter, health_service) = tonic_health::server::health_reporter();
+    let health = Health::new(reporter, SERVICES).await;
+    let watcher = follow_kafka(&health, &kafka, settings.kafka.health_interval, stop_tasks.clone());
+
+    let router = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1()?)
+        .add_service(reflection_v1alpha()?);
+
+    let local = listener.local_addr().ok();
+    let stop_accepting = CancellationToken::new();
+    let server = router.serve_with_incoming_shutdown(
+        TcpListenerStream::new(listener),
+        stop_accepting.clone().cancelled_owned(),
+    );
+    tokio::pin!(server);
+    health.set_ready().await;
+    tracing::info!(listen = %local.map(|a| a.to_string()).unwrap_or_default(), "serving");
+
+    tokio::select! {
+        result = &mut server => result?,
+        () = shutdown => {
+            let grace = settings.grace_period;
+            let deadline = Instant::now() + grace;
+            // Calls drain first; the producer flush gets the last quarter of
+            // the grace period (at most 2 s), so both fit within it.
+            let drained_by = deadline - (grace / 4).min(Duration::from_secs(2));
+            tracing::info!(grace_period = ?grace, "shutting down");
+            health.drain().await;
+            stop_accepting.cancel();
+            match tokio::time::timeout_at(drained_by, &mut server).await {
+                Ok(result) => result?,
+                Err(_) => tracing::warn!("calls still in flight at the end of the grace period"),
+            }
+            let flush_for = deadline.saturating_duration_since(Instant::now());
+            if let Err(e) = kafka.flush(flush_for).await {
+                tracing::warn!(error = %e, "producer flush did not complete");
+            }
+        }
+    }
+    // Clients go before the broker they talk to, or they log its departure
+    // as an outage.
+    stop_tasks.cancel();
+    let _ = watcher.await;
+    drop(kafka);
+    if let Some(broker) = broker {
+        stop_embedded(broker).await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Starts the embedded broker and saves it every `save_interval`.
+fn start_embedded(
+    settings: &Settings,
+    stop: CancellationToken,
+) -> Result<Arc<EmbeddedBroker>, ServeError> {
+    let listen = settings.embedded.listen;
+    let data_dir = settings.data_dir.clone();
+    let broker = EmbeddedBroker::start_persistent(listen, &data_dir)
+        .map_err(|source| ServeError::Embedded { listen, data_dir: data_dir.clone(), source })?;
+    tracing::info!(addr = %broker.addr(), data_dir = %data_dir.display(), "embedded kafka broker started");
+    let saver = broker.clone();
+    let every = settings.embedded.save_interval;
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            let saver = saver.clone();
+            match tokio::task::spawn_blocking(move || saver.save()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "saving the embedded broker failed"),
+                Err(e) => tracing::warn!(error = %e, "saving the embedded broker panicked"),
+            }
+        }
+    });
+    Ok(broker)
+}
+
+/// The last save, then the broker stops listening.
+async fn stop_embedded(broker: Arc<EmbeddedBroker>) {
+    let result = tokio::task::spawn_blocking(move || {
+        let saved = broker.save();
+        broker.stop();
+        saved
+    })
+    .await;
+    match result {
+        Ok(Ok(())) => tracing::info!("embedded broker saved"),
+        Ok(Err(e)) => tracing::error!(error = %e, "saving the embedded broker failed"),
+        Err(e) => tracing::error!(error = %e, "saving the embedded broker panicked"),
+    }
+}
+
+/// Health follows Kafka connectivity until `stop`.
+fn follow_kafka(
+    health: &Health,
+    kafka: &Kafka,
+    every: Duration,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let (mut connectivity, watcher) = kafka::watch_connectivity(kafka.clone(), every, stop);
+    let health = health.clone();
+    tokio::spawn(async move {
+        while connectivity.changed().await.is_ok() {
+            let up = *connectivity.borrow_and_update() == Connectivity::Up;
+            health.set_kafka_up(up).await;
+        }
+        let _ = watcher.await;
+    })
+}
+
+fn reflection_builder() -> tonic_reflection::server::Builder<'static> {
+    let mut builder = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(roadroller_api::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .with_service_name("grpc.health.v1.Health");
+    for service in SERVICES {
+        builder = builder.with_service_name(*service);
+    }
+    builder
+}
+
+fn reflection_v1() -> Result<
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+    ServeError,
+> {
+    Ok(reflection_builder().with_service_name("grpc.reflection.v1.ServerReflection").build_v1()?)
+}
+
+fn reflection_v1alpha() -> Result<
+    tonic_reflection::server::v1alpha::ServerReflectionServer<
+        impl tonic_reflection::server::v1alpha::ServerReflection,
+    >,
+    ServeError,
+> {
+    Ok(reflection_builder()
+        .with_service_name("grpc.reflection.v1alpha.ServerReflection")
+        .build_v1alpha()?)
+}

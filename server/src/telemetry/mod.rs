@@ -1,0 +1,18 @@
+//! Logs through `tracing`: levels from `RUST_LOG` (default `info`), written to
+//! standard output as pretty text or JSON lines (standard error is kept for
+//! the one-line fatal error).
+
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+
+/// Installs the global subscriber. Safe to call more than once; later calls do
+/// nothing (tests start many servers in one process).
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stdout);
+    let _already_set = match format {
+        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}

@@ -1,0 +1,239 @@
+//! The `roadroller` binary as a user runs it: defaults, signals, bad
+//! configuration, and the embedded broker's persistence across restarts.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use serde_json::Value;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+const BIN: &str = env!("CARGO_BIN_EXE_roadroller");
+
+/// A `roadroller serve` child process whose JSON logs are read as they come.
+struct Serve {
+    child: Child,
+    logs: mpsc::Receiver<Value>,
+}
+
+impl Serve {
+    /// Starts `roadroller serve` in `dir` with `args`, JSON logs, and no
+    /// ROADROLLER_* variables from the environment.
+    fn start(dir: &Path, args: &[&str]) -> Self {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("serve").args(["--log-format", "json"]).args(args).current_dir(dir);
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("ROADROLLER_")) {
+            cmd.env_remove(key);
+        }
+        let mut child = cmd
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("roadroller starts");
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, logs) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    let _ = tx.send(v);
+                }
+            }
+        });
+        Self { child, logs }
+    }
+
+    /// Waits for the log line whose message is `message` and returns its
+    /// `field`.
+    fn logged(&self, message: &str, field: &str, within: Duration) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .logs
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no {message:?} log line within {within:?}"));
+            if line["message"] == message {
+                return line[field].as_str().expect("a string field").to_string();
+            }
+        }
+    }
+
+    fn terminate(&self) {
+        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGTERM).expect("signal");
+    }
+
+    /// Waits for the exit without blocking the test's runtime, whose
+    /// clients must stay live to answer the server's shutdown.
+    async fn wait(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "roadroller did not exit within {within:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn health(addr: &str) -> Option<ServingStatus> {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).ok()?;
+    let mut client = HealthClient::new(channel.connect().await.ok()?);
+    let response = client.check(HealthCheckRequest { service: String::new() }).await.ok()?;
+    ServingStatus::try_from(response.into_inner().status).ok()
+}
+
+async fn wait_serving(addr: &str, within: Duration) -> Duration {
+    let start = Instant::now();
+    while health(addr).await != Some(ServingStatus::Serving) {
+        assert!(start.elapsed() < within, "not SERVING within {within:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    start.elapsed()
+}
+
+#[tokio::test]
+async fn with_no_configuration_it_serves_on_an_embedded_broker_within_5s() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let started = Instant::now();
+    let mut serve = Serve::start(dir.path(), &[]);
+    let addr = serve.logged("serving", "listen", Duration::from_secs(5));
+    assert_eq!(addr, "127.0.0.1:50051", "the default listen address");
+    wait_serving(&addr, Duration::from_secs(5).saturating_sub(started.elapsed())).await;
+    assert!(
+        dir.path().join("roadroller-data").is_dir(),
+        "the default data dir is ./roadroller-data"
+    );
+    serve.terminate();
+    assert!(serve.wait(Duration::from_secs(10)).await.success());
+}
+
+#[tokio::test]
+async fn sigterm_exits_zero_within_the_grace_period() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut serve = Serve::start(dir.path(), &["--listen", "127.0.0.1:0", "--grace-period", "3s"]);
+    let addr = serve.logged("serving", "listen", Duration::from_secs(10));
+    wait_serving(&addr, Duration::from_secs(10)).await;
+    // A client holding a stream open must not keep the server past its grace.
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect");
+    let mut watch = HealthClient::new(channel)
+        .watch(HealthCheckRequest { service: String::new() })
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = watch.message().await.expect("status").expect("a status");
+    assert_eq!(first.status, ServingStatus::Serving as i32);
+
+    let signalled = Instant::now();
+    serve.terminate();
+    let status = serve.wait(Duration::from_secs(4)).await;
+    assert!(status.success(), "exit status {status:?}");
+    // The grace period plus process exit.
+    assert!(signalled.elapsed() < Duration::from_millis(3500), "{:?}", signalled.elapsed());
+}
+
+/// Runs `roadroller serve` expecting it to fail; returns standard error.
+async fn failing_start(dir: &Path, args: &[&str]) -> String {
+    let mut serve = Serve::start(dir, args);
+    let status = serve.wait(Duration::from_secs(20)).await;
+    assert!(!status.success(), "expected a failure exit, got {status:?}");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut serve.child.stderr.take().expect("piped"), &mut stderr)
+        .expect("stderr");
+    assert_eq!(stderr.lines().count(), 1, "exactly one line on stderr:\n{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+    stderr
+}
+
+#[tokio::test]
+async fn bad_configuration_exits_nonzero_with_one_line_naming_the_setting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    let err = failing_start(dir.path(), &["--listen", "not-an-address"]).await;
+    assert!(
+        err.contains("--listen=\"not-an-address\"") && err.contains("expected an IP address"),
+        "{err}"
+    );
+
+    let err = failing_start(dir.path(), &["--grace-period", "-5s"]).await;
+    assert!(err.contains("--grace-period=\"-5s\": must not be negative"), "{err}");
+
+    std::fs::write(dir.path().join("bad.toml"), "listen = \"127.0.0.1:0\"\nlisten_port = 1\n")
+        .expect("write");
+    let err = failing_start(dir.path(), &["--config", "bad.toml"]).await;
+    assert!(err.contains("bad.toml") && err.contains("unknown setting `listen_port`"), "{err}");
+
+    let err = failing_start(dir.path(), &["--config", "missing.toml"]).await;
+    assert!(err.contains("missing.toml"), "{err}");
+}
+
+#[tokio::test]
+async fn a_broker_that_never_answers_fails_start_up_naming_the_setting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Accepts connections (the kernel completes the handshake) but never
+    // reads or answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let bootstrap = silent.local_addr().expect("addr").to_string();
+    let started = Instant::now();
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--kafka-bootstrap-servers",
+        &bootstrap,
+        "--kafka-startup-timeout",
+        "2s",
+    ];
+    let err = failing_start(dir.path(), &args).await;
+    assert!(err.contains("--kafka-bootstrap-servers") && err.contains(&bootstrap), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(15), "gave up after the startup timeout");
+}
+
+#[tokio::test]
+async fn the_embedded_broker_keeps_topics_across_a_clean_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = ["--listen", "127.0.0.1:0"];
+
+    let mut serve = Serve::start(dir.path(), &args);
+    let broker = serve.logged("embedded kafka broker started", "addr", Duration::from_secs(10));
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", &broker).create().expect("admin");
+    let topic = NewTopic::new("kept_across_restarts", 3, TopicReplication::Fixed(1));
+    let created = admin.create_topics([&topic], &AdminOptions::new()).await.expect("create");
+    assert!(created[0].is_ok(), "{created:?}");
+    drop(admin);
+    serve.terminate();
+    assert!(serve.wait(Duration::from_secs(10)).await.success());
+
+    let mut serve = Serve::start(dir.path(), &args);
+    let broker = serve.logged("embedded kafka broker started", "addr", Duration::from_secs(10));
+    let admin: AdminClient<DefaultClientContext> =
+        ClientConfig::new().set("bootstrap.servers", &broker).create().expect("admin");
+    // All topics, not the one by name: naming it could auto-create it.
+    let metadata = admin.inner().fetch_metadata(None, Duration::from_secs(5)).expect("metadata");
+    let topic = metadata.topics().iter().find(|t| t.name() == "kept_across_restarts");
+    let topic = topic.expect("the topic survived the restart");
+    assert_eq!(topic.partitions().len(), 3);
+    serve.terminate();
+    assert!(serve.wait(Duration::from_secs(10)).await.success());
+}

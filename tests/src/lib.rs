@@ -1,0 +1,164 @@
+//! The harness every Roadroller test uses: a real Kafka-protocol broker on
+//! port 0 and a real server on a listener bound to `127.0.0.1:0` and handed
+//! over (never a probed port), talking gRPC over real sockets.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use roadroller_server::config::Settings;
+use roadroller_server::embedded::EmbeddedBroker;
+use roadroller_server::serve::{self, ServeError};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+/// An in-memory broker in this process, reachable over TCP. It can be stopped
+/// and resumed on the same address to play a Kafka outage.
+#[derive(Clone)]
+pub struct TestBroker {
+    broker: Arc<EmbeddedBroker>,
+}
+
+impl TestBroker {
+    pub fn start() -> Self {
+        let any = "127.0.0.1:0".parse().expect("address");
+        Self { broker: EmbeddedBroker::start_in_memory(any).expect("the test broker starts") }
+    }
+
+    /// The bootstrap address for Kafka clients.
+    pub fn bootstrap(&self) -> String {
+        self.broker.addr().to_string()
+    }
+
+    /// Closes the port and every connection, as if the broker went away.
+    pub fn stop(&self) {
+        self.broker.stop();
+    }
+
+    /// Serves again on the same address, with the same data.
+    pub fn resume(&self) {
+        self.broker.resume().expect("the test broker resumes");
+    }
+}
+
+/// Settings for a test server on `broker`: short intervals, so tests observe
+/// changes quickly.
+pub fn test_settings(broker: &TestBroker) -> Settings {
+    let mut settings = Settings::default();
+    settings.kafka.bootstrap_servers = Some(broker.bootstrap());
+    settings.kafka.startup_timeout = Duration::from_secs(10);
+    settings.kafka.health_interval = Duration::from_millis(250);
+    settings.grace_period = Duration::from_secs(5);
+    settings
+}
+
+/// A server running in this process. [`TestServer::shutdown`] stops it and
+/// re-raises a panic of the server task; dropping it without shutting down
+/// aborts the task.
+pub struct TestServer {
+    addr: SocketAddr,
+    broker: TestBroker,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), ServeError>>>,
+}
+
+impl TestServer {
+    /// A server on a new broker of its own.
+    pub async fn start() -> Self {
+        let broker = TestBroker::start();
+        Self::start_on(&broker, |_| {}).await
+    }
+
+    /// A server on `broker`, with settings adjusted by `configure`. Returns
+    /// once the server reports SERVING.
+    pub async fn start_on(broker: &TestBroker, configure: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = test_settings(broker);
+        configure(&mut settings);
+        let listener =
+            tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("bound address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve::run(settings, listener, async move {
+            let _ = stopped.await;
+        }));
+        let server = Self { addr, broker: broker.clone(), stop: Some(stop), task: Some(task) };
+        server.wait_for_health(ServingStatus::Serving, Duration::from_secs(20)).await;
+        server
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn broker(&self) -> &TestBroker {
+        &self.broker
+    }
+
+    /// A new gRPC channel to the server.
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(self.endpoint())
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect to the test server")
+    }
+
+    /// The overall health status, or `None` when the call failed.
+    pub async fn health(&self, service: &str) -> Option<ServingStatus> {
+        let mut client = HealthClient::new(self.channel().await);
+        let request = HealthCheckRequest { service: service.to_string() };
+        let response = client.check(request).await.ok()?;
+        ServingStatus::try_from(response.into_inner().status).ok()
+    }
+
+    /// Waits until the overall health is `want`; panics after `within`,
+    /// and at once if the server task has ended.
+    pub async fn wait_for_health(&self, want: ServingStatus, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if self.task.as_ref().is_some_and(|t| t.is_finished()) {
+                panic!("the server task ended while waiting for {want:?}");
+            }
+            if self.health("").await == Some(want) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "health not {want:?} within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Shuts the server down in order and waits for it; re-raises a panic of
+    /// the server task and fails on an error.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let task = self.task.take().expect("running");
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => panic!("the server stopped with an error: {e}"),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => panic!("the server task was cancelled: {e}"),
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
