@@ -8,9 +8,14 @@
 //! and so that saving happens on our schedule: noida's own signal handler
 //! exits the process, which would bypass the drain.
 //!
+//! Clients connect through [`relay`], which makes Fetch long-poll; the
+//! engine itself listens on a private loopback port.
+//!
 //! Persistence: the whole state is one JSON snapshot, `<dir>/kafka.json`,
 //! rewritten atomically on each save. A crash loses what changed since the
 //! last save.
+
+mod relay;
 
 use std::fs::File;
 use std::io;
@@ -26,6 +31,9 @@ use noida::lifecycle::Lifecycle;
 pub struct EmbeddedBroker {
     engine: Engine,
     addr: SocketAddr,
+    /// Where the engine itself listens; only relays connect to it.
+    engine_addr: SocketAddr,
+    wakeup: Arc<relay::Wakeup>,
     store: Option<Store>,
     /// The current accept loop; `None` while stopped.
     life: Mutex<Option<Lifecycle>>,
@@ -46,7 +54,7 @@ impl EmbeddedBroker {
         let listener = TcpListener::bind(listen)?;
         let addr = listener.local_addr()?;
         let engine = Engine::new(addr.ip().to_string(), i32::from(addr.port()));
-        Ok(Self::serve(engine, listener, None))
+        Self::serve(engine, listener, None)
     }
 
     /// Starts a broker whose state is loaded from, and saved to, `data_dir`.
@@ -74,39 +82,50 @@ impl EmbeddedBroker {
             Engine::new(host, port)
         };
         let store = Store { path, _lock: lock, saving: Mutex::new(()) };
-        Ok(Self::serve(engine, listener, Some(store)))
+        Self::serve(engine, listener, Some(store))
     }
 
-    fn serve(engine: Engine, listener: TcpListener, store: Option<Store>) -> Arc<Self> {
+    fn serve(engine: Engine, listener: TcpListener, store: Option<Store>) -> io::Result<Arc<Self>> {
         // Compaction and retention run once a second, honouring the topic's
         // segment.ms and min.compaction.lag.ms; the thread ends with the engine.
         engine.spawn_log_cleaner();
-        let addr = listener.local_addr().expect("a bound listener has an address");
-        let broker = Arc::new(Self { engine, addr, store, life: Mutex::new(None) });
+        let addr = listener.local_addr()?;
+        let engine_listener = TcpListener::bind((addr.ip(), 0))?;
+        let engine_addr = engine_listener.local_addr()?;
+        let serving = engine.clone();
+        spawn("broker-engine", move || {
+            for stream in engine_listener.incoming().flatten() {
+                let engine = serving.clone();
+                spawn("broker-conn", move || handle_connection(stream, engine));
+            }
+        });
+        let broker = Arc::new(Self {
+            engine,
+            addr,
+            engine_addr,
+            wakeup: Arc::default(),
+            store,
+            life: Mutex::new(None),
+        });
         broker.accept(listener);
-        broker
+        Ok(broker)
     }
 
     fn accept(&self, listener: TcpListener) {
         let life = Lifecycle::default();
         let incoming = life.incoming(listener);
-        let engine = self.engine.clone();
-        std::thread::Builder::new()
-            .name("broker-accept".into())
-            .spawn(move || {
-                for (stream, conn) in incoming {
-                    let engine = engine.clone();
-                    let spawned =
-                        std::thread::Builder::new().name("broker-conn".into()).spawn(move || {
-                            let _conn = conn;
-                            handle_connection(stream, engine);
-                        });
-                    if let Err(e) = spawned {
-                        tracing::warn!(error = %e, "embedded broker could not serve a connection");
+        let (engine_addr, wakeup) = (self.engine_addr, self.wakeup.clone());
+        spawn("broker-accept", move || {
+            for (stream, conn) in incoming {
+                let wakeup = wakeup.clone();
+                spawn("broker-relay", move || {
+                    let _conn = conn;
+                    if let Err(e) = relay::relay(stream, engine_addr, &wakeup) {
+                        tracing::debug!(error = %e, "embedded broker connection ended");
                     }
-                }
-            })
-            .expect("spawning the broker's accept thread");
+                });
+            }
+        });
         *self.life.lock().expect("broker lock") = Some(life);
     }
 
@@ -146,6 +165,14 @@ impl EmbeddedBroker {
         let listener = TcpListener::bind(self.addr)?;
         self.accept(listener);
         Ok(())
+    }
+}
+
+/// Starts a named thread; a failure to start one is logged, as the broker
+/// keeps serving other connections.
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
+    if let Err(e) = std::thread::Builder::new().name(name.into()).spawn(f) {
+        tracing::warn!(error = %e, thread = name, "embedded broker could not start a thread");
     }
 }
 
