@@ -4,7 +4,13 @@
 pub mod cli;
 pub mod config;
 pub mod embedded;
+pub mod error;
+pub mod grpc;
 pub mod health;
 pub mod kafka;
+pub mod paver;
+pub mod roads;
+pub mod schema;
 pub mod serve;
 pub mod telemetry;
+pub mod traffic_control;

@@ -18,7 +18,16 @@ use tokio::time::Instant;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
+use roadroller_api::service_names;
+use roadroller_api::v1::paver_service_server::PaverServiceServer;
+
 use crate::config::Settings;
+use crate::paver::Paver;
+use crate::paver::grpc::PaverGrpc;
+use crate::roads::StatusBoard;
+use crate::roads::registry::{Registry, RegistryError};
+use crate::schema::SchemaCache;
+use crate::traffic_control::TrafficControl;
 use crate::embedded::EmbeddedBroker;
 use crate::health::Health;
 use crate::kafka::{self, Connectivity, Kafka};
@@ -35,11 +44,13 @@ pub enum ServeError {
     Transport(#[from] tonic::transport::Error),
     #[error("reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("{0} (--registry-topic)")]
+    Registry(#[from] RegistryError),
 }
 
 /// The gRPC services this build serves, as health reports them. A service is
 /// listed only once it works.
-const SERVICES: &[&str] = &[];
+const SERVICES: &[&str] = &[service_names::PAVER];
 
 /// Runs Roadroller on `listener` until `shutdown` completes, then shuts down
 /// in order within the grace period.
@@ -68,8 +79,30 @@ pub async fn run(
     let health = Health::new(reporter, SERVICES).await;
     let watcher = follow_kafka(&health, &kafka, settings.kafka.health_interval, stop_tasks.clone());
 
+    // The registry is replayed before anything is served, so the first
+    // SERVING answer comes with every road loaded.
+    let registry =
+        Registry::start(kafka.clone(), settings.registry.clone(), stop_tasks.clone()).await?;
+    let board = Arc::new(StatusBoard::default());
+    let schemas = Arc::new(SchemaCache::default());
+    let traffic_control = TrafficControl::new(
+        kafka.clone(),
+        registry.clone(),
+        board.clone(),
+        settings.traffic_control.clone(),
+    )
+    .spawn(stop_tasks.clone());
+    let paver = Paver::new(
+        registry.clone(),
+        board.clone(),
+        schemas.clone(),
+        settings.roads.clone(),
+        settings.traffic_control.topic_prefix.clone(),
+    );
+
     let router = tonic::transport::Server::builder()
         .add_service(health_service)
+        .add_service(PaverServiceServer::new(PaverGrpc::new(paver)))
         .add_service(reflection_v1()?)
         .add_service(reflection_v1alpha()?);
 
@@ -108,6 +141,7 @@ pub async fn run(
     // as an outage.
     stop_tasks.cancel();
     let _ = watcher.await;
+    let _ = traffic_control.await;
     drop(kafka);
     if let Some(broker) = broker {
         stop_embedded(broker).await;

@@ -12,6 +12,10 @@ use std::time::Duration;
 use layers::Value;
 pub use layers::{Resolved, add_args};
 
+pub use crate::paver::RoadDefaults;
+pub use crate::roads::registry::RegistrySettings;
+pub use crate::traffic_control::TrafficControlSettings;
+
 /// A configuration problem, reported as one line that names the setting.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -39,6 +43,9 @@ pub struct Settings {
     pub instance_id: String,
     pub kafka: KafkaSettings,
     pub embedded: EmbeddedSettings,
+    pub registry: RegistrySettings,
+    pub roads: RoadDefaults,
+    pub traffic_control: TrafficControlSettings,
 }
 
 /// How Roadroller reaches Kafka.
@@ -67,6 +74,12 @@ impl Settings {
     /// Validates resolved values into settings. Every value is checked, and
     /// the first problem is returned naming the setting as the user wrote it.
     pub fn from_resolved(r: &Resolved) -> Result<Self, ConfigError> {
+        let replication_factor = parse(r.get("kafka.replication_factor"), |s| {
+            s.parse::<i32>()
+                .ok()
+                .filter(|n| (0..=32).contains(n))
+                .ok_or_else(|| "expected a number from 0 (automatic) to 32".to_string())
+        })?;
         Ok(Self {
             listen: parse(r.get("listen"), socket_addr)?,
             data_dir: parse(r.get("data_dir"), non_empty)?.into(),
@@ -85,6 +98,29 @@ impl Settings {
             embedded: EmbeddedSettings {
                 listen: parse(r.get("embedded.listen"), socket_addr)?,
                 save_interval: parse(r.get("embedded.save_interval"), positive_duration)?,
+            },
+            registry: RegistrySettings {
+                topic: parse(r.get("registry.topic"), topic_name)?,
+                min_compaction_lag: parse(r.get("registry.min_compaction_lag"), positive_duration)?,
+                write_timeout: parse(r.get("registry.write_timeout"), positive_duration)?,
+                replication_factor,
+            },
+            roads: RoadDefaults {
+                stream_partitions: parse(r.get("roads.stream_partitions"), partitions)?,
+                compacted_partitions: parse(r.get("roads.compacted_partitions"), partitions)?,
+                retention_ms: parse(r.get("roads.retention"), positive_ms)?,
+                min_compaction_lag_ms: parse(r.get("roads.min_compaction_lag"), positive_ms)?,
+                tombstone_retention_ms: parse(r.get("roads.tombstone_retention"), positive_ms)?,
+            },
+            traffic_control: TrafficControlSettings {
+                act: parse(r.get("traffic_control.enabled"), boolean)?,
+                topic_prefix: parse(r.get("traffic_control.topic_prefix"), topic_prefix)?,
+                sweep_interval: parse(r.get("traffic_control.sweep_interval"), positive_duration)?,
+                message_count_interval: parse(
+                    r.get("traffic_control.message_count_interval"),
+                    positive_duration,
+                )?,
+                replication_factor,
             },
         })
     }
@@ -124,6 +160,38 @@ pub fn duration(s: &str) -> Result<Duration, String> {
 fn positive_duration(s: &str) -> Result<Duration, String> {
     let d = duration(s)?;
     if d.is_zero() { Err("must be greater than zero".into()) } else { Ok(d) }
+}
+
+fn positive_ms(s: &str) -> Result<u64, String> {
+    Ok(positive_duration(s)?.as_millis() as u64)
+}
+
+fn partitions(s: &str) -> Result<u32, String> {
+    let n: u32 = s.parse().map_err(|_| format!("expected a number of partitions, got {s:?}"))?;
+    crate::roads::rules::partitions(n).map(|()| n)
+}
+
+fn boolean(s: &str) -> Result<bool, String> {
+    match s {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+/// Kafka topic names: letters, digits, `.`, `_`, `-`; at most 249.
+fn topic_name(s: &str) -> Result<String, String> {
+    let valid = !s.is_empty()
+        && s.len() <= 249
+        && s != "."
+        && s != ".."
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if valid { Ok(s.to_string()) } else { Err("is not a valid Kafka topic name".into()) }
+}
+
+/// A topic prefix: what a topic name may hold, or empty.
+fn topic_prefix(s: &str) -> Result<String, String> {
+    if s.is_empty() { Ok(String::new()) } else { topic_name(s) }
 }
 
 fn bootstrap_servers(s: &str) -> Result<Option<String>, String> {

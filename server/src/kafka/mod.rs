@@ -1,6 +1,7 @@
 //! The Kafka port: every librdkafka client Roadroller uses is built here, with
 //! the same settings whether the broker is embedded or a real cluster.
 
+mod admin;
 mod connectivity;
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{FutureProducer, Producer};
 
+pub use admin::{AdminError, ConfigValue, TopicInfo, TopicSpec};
 pub use connectivity::{Connectivity, watch_connectivity};
 
 use crate::config::KafkaSettings;
@@ -87,7 +89,8 @@ impl Kafka {
         &self.inner.admin
     }
 
-    /// Settings for a consumer: offsets move only through explicit commits,
+    /// Settings for a consumer of `group_id`, or (`None`) for one that only
+    /// assigns partitions itself. Offsets move only through explicit commits,
     /// and the prefetch queue is small, since one server may hold thousands of
     /// consumers (librdkafka's defaults allow 64 MiB per consumer).
     pub fn consumer_config(&self, group_id: Option<&str>) -> ClientConfig {
@@ -99,9 +102,10 @@ impl Kafka {
             .set("queued.max.messages.kbytes", "1024")
             .set("queued.min.messages", "1000")
             .set("fetch.message.max.bytes", "1048576");
-        if let Some(group_id) = group_id {
-            config.set("group.id", group_id);
-        }
+        // librdkafka wants a group id even for a consumer that only assigns
+        // partitions; such a consumer never joins the group nor commits.
+        let unjoined = format!("{}.unjoined", self.inner.client_id);
+        config.set("group.id", group_id.unwrap_or(&unjoined));
         config
     }
 

@@ -1,0 +1,45 @@
+//! What every tonic adapter shares: turning domain error reports into gRPC
+//! statuses with `google.rpc` details.
+
+use std::collections::HashMap;
+
+use tonic::Status;
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::error::{Code, ErrorReport, Reportable};
+
+/// The `google.rpc.ErrorInfo` domain of every error this service reports.
+pub const ERROR_DOMAIN: &str = "roadroller.v1";
+
+/// The gRPC status for a domain error: its code, its message, an ErrorInfo
+/// with the stable reason, and BadRequest / PreconditionFailure details when
+/// there are violations.
+pub fn status(error: &impl Reportable) -> Status {
+    status_of(error.report())
+}
+
+pub fn status_of(report: ErrorReport) -> Status {
+    let mut details = ErrorDetails::new();
+    details.set_error_info(report.reason, ERROR_DOMAIN, HashMap::new());
+    for v in &report.field_violations {
+        details.add_bad_request_violation(&v.field, &v.description);
+    }
+    for v in &report.precondition_violations {
+        details.add_precondition_failure_violation(&v.kind, &v.subject, &v.description);
+    }
+    Status::with_error_details(code(report.code), report.message, details)
+}
+
+fn code(code: Code) -> tonic::Code {
+    match code {
+        Code::InvalidArgument => tonic::Code::InvalidArgument,
+        Code::NotFound => tonic::Code::NotFound,
+        Code::AlreadyExists => tonic::Code::AlreadyExists,
+        Code::FailedPrecondition => tonic::Code::FailedPrecondition,
+        Code::Aborted => tonic::Code::Aborted,
+        Code::ResourceExhausted => tonic::Code::ResourceExhausted,
+        Code::PermissionDenied => tonic::Code::PermissionDenied,
+        Code::Unavailable => tonic::Code::Unavailable,
+        Code::Internal => tonic::Code::Internal,
+    }
+}

@@ -1,0 +1,115 @@
+//! The changes UpdateRoad can make, and the rules that only make sense as a
+//! change (immutable fields, partitions that only grow, enabling).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::PaverError;
+use crate::error::FieldViolation;
+use crate::roads::{CompatibilityMode, Grant, Road, RoadKind, RoadStatus, RoadType};
+
+/// One field to change.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    Description(String),
+    TeamName(String),
+    ContactEmail(String),
+    Metadata(BTreeMap<String, String>),
+    Enabled(bool),
+    PartitionPath(Option<String>),
+    Partitions(u32),
+    RetentionMs(u64),
+    MinCompactionLagMs(u64),
+    TombstoneRetentionMs(u64),
+    Compatibility(CompatibilityMode),
+    OnrampAuthorities(Vec<String>),
+    OnrampCidrBlocks(Vec<String>),
+    OfframpAuthorities(BTreeMap<String, BTreeSet<Grant>>),
+    HiveEnabled(bool),
+    HiveLandingIntervalMs(u64),
+}
+
+/// Applies `change` to `road`, refusing what a change may not do.
+pub fn apply(road: &mut Road, change: Change, status: &RoadStatus) -> Result<(), PaverError> {
+    let invalid = |field: &str, description: String| {
+        PaverError::InvalidRoad(vec![FieldViolation::new(field, description)])
+    };
+    let road_type = road.road_type();
+    match change {
+        Change::Description(v) => road.description = v,
+        Change::TeamName(v) => road.team_name = v,
+        Change::ContactEmail(v) => road.contact_email = v,
+        Change::Metadata(v) => road.metadata = v,
+        Change::Enabled(true) if !road.enabled && !status.topic_created => {
+            return Err(PaverError::Precondition {
+                reason: "TOPIC_NOT_CREATED",
+                message: format!(
+                    "road {:?} can be enabled only once its topic exists (status.topic_created); {}",
+                    road.name,
+                    if status.last_problem.is_empty() {
+                        "Traffic Control creates it shortly after the road".to_string()
+                    } else {
+                        format!("Traffic Control reports: {}", status.last_problem)
+                    }
+                ),
+            });
+        }
+        Change::Enabled(v) => road.enabled = v,
+        Change::PartitionPath(v) => match &mut road.kind {
+            RoadKind::Stream { partition_path, .. } => *partition_path = v,
+            RoadKind::Compacted { .. } if v.is_none() => {}
+            RoadKind::Compacted { .. } => {
+                return Err(invalid(
+                    "road.partition_path",
+                    "is not allowed on a COMPACTED road, whose records are keyed by the client"
+                        .into(),
+                ));
+            }
+        },
+        Change::Partitions(n) if n == road.partitions => {}
+        Change::Partitions(_) if road_type == RoadType::Compacted => {
+            return Err(invalid(
+                "road.partitions",
+                "is immutable on a COMPACTED road: moving keys between partitions breaks compaction"
+                    .into(),
+            ));
+        }
+        Change::Partitions(n) if n < road.partitions => {
+            return Err(invalid(
+                "road.partitions",
+                format!("can only grow (Kafka cannot remove partitions): {} < {}", n, road.partitions),
+            ));
+        }
+        Change::Partitions(n) => road.partitions = n,
+        Change::RetentionMs(v) => match &mut road.kind {
+            RoadKind::Stream { retention_ms, .. } => *retention_ms = v,
+            RoadKind::Compacted { .. } => {
+                return Err(invalid(
+                    "road.retention",
+                    "applies to STREAM roads; a COMPACTED road has compaction settings".into(),
+                ));
+            }
+        },
+        Change::MinCompactionLagMs(v) => match &mut road.kind {
+            RoadKind::Compacted { min_compaction_lag_ms, .. } => *min_compaction_lag_ms = v,
+            RoadKind::Stream { .. } => return Err(compaction_on_stream("min_compaction_lag")),
+        },
+        Change::TombstoneRetentionMs(v) => match &mut road.kind {
+            RoadKind::Compacted { tombstone_retention_ms, .. } => *tombstone_retention_ms = v,
+            RoadKind::Stream { .. } => return Err(compaction_on_stream("tombstone_retention")),
+        },
+        Change::Compatibility(v) => road.compatibility = v,
+        Change::OnrampAuthorities(v) => road.authorisation.onramp.authorities = v,
+        Change::OnrampCidrBlocks(v) => road.authorisation.onramp.cidr_blocks = v,
+        Change::OfframpAuthorities(v) => road.authorisation.offramp.authorities = v,
+        Change::HiveEnabled(v) => road.hive.enabled = v,
+        Change::HiveLandingIntervalMs(v) => road.hive.landing_interval_ms = v,
+    }
+    Ok(())
+}
+
+fn compaction_on_stream(field: &str) -> PaverError {
+    PaverError::InvalidRoad(vec![FieldViolation::new(
+        format!("road.compaction.{field}"),
+        "applies to COMPACTED roads; a STREAM road has a retention",
+    )])
+}

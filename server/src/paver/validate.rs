@@ -1,0 +1,79 @@
+//! Checks of a whole road, shared by creation and update. Each problem is a
+//! field violation named by its path in the request (`road.contact_email`).
+
+use crate::error::FieldViolation;
+use crate::roads::{Road, RoadKind, rules};
+use crate::schema::path::PartitionPath;
+
+/// Every problem with `road`'s fields.
+pub fn road(road: &Road) -> Vec<FieldViolation> {
+    let mut problems = Vec::new();
+    let mut check = |field: &str, result: Result<(), String>| {
+        if let Err(description) = result {
+            problems.push(FieldViolation::new(field, description));
+        }
+    };
+    check("road.name", rules::name(&road.name));
+    if !road.contact_email.is_empty() {
+        check("road.contact_email", rules::email(&road.contact_email));
+    }
+    check("road.partitions", rules::partitions(road.partitions));
+    match &road.kind {
+        RoadKind::Stream { retention_ms, partition_path } => {
+            check("road.retention", rules::positive_ms(*retention_ms));
+            if let Some(path) = partition_path {
+                check("road.partition_path", partition_path_resolves(road, path));
+            }
+        }
+        RoadKind::Compacted { min_compaction_lag_ms, tombstone_retention_ms } => {
+            check("road.compaction.min_compaction_lag", rules::positive_ms(*min_compaction_lag_ms));
+            check(
+                "road.compaction.tombstone_retention",
+                rules::positive_ms(*tombstone_retention_ms),
+            );
+        }
+    }
+    for key in road.metadata.keys() {
+        if key.is_empty() {
+            check("road.metadata", Err("keys must not be empty".into()));
+        }
+    }
+    let onramp = &road.authorisation.onramp;
+    for (i, authority) in onramp.authorities.iter().enumerate() {
+        check(&format!("road.authorisation.onramp.authorities[{i}]"), authority_name(authority));
+    }
+    for (i, block) in onramp.cidr_blocks.iter().enumerate() {
+        check(&format!("road.authorisation.onramp.cidr_blocks[{i}]"), rules::cidr_block(block));
+    }
+    for authority in road.authorisation.offramp.authorities.keys() {
+        check("road.authorisation.offramp.authorities", authority_name(authority));
+    }
+    let interval = road.hive.landing_interval_ms;
+    if !rules::LANDING_INTERVAL_MS.contains(&interval) {
+        check(
+            "road.hive_destination.landing_interval",
+            Err(format!("must be from 5 minutes to 1 day, not {}", fmt_ms(interval))),
+        );
+    }
+    problems
+}
+
+/// The path parses and, when the road has a schema, names a property of its
+/// latest version.
+pub fn partition_path_resolves(road: &Road, path: &str) -> Result<(), String> {
+    let parsed = PartitionPath::parse(path).map_err(|e| format!("{path:?}: {e}"))?;
+    let Some(latest) = road.latest_schema() else { return Ok(()) };
+    let schema: serde_json::Value = serde_json::from_str(&latest.schema)
+        .map_err(|e| format!("schema version {} is unreadable: {e}", latest.version))?;
+    parsed
+        .resolve_in(&schema)
+        .map_err(|e| format!("{path:?} does not resolve in schema version {}: {e}", latest.version))
+}
+
+fn authority_name(authority: &str) -> Result<(), String> {
+    if authority.trim().is_empty() { Err("must not be empty".into()) } else { Ok(()) }
+}
+
+fn fmt_ms(ms: u64) -> String {
+    humantime::format_duration(std::time::Duration::from_millis(ms)).to_string()
+}

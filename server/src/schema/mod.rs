@@ -1,0 +1,176 @@
+//! JSON Schemas of roads: compiling, the product's rules on top of JSON
+//! Schema (an object root, the reserved property, PII marks), partition paths,
+//! compatibility between versions, and validating payloads.
+
+mod cache;
+pub mod compat;
+pub mod path;
+mod pii;
+
+use std::sync::Arc;
+
+use jsonschema::{Draft, Validator};
+use serde_json::Value;
+
+pub use cache::SchemaCache;
+pub use pii::PiiPaths;
+
+/// The top-level property Loading Bay uses as its partition column.
+pub const RESERVED_PROPERTY: &str = "acquisition_instant";
+
+/// A problem with a schema document, located by a JSON pointer into it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemaProblem {
+    /// Pointer into the schema; empty for the document as a whole.
+    pub pointer: String,
+    pub problem: String,
+}
+
+impl std::fmt::Display for SchemaProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.pointer.is_empty() {
+            write!(f, "{}", self.problem)
+        } else {
+            write!(f, "{}: {}", self.pointer, self.problem)
+        }
+    }
+}
+
+fn problem(pointer: impl Into<String>, problem: impl Into<String>) -> SchemaProblem {
+    SchemaProblem { pointer: pointer.into(), problem: problem.into() }
+}
+
+/// A schema that passed every rule, ready to validate payloads.
+pub struct CompiledSchema {
+    pub document: Value,
+    pub validator: Validator,
+    pub pii: PiiPaths,
+}
+
+impl std::fmt::Debug for CompiledSchema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledSchema").field("pii", &self.pii).finish_non_exhaustive()
+    }
+}
+
+/// Parses and compiles schema text, and checks the rules that hold for any
+/// single version: the draft is supported, the root describes an object,
+/// the reserved property is absent, PII marks sit on string properties.
+pub fn compile(text: &str) -> Result<CompiledSchema, Vec<SchemaProblem>> {
+    let document: Value = serde_json::from_str(text)
+        .map_err(|e| vec![problem("", format!("is not JSON: {e}"))])?;
+    let draft = draft_of(&document).map_err(|p| vec![p])?;
+    let validator = jsonschema::options()
+        .with_draft(draft)
+        .build(&document)
+        .map_err(|e| vec![problem(e.schema_path().as_str(), format!("does not compile: {e}"))])?;
+
+    let mut problems = Vec::new();
+    if !describes_object(&document) {
+        problems.push(problem("/type", "the root must describe an object (\"type\": \"object\")"));
+    }
+    if document.pointer(&format!("/properties/{RESERVED_PROPERTY}")).is_some() {
+        problems.push(problem(
+            format!("/properties/{RESERVED_PROPERTY}"),
+            "is reserved for Loading Bay's partition column",
+        ));
+    }
+    let pii = match PiiPaths::of(&document) {
+        Ok(pii) => pii,
+        Err(mut pii_problems) => {
+            problems.append(&mut pii_problems);
+            PiiPaths::default()
+        }
+    };
+    if problems.is_empty() { Ok(CompiledSchema { document, validator, pii }) } else { Err(problems) }
+}
+
+/// The draft named by `$schema`; 2020-12 when absent.
+fn draft_of(document: &Value) -> Result<Draft, SchemaProblem> {
+    let Some(uri) = document.get("$schema") else { return Ok(Draft::Draft202012) };
+    let Some(uri) = uri.as_str() else {
+        return Err(problem("/$schema", "must be a string"));
+    };
+    let uri = uri.trim_end_matches('#');
+    match uri.trim_start_matches("http://").trim_start_matches("https://") {
+        "json-schema.org/draft/2020-12/schema" => Ok(Draft::Draft202012),
+        "json-schema.org/draft/2019-09/schema" => Ok(Draft::Draft201909),
+        "json-schema.org/draft-07/schema" => Ok(Draft::Draft7),
+        _ => Err(problem(
+            "/$schema",
+            format!("{uri:?} is not supported; use draft 2020-12 (the default), 2019-09 or draft-07"),
+        )),
+    }
+}
+
+fn describes_object(document: &Value) -> bool {
+    match document.get("type") {
+        Some(Value::String(t)) => t == "object",
+        Some(Value::Array(types)) => types.len() == 1 && types[0] == "object",
+        _ => false,
+    }
+}
+
+/// Properties that an earlier version had without a PII mark and `new`
+/// marks: refused, because records written under the earlier version carry
+/// the value unmarked.
+pub fn pii_marks_added(new: &CompiledSchema, earlier: &[Arc<CompiledSchema>]) -> Vec<SchemaProblem> {
+    new.pii
+        .iter()
+        .filter(|path| earlier.iter().any(|old| old.pii.has_unmarked_property(path)))
+        .map(|path| problem(pii::schema_pointer(path), "an existing property cannot become PII"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn problems(schema: Value) -> Vec<String> {
+        match compile(&schema.to_string()) {
+            Ok(_) => vec![],
+            Err(p) => p.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn an_object_schema_compiles() {
+        assert!(problems(json!({"type": "object", "properties": {"a": {"type": "string"}}})).is_empty());
+    }
+
+    #[test]
+    fn text_that_is_not_json_is_refused() {
+        let p = compile("{not json").expect_err("refused");
+        assert!(p[0].problem.starts_with("is not JSON"), "{p:?}");
+    }
+
+    #[test]
+    fn a_schema_that_does_not_compile_is_refused() {
+        let p = problems(json!({"type": "object", "properties": {"a": {"type": 5}}}));
+        assert!(p[0].contains("does not compile"), "{p:?}");
+        let p = problems(json!({"type": "object", "pattern": "("}));
+        assert!(p[0].contains("does not compile"), "{p:?}");
+    }
+
+    #[test]
+    fn the_root_must_be_an_object() {
+        let p = problems(json!({"type": "string"}));
+        assert_eq!(p, ["/type: the root must describe an object (\"type\": \"object\")"]);
+        assert!(!problems(json!({"properties": {}})).is_empty());
+    }
+
+    #[test]
+    fn the_reserved_property_is_refused() {
+        let p = problems(json!({"type": "object", "properties": {"acquisition_instant": {}}}));
+        assert_eq!(p, ["/properties/acquisition_instant: is reserved for Loading Bay's partition column"]);
+    }
+
+    #[test]
+    fn drafts_follow_dollar_schema() {
+        let d7 = json!({"$schema": "http://json-schema.org/draft-07/schema#", "type": "object"});
+        assert!(problems(d7).is_empty());
+        let d4 = json!({"$schema": "http://json-schema.org/draft-04/schema#", "type": "object"});
+        assert!(problems(d4)[0].starts_with("/$schema:"));
+    }
+}
