@@ -183,7 +183,8 @@ impl Kafka {
             .map(|t| {
                 let replication_factor =
                     t.partitions().first().map_or(0, |p| p.replicas().len() as i32);
-                let info = TopicInfo { partitions: t.partitions().len() as i32, replication_factor };
+                let info =
+                    TopicInfo { partitions: t.partitions().len() as i32, replication_factor };
                 (t.name().to_string(), info)
             })
             .collect();

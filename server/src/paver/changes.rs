@@ -76,7 +76,10 @@ pub fn apply(road: &mut Road, change: Change, status: &RoadStatus) -> Result<(),
         Change::Partitions(n) if n < road.partitions => {
             return Err(invalid(
                 "road.partitions",
-                format!("can only grow (Kafka cannot remove partitions): {} < {}", n, road.partitions),
+                format!(
+                    "can only grow (Kafka cannot remove partitions): {} < {}",
+                    n, road.partitions
+                ),
             ));
         }
         Change::Partitions(n) => road.partitions = n,

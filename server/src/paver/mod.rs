@@ -154,7 +154,9 @@ impl Paver {
                     return Err(PaverError::InvalidRoad(wrong));
                 }
                 RoadKind::Compacted {
-                    min_compaction_lag_ms: new.min_compaction_lag_ms.unwrap_or(d.min_compaction_lag_ms),
+                    min_compaction_lag_ms: new
+                        .min_compaction_lag_ms
+                        .unwrap_or(d.min_compaction_lag_ms),
                     tombstone_retention_ms: new
                         .tombstone_retention_ms
                         .unwrap_or(d.tombstone_retention_ms),
@@ -266,8 +268,10 @@ impl Paver {
         change: impl Fn(&mut Road, &RoadStatus) -> Result<(), PaverError>,
     ) -> Result<Versioned, PaverError> {
         for _ in 0..WRITE_ATTEMPTS {
-            let current =
-                self.registry.get(name).ok_or_else(|| PaverError::RoadNotFound(name.to_string()))?;
+            let current = self
+                .registry
+                .get(name)
+                .ok_or_else(|| PaverError::RoadNotFound(name.to_string()))?;
             if etag.is_some_and(|e| e != current.etag) {
                 return Err(PaverError::StaleEtag(name.to_string()));
             }
@@ -328,7 +332,7 @@ fn decode_page_token(token: &str) -> Result<Option<String>, PaverError> {
             "is not a token this server issued",
         )])
     };
-    if token.len() % 2 != 0 {
+    if !token.len().is_multiple_of(2) {
         return Err(invalid());
     }
     let bytes: Result<Vec<u8>, _> =

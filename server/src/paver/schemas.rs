@@ -52,7 +52,9 @@ impl Paver {
             Some(v) => {
                 return Err(PaverError::InvalidSchema(vec![FieldViolation::new(
                     "version",
-                    format!("must exceed every earlier version, deleted ones included: {v} <= {highest}"),
+                    format!(
+                        "must exceed every earlier version, deleted ones included: {v} <= {highest}"
+                    ),
                 )]));
             }
         };
@@ -63,14 +65,16 @@ impl Paver {
             .iter()
             .filter_map(|s| self.schemas.get(&road.name, s).ok().map(|c| (s, c)))
             .collect();
-        let compiled_earlier: Vec<Arc<CompiledSchema>> = earlier.iter().map(|(_, c)| c.clone()).collect();
+        let compiled_earlier: Vec<Arc<CompiledSchema>> =
+            earlier.iter().map(|(_, c)| c.clone()).collect();
         let added = schema::pii_marks_added(compiled, &compiled_earlier);
         if !added.is_empty() {
             return Err(invalid_schema(added));
         }
         if let Some(path) = road.partition_path() {
-            let parsed = schema::path::PartitionPath::parse(path)
-                .map_err(|e| PaverError::InvalidRoad(vec![FieldViolation::new("road.partition_path", e)]))?;
+            let parsed = schema::path::PartitionPath::parse(path).map_err(|e| {
+                PaverError::InvalidRoad(vec![FieldViolation::new("road.partition_path", e)])
+            })?;
             if let Err(e) = parsed.resolve_in(&compiled.document) {
                 return Err(invalid_schema(vec![SchemaProblem {
                     pointer: String::new(),
@@ -94,7 +98,11 @@ impl Paver {
     }
 
     /// One version, or the latest non-deleted one when `version` is `None`.
-    pub fn get_schema(&self, road: &str, version: Option<u32>) -> Result<SchemaVersion, PaverError> {
+    pub fn get_schema(
+        &self,
+        road: &str,
+        version: Option<u32>,
+    ) -> Result<SchemaVersion, PaverError> {
         let view = self.get_road(road)?;
         let found = match version {
             None => view.road.latest_schema(),
@@ -117,7 +125,11 @@ impl Paver {
     }
 
     /// Soft-deletes the latest non-deleted version.
-    pub async fn delete_schema(&self, road_name: &str, version: u32) -> Result<SchemaVersion, PaverError> {
+    pub async fn delete_schema(
+        &self,
+        road_name: &str,
+        version: u32,
+    ) -> Result<SchemaVersion, PaverError> {
         let written = self
             .modify(road_name, None, |road, _| {
                 if road.deleting {

@@ -90,7 +90,8 @@ mod tests {
     #[test]
     fn emails() {
         assert!(email("team@example.com").is_ok());
-        for bad in ["team", "@example.com", "team@", "team@example", "a b@c.d", "a@@b.c", "a@.b.c"] {
+        for bad in ["team", "@example.com", "team@", "team@example", "a b@c.d", "a@@b.c", "a@.b.c"]
+        {
             assert!(email(bad).is_err(), "{bad}");
         }
     }

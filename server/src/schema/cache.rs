@@ -28,8 +28,16 @@ const CAPACITY: usize = 10_000;
 
 impl SchemaCache {
     /// The compiled form of a schema version of road `road`.
-    pub fn get(&self, road: &str, schema: &SchemaVersion) -> Result<Arc<CompiledSchema>, Vec<SchemaProblem>> {
-        let key = Key { road: road.to_string(), version: schema.version, create_time_ms: schema.create_time_ms };
+    pub fn get(
+        &self,
+        road: &str,
+        schema: &SchemaVersion,
+    ) -> Result<Arc<CompiledSchema>, Vec<SchemaProblem>> {
+        let key = Key {
+            road: road.to_string(),
+            version: schema.version,
+            create_time_ms: schema.create_time_ms,
+        };
         if let Some(found) = self.compiled.lock().expect("cache lock").get(&key) {
             return Ok(found.clone());
         }

@@ -57,8 +57,8 @@ impl std::fmt::Debug for CompiledSchema {
 /// single version: the draft is supported, the root describes an object,
 /// the reserved property is absent, PII marks sit on string properties.
 pub fn compile(text: &str) -> Result<CompiledSchema, Vec<SchemaProblem>> {
-    let document: Value = serde_json::from_str(text)
-        .map_err(|e| vec![problem("", format!("is not JSON: {e}"))])?;
+    let document: Value =
+        serde_json::from_str(text).map_err(|e| vec![problem("", format!("is not JSON: {e}"))])?;
     let draft = draft_of(&document).map_err(|p| vec![p])?;
     let validator = jsonschema::options()
         .with_draft(draft)
@@ -82,7 +82,11 @@ pub fn compile(text: &str) -> Result<CompiledSchema, Vec<SchemaProblem>> {
             PiiPaths::default()
         }
     };
-    if problems.is_empty() { Ok(CompiledSchema { document, validator, pii }) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(CompiledSchema { document, validator, pii })
+    } else {
+        Err(problems)
+    }
 }
 
 /// The draft named by `$schema`; 2020-12 when absent.
@@ -98,7 +102,9 @@ fn draft_of(document: &Value) -> Result<Draft, SchemaProblem> {
         "json-schema.org/draft-07/schema" => Ok(Draft::Draft7),
         _ => Err(problem(
             "/$schema",
-            format!("{uri:?} is not supported; use draft 2020-12 (the default), 2019-09 or draft-07"),
+            format!(
+                "{uri:?} is not supported; use draft 2020-12 (the default), 2019-09 or draft-07"
+            ),
         )),
     }
 }
@@ -114,7 +120,10 @@ fn describes_object(document: &Value) -> bool {
 /// Properties that an earlier version had without a PII mark and `new`
 /// marks: refused, because records written under the earlier version carry
 /// the value unmarked.
-pub fn pii_marks_added(new: &CompiledSchema, earlier: &[Arc<CompiledSchema>]) -> Vec<SchemaProblem> {
+pub fn pii_marks_added(
+    new: &CompiledSchema,
+    earlier: &[Arc<CompiledSchema>],
+) -> Vec<SchemaProblem> {
     new.pii
         .iter()
         .filter(|path| earlier.iter().any(|old| old.pii.has_unmarked_property(path)))
@@ -136,7 +145,9 @@ mod tests {
 
     #[test]
     fn an_object_schema_compiles() {
-        assert!(problems(json!({"type": "object", "properties": {"a": {"type": "string"}}})).is_empty());
+        assert!(
+            problems(json!({"type": "object", "properties": {"a": {"type": "string"}}})).is_empty()
+        );
     }
 
     #[test]
@@ -163,7 +174,10 @@ mod tests {
     #[test]
     fn the_reserved_property_is_refused() {
         let p = problems(json!({"type": "object", "properties": {"acquisition_instant": {}}}));
-        assert_eq!(p, ["/properties/acquisition_instant: is reserved for Loading Bay's partition column"]);
+        assert_eq!(
+            p,
+            ["/properties/acquisition_instant: is reserved for Loading Bay's partition column"]
+        );
     }
 
     #[test]

@@ -47,7 +47,8 @@ impl PartitionPath {
                 let place = if pointer.is_empty() { "the root".to_string() } else { pointer };
                 return Err(format!("{place} has no property {segment:?}"));
             };
-            pointer = format!("{pointer}/properties/{}", segment.replace('~', "~0").replace('/', "~1"));
+            pointer =
+                format!("{pointer}/properties/{}", segment.replace('~', "~0").replace('/', "~1"));
             at = next;
         }
         Ok(())
@@ -60,7 +61,11 @@ impl PartitionPath {
 }
 
 fn quoted(text: &str) -> Result<(String, &str), String> {
-    let quote = text.chars().next().filter(|c| *c == '"' || *c == '\'').ok_or("expected a quoted name after [")?;
+    let quote = text
+        .chars()
+        .next()
+        .filter(|c| *c == '"' || *c == '\'')
+        .ok_or("expected a quoted name after [")?;
     let body = &text[1..];
     let mut name = String::new();
     let mut chars = body.char_indices();
@@ -139,7 +144,8 @@ mod tests {
     fn paths_resolve_through_nested_properties() {
         let schema = json!({"type": "object", "properties": {"a": {"type": "object", "properties": {"b-c": {}}}}});
         assert!(PartitionPath::parse(r#"$.a["b-c"]"#).expect("ok").resolve_in(&schema).is_ok());
-        let err = PartitionPath::parse("$.a.x").expect("ok").resolve_in(&schema).expect_err("missing");
+        let err =
+            PartitionPath::parse("$.a.x").expect("ok").resolve_in(&schema).expect_err("missing");
         assert_eq!(err, "/properties/a has no property \"x\"");
     }
 

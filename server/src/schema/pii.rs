@@ -45,8 +45,7 @@ const ELSEWHERE: &[&str] = &[
     "additionalItems",
 ];
 const ELSEWHERE_LISTS: &[&str] = &["allOf", "anyOf", "oneOf", "prefixItems"];
-const ELSEWHERE_MAPS: &[&str] =
-    &["$defs", "definitions", "patternProperties", "dependentSchemas"];
+const ELSEWHERE_MAPS: &[&str] = &["$defs", "definitions", "patternProperties", "dependentSchemas"];
 
 impl PiiPaths {
     /// Collects the marks of `schema`, refusing marks that are not `"PII"`,
@@ -79,12 +78,21 @@ impl PiiPaths {
         }
     }
 
-    fn walk(&mut self, schema: &Value, pointer: &str, path: &mut Path, problems: &mut Vec<SchemaProblem>) {
+    fn walk(
+        &mut self,
+        schema: &Value,
+        pointer: &str,
+        path: &mut Path,
+        problems: &mut Vec<SchemaProblem>,
+    ) {
         let Some(object) = schema.as_object() else { return };
         match object.get("sensitivity") {
             Some(Value::String(s)) if s == "PII" => {
                 if path.is_empty() {
-                    problems.push(problem(pointer.to_string() + "/sensitivity", "the document itself cannot be PII"));
+                    problems.push(problem(
+                        pointer.to_string() + "/sensitivity",
+                        "the document itself cannot be PII",
+                    ));
                 } else if !is_string_typed(schema) {
                     problems.push(problem(
                         pointer.to_string() + "/sensitivity",
@@ -137,7 +145,8 @@ fn is_string_typed(schema: &Value) -> bool {
     match schema.get("type") {
         Some(Value::String(t)) => t == "string",
         Some(Value::Array(types)) => {
-            types.iter().any(|t| t == "string") && types.iter().all(|t| t == "string" || t == "null")
+            types.iter().any(|t| t == "string")
+                && types.iter().all(|t| t == "string" || t == "null")
         }
         _ => false,
     }
@@ -156,12 +165,14 @@ fn refuse_marks_elsewhere(
     }
     for key in ELSEWHERE_LISTS {
         if let Some(Value::Array(subs)) = object.get(*key) {
-            elsewhere.extend(subs.iter().enumerate().map(|(i, s)| (format!("{pointer}/{key}/{i}"), s)));
+            elsewhere
+                .extend(subs.iter().enumerate().map(|(i, s)| (format!("{pointer}/{key}/{i}"), s)));
         }
     }
     for key in ELSEWHERE_MAPS {
         if let Some(Value::Object(subs)) = object.get(*key) {
-            elsewhere.extend(subs.iter().map(|(n, s)| (format!("{pointer}/{key}/{}", escape(n)), s)));
+            elsewhere
+                .extend(subs.iter().map(|(n, s)| (format!("{pointer}/{key}/{}", escape(n)), s)));
         }
     }
     for (at, sub) in elsewhere {
@@ -257,7 +268,10 @@ mod tests {
     fn marks_elsewhere_and_other_values_are_refused() {
         let schema = json!({"type": "object", "anyOf": [{"properties": {"x": {"type": "string", "sensitivity": "PII"}}}]});
         let err = marks(schema).expect_err("refused");
-        assert!(err[0].starts_with("/anyOf/0/properties/x/sensitivity: PII marks are honoured only"), "{err:?}");
+        assert!(
+            err[0].starts_with("/anyOf/0/properties/x/sensitivity: PII marks are honoured only"),
+            "{err:?}"
+        );
         let schema = json!({"type": "object", "properties": {"x": {"type": "string", "sensitivity": "SECRET"}}});
         assert!(marks(schema).is_err());
     }

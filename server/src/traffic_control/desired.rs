@@ -29,7 +29,10 @@ pub fn configs(road: &Road) -> BTreeMap<String, String> {
 }
 
 /// Each wanted config whose actual value differs.
-pub fn drift(wanted: &BTreeMap<String, String>, actual: &BTreeMap<String, ConfigValue>) -> Vec<ConfigDrift> {
+pub fn drift(
+    wanted: &BTreeMap<String, String>,
+    actual: &BTreeMap<String, ConfigValue>,
+) -> Vec<ConfigDrift> {
     wanted
         .iter()
         .filter_map(|(config, expected)| {
@@ -73,7 +76,9 @@ mod tests {
     fn actual(pairs: &[(&str, &str, bool)]) -> BTreeMap<String, ConfigValue> {
         pairs
             .iter()
-            .map(|(k, v, d)| (k.to_string(), ConfigValue { value: Some(v.to_string()), is_default: *d }))
+            .map(|(k, v, d)| {
+                (k.to_string(), ConfigValue { value: Some(v.to_string()), is_default: *d })
+            })
             .collect()
     }
 
@@ -83,7 +88,8 @@ mod tests {
         assert_eq!(configs(&stream)["cleanup.policy"], "delete");
         assert_eq!(configs(&stream)["retention.ms"], "86400000");
         let mut compacted = test_road("c");
-        compacted.kind = RoadKind::Compacted { min_compaction_lag_ms: 2000, tombstone_retention_ms: 5000 };
+        compacted.kind =
+            RoadKind::Compacted { min_compaction_lag_ms: 2000, tombstone_retention_ms: 5000 };
         let c = configs(&compacted);
         assert_eq!(c["cleanup.policy"], "compact");
         assert_eq!(c["min.compaction.lag.ms"], "2000");
@@ -94,8 +100,18 @@ mod tests {
     #[test]
     fn drift_names_each_differing_config() {
         let wanted = configs(&test_road("s"));
-        let found = drift(&wanted, &actual(&[("cleanup.policy", "compact", false), ("retention.ms", "86400000", false)]));
-        assert_eq!(found, [ConfigDrift { config: "cleanup.policy".into(), expected: "delete".into(), actual: "compact".into() }]);
+        let found = drift(
+            &wanted,
+            &actual(&[("cleanup.policy", "compact", false), ("retention.ms", "86400000", false)]),
+        );
+        assert_eq!(
+            found,
+            [ConfigDrift {
+                config: "cleanup.policy".into(),
+                expected: "delete".into(),
+                actual: "compact".into()
+            }]
+        );
     }
 
     #[test]
@@ -103,7 +119,12 @@ mod tests {
         let wanted = configs(&test_road("s"));
         let fixed = corrected(
             &wanted,
-            &actual(&[("cleanup.policy", "compact", false), ("retention.ms", "1", false), ("max.message.bytes", "5", false), ("flush.ms", "9", true)]),
+            &actual(&[
+                ("cleanup.policy", "compact", false),
+                ("retention.ms", "1", false),
+                ("max.message.bytes", "5", false),
+                ("flush.ms", "9", true),
+            ]),
         );
         assert_eq!(fixed["cleanup.policy"], "compact");
         assert_eq!(fixed["retention.ms"], "86400000");

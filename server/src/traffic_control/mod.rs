@@ -90,15 +90,15 @@ impl TrafficControl {
                 BTreeMap::new()
             }
         };
-        let count_now = self
-            .last_count
-            .is_none_or(|at| at.elapsed() >= self.settings.message_count_interval);
+        let count_now =
+            self.last_count.is_none_or(|at| at.elapsed() >= self.settings.message_count_interval);
         if count_now {
             self.last_count = Some(Instant::now());
         }
         for road in &roads {
             let topic = self.topic_name(&road.road.name);
-            let status = self.reconcile(road, &topic, topics.get(&topic), configs.get(&topic)).await;
+            let status =
+                self.reconcile(road, &topic, topics.get(&topic), configs.get(&topic)).await;
             if let Some(mut status) = status {
                 status.message_count = match (count_now, status.topic_created) {
                     (true, true) => self
@@ -158,7 +158,10 @@ impl TrafficControl {
         status.replication_factor = info.replication_factor;
 
         let wanted_partitions = road.partitions as i32;
-        if info.partitions < wanted_partitions && road.road_type() == RoadType::Stream && self.settings.act {
+        if info.partitions < wanted_partitions
+            && road.road_type() == RoadType::Stream
+            && self.settings.act
+        {
             match self.kafka.add_partitions(topic, road.partitions as usize).await {
                 Ok(()) => {
                     tracing::info!(road = %road.name, %topic, partitions = road.partitions, "added partitions");

@@ -42,16 +42,17 @@ pub fn road_type(value: i32) -> Result<Option<RoadType>, String> {
 
 fn compatibility(value: i32) -> Result<Option<CompatibilityMode>, String> {
     use pb::CompatibilityMode as P;
-    let mode = match P::try_from(value).map_err(|_| format!("{value} is not a compatibility mode"))? {
-        P::Unspecified => return Ok(None),
-        P::None => CompatibilityMode::None,
-        P::Backward => CompatibilityMode::Backward,
-        P::BackwardTransitive => CompatibilityMode::BackwardTransitive,
-        P::Forward => CompatibilityMode::Forward,
-        P::ForwardTransitive => CompatibilityMode::ForwardTransitive,
-        P::Full => CompatibilityMode::Full,
-        P::FullTransitive => CompatibilityMode::FullTransitive,
-    };
+    let mode =
+        match P::try_from(value).map_err(|_| format!("{value} is not a compatibility mode"))? {
+            P::Unspecified => return Ok(None),
+            P::None => CompatibilityMode::None,
+            P::Backward => CompatibilityMode::Backward,
+            P::BackwardTransitive => CompatibilityMode::BackwardTransitive,
+            P::Forward => CompatibilityMode::Forward,
+            P::ForwardTransitive => CompatibilityMode::ForwardTransitive,
+            P::Full => CompatibilityMode::Full,
+            P::FullTransitive => CompatibilityMode::FullTransitive,
+        };
     Ok(Some(mode))
 }
 
@@ -208,7 +209,7 @@ pub fn changes(road: &pb::Road, paths: &[String]) -> Result<Vec<Change>, Vec<Fie
                 None => p.add(field, "must be set when named in the mask"),
             },
             "compaction" | "compaction.min_compaction_lag" | "compaction.tombstone_retention" => {
-                let c = road.compaction.clone().unwrap_or_default();
+                let c = road.compaction.unwrap_or_default();
                 let whole = path == "compaction";
                 if whole || path.ends_with("min_compaction_lag") {
                     match &c.min_compaction_lag {
@@ -218,7 +219,10 @@ pub fn changes(road: &pb::Road, paths: &[String]) -> Result<Vec<Change>, Vec<Fie
                                 out.push(Change::MinCompactionLagMs(ms));
                             }
                         }
-                        None => p.add("road.compaction.min_compaction_lag", "must be set when named in the mask"),
+                        None => p.add(
+                            "road.compaction.min_compaction_lag",
+                            "must be set when named in the mask",
+                        ),
                     }
                 }
                 if whole || path.ends_with("tombstone_retention") {
@@ -229,7 +233,10 @@ pub fn changes(road: &pb::Road, paths: &[String]) -> Result<Vec<Change>, Vec<Fie
                                 out.push(Change::TombstoneRetentionMs(ms));
                             }
                         }
-                        None => p.add("road.compaction.tombstone_retention", "must be set when named in the mask"),
+                        None => p.add(
+                            "road.compaction.tombstone_retention",
+                            "must be set when named in the mask",
+                        ),
                     }
                 }
             }
@@ -246,19 +253,30 @@ pub fn changes(road: &pb::Road, paths: &[String]) -> Result<Vec<Change>, Vec<Fie
             | "authorisation.offramp.authorities" => {
                 let a = road.authorisation.clone().unwrap_or_default();
                 let o = a.onramp.clone().unwrap_or_default();
-                if matches!(path.as_str(), "authorisation" | "authorisation.onramp" | "authorisation.onramp.authorities") {
+                if matches!(
+                    path.as_str(),
+                    "authorisation" | "authorisation.onramp" | "authorisation.onramp.authorities"
+                ) {
                     out.push(Change::OnrampAuthorities(o.authorities.clone()));
                 }
-                if matches!(path.as_str(), "authorisation" | "authorisation.onramp" | "authorisation.onramp.cidr_blocks") {
+                if matches!(
+                    path.as_str(),
+                    "authorisation" | "authorisation.onramp" | "authorisation.onramp.cidr_blocks"
+                ) {
                     out.push(Change::OnrampCidrBlocks(o.cidr_blocks.clone()));
                 }
-                if matches!(path.as_str(), "authorisation" | "authorisation.offramp" | "authorisation.offramp.authorities") {
+                if matches!(
+                    path.as_str(),
+                    "authorisation" | "authorisation.offramp" | "authorisation.offramp.authorities"
+                ) {
                     let authorities = a.offramp.map(|off| off.authorities).unwrap_or_default();
                     out.push(Change::OfframpAuthorities(offramp_authorities(&authorities, &mut p)));
                 }
             }
-            "hive_destination" | "hive_destination.enabled" | "hive_destination.landing_interval" => {
-                let h = hive(&road.hive_destination.clone().unwrap_or_default(), &mut p);
+            "hive_destination"
+            | "hive_destination.enabled"
+            | "hive_destination.landing_interval" => {
+                let h = hive(&road.hive_destination.unwrap_or_default(), &mut p);
                 if path != "hive_destination.landing_interval" {
                     out.push(Change::HiveEnabled(h.enabled));
                 }
@@ -267,10 +285,18 @@ pub fn changes(road: &pb::Road, paths: &[String]) -> Result<Vec<Change>, Vec<Fie
                 }
             }
             "name" | "type" => p.add(field, "is immutable"),
-            "status" | "message_count" | "latest_schema_version" | "deleting" | "create_time"
-            | "update_time" | "etag" => p.add(field, "is output only"),
+            "status"
+            | "message_count"
+            | "latest_schema_version"
+            | "deleting"
+            | "create_time"
+            | "update_time"
+            | "etag" => p.add(field, "is output only"),
             other if other.starts_with("status.") => p.add(field, "is output only"),
-            other => p.add("update_mask", format!("{other:?} is not a field of Road that can be updated")),
+            other => p.add(
+                "update_mask",
+                format!("{other:?} is not a field of Road that can be updated"),
+            ),
         }
     }
     if p.0.is_empty() { Ok(out) } else { Err(p.0) }

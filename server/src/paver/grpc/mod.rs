@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status};
 
 use super::{Paver, PaverError};
 use crate::grpc::status;
-pub use convert::{road_type, timestamp};
+pub use convert::{grant, road_type, timestamp};
 use convert::{road_to_pb, schema_to_pb};
 
 /// The tonic service.
@@ -33,17 +33,22 @@ fn invalid(violations: Vec<crate::error::FieldViolation>) -> Status {
 fn version(v: i32) -> Result<Option<u32>, Status> {
     match v {
         0 => Ok(None),
-        v if v < 0 => Err(status(&PaverError::InvalidSchema(vec![crate::error::FieldViolation::new(
-            "version",
-            format!("must not be negative, not {v}"),
-        )]))),
+        v if v < 0 => {
+            Err(status(&PaverError::InvalidSchema(vec![crate::error::FieldViolation::new(
+                "version",
+                format!("must not be negative, not {v}"),
+            )])))
+        }
         v => Ok(Some(v as u32)),
     }
 }
 
 #[tonic::async_trait]
 impl PaverService for PaverGrpc {
-    async fn create_road(&self, request: Request<pb::CreateRoadRequest>) -> Reply<pb::CreateRoadResponse> {
+    async fn create_road(
+        &self,
+        request: Request<pb::CreateRoadRequest>,
+    ) -> Reply<pb::CreateRoadResponse> {
         let Some(road) = request.into_inner().road else {
             return Err(invalid(vec![crate::error::FieldViolation::new("road", "is required")]));
         };
@@ -57,7 +62,10 @@ impl PaverService for PaverGrpc {
         Ok(Response::new(pb::GetRoadResponse { road: Some(road_to_pb(&view)) }))
     }
 
-    async fn list_roads(&self, request: Request<pb::ListRoadsRequest>) -> Reply<pb::ListRoadsResponse> {
+    async fn list_roads(
+        &self,
+        request: Request<pb::ListRoadsRequest>,
+    ) -> Reply<pb::ListRoadsResponse> {
         let request = request.into_inner();
         if request.page_size < 0 {
             return Err(invalid(vec![crate::error::FieldViolation::new(
@@ -77,7 +85,10 @@ impl PaverService for PaverGrpc {
         }))
     }
 
-    async fn update_road(&self, request: Request<pb::UpdateRoadRequest>) -> Reply<pb::UpdateRoadResponse> {
+    async fn update_road(
+        &self,
+        request: Request<pb::UpdateRoadRequest>,
+    ) -> Reply<pb::UpdateRoadResponse> {
         let request = request.into_inner();
         let Some(road) = request.road else {
             return Err(invalid(vec![crate::error::FieldViolation::new("road", "is required")]));
@@ -85,11 +96,15 @@ impl PaverService for PaverGrpc {
         let paths = request.update_mask.map(|m| m.paths).unwrap_or_default();
         let changes = convert::changes(&road, &paths).map_err(invalid)?;
         let etag = convert::etag(&road.etag).map_err(invalid)?;
-        let view = self.paver.update_road(&road.name, etag, changes).await.map_err(|e| status(&e))?;
+        let view =
+            self.paver.update_road(&road.name, etag, changes).await.map_err(|e| status(&e))?;
         Ok(Response::new(pb::UpdateRoadResponse { road: Some(road_to_pb(&view)) }))
     }
 
-    async fn delete_road(&self, request: Request<pb::DeleteRoadRequest>) -> Reply<pb::DeleteRoadResponse> {
+    async fn delete_road(
+        &self,
+        request: Request<pb::DeleteRoadRequest>,
+    ) -> Reply<pb::DeleteRoadResponse> {
         let request = request.into_inner();
         let etag = convert::etag(&request.etag).map_err(invalid)?;
         let view = self.paver.delete_road(&request.name, etag).await.map_err(|e| status(&e))?;
@@ -107,17 +122,29 @@ impl PaverService for PaverGrpc {
             .register_schema(&request.road, &request.schema, version)
             .await
             .map_err(|e| status(&e))?;
-        Ok(Response::new(pb::RegisterSchemaResponse { schema: Some(schema_to_pb(&request.road, &schema)) }))
+        Ok(Response::new(pb::RegisterSchemaResponse {
+            schema: Some(schema_to_pb(&request.road, &schema)),
+        }))
     }
 
-    async fn get_schema(&self, request: Request<pb::GetSchemaRequest>) -> Reply<pb::GetSchemaResponse> {
+    async fn get_schema(
+        &self,
+        request: Request<pb::GetSchemaRequest>,
+    ) -> Reply<pb::GetSchemaResponse> {
         let request = request.into_inner();
-        let schema =
-            self.paver.get_schema(&request.road, version(request.version)?).map_err(|e| status(&e))?;
-        Ok(Response::new(pb::GetSchemaResponse { schema: Some(schema_to_pb(&request.road, &schema)) }))
+        let schema = self
+            .paver
+            .get_schema(&request.road, version(request.version)?)
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(pb::GetSchemaResponse {
+            schema: Some(schema_to_pb(&request.road, &schema)),
+        }))
     }
 
-    async fn list_schemas(&self, request: Request<pb::ListSchemasRequest>) -> Reply<pb::ListSchemasResponse> {
+    async fn list_schemas(
+        &self,
+        request: Request<pb::ListSchemasRequest>,
+    ) -> Reply<pb::ListSchemasResponse> {
         let request = request.into_inner();
         let schemas = self
             .paver
@@ -128,15 +155,19 @@ impl PaverService for PaverGrpc {
         }))
     }
 
-    async fn delete_schema(&self, request: Request<pb::DeleteSchemaRequest>) -> Reply<pb::DeleteSchemaResponse> {
+    async fn delete_schema(
+        &self,
+        request: Request<pb::DeleteSchemaRequest>,
+    ) -> Reply<pb::DeleteSchemaResponse> {
         let request = request.into_inner();
         let Some(v) = version(request.version)? else {
-            return Err(status(&PaverError::InvalidSchema(vec![crate::error::FieldViolation::new(
-                "version",
-                "is required",
-            )])));
+            return Err(status(&PaverError::InvalidSchema(vec![
+                crate::error::FieldViolation::new("version", "is required"),
+            ])));
         };
         let schema = self.paver.delete_schema(&request.road, v).await.map_err(|e| status(&e))?;
-        Ok(Response::new(pb::DeleteSchemaResponse { schema: Some(schema_to_pb(&request.road, &schema)) }))
+        Ok(Response::new(pb::DeleteSchemaResponse {
+            schema: Some(schema_to_pb(&request.road, &schema)),
+        }))
     }
 }

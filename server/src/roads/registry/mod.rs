@@ -207,7 +207,8 @@ impl Registry {
         if let Some(value) = &value {
             record = record.payload(value);
         }
-        let delivery = self.inner.kafka.producer().send(record, self.inner.settings.write_timeout).await;
+        let producer = self.inner.kafka.producer();
+        let delivery = producer.send(record, self.inner.settings.write_timeout).await;
         match delivery {
             Ok(delivered) => Ok(delivered.offset),
             Err((source, _)) => Err(RegistryError::Kafka { topic: topic.clone(), source }),
