@@ -8,6 +8,8 @@ pub mod error;
 pub mod grpc;
 pub mod health;
 pub mod kafka;
+pub mod offramp;
+pub mod onramp;
 pub mod paver;
 pub mod roads;
 pub mod schema;

@@ -19,18 +19,24 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
 use roadroller_api::service_names;
+use roadroller_api::v1::offramp_service_server::OfframpServiceServer;
+use roadroller_api::v1::onramp_service_server::OnrampServiceServer;
 use roadroller_api::v1::paver_service_server::PaverServiceServer;
 
 use crate::config::Settings;
+use crate::embedded::EmbeddedBroker;
+use crate::health::Health;
+use crate::kafka::{self, Connectivity, Kafka};
+use crate::offramp::Offramp;
+use crate::offramp::grpc::OfframpGrpc;
+use crate::onramp::Onramp;
+use crate::onramp::grpc::OnrampGrpc;
 use crate::paver::Paver;
 use crate::paver::grpc::PaverGrpc;
 use crate::roads::StatusBoard;
 use crate::roads::registry::{Registry, RegistryError};
 use crate::schema::SchemaCache;
 use crate::traffic_control::TrafficControl;
-use crate::embedded::EmbeddedBroker;
-use crate::health::Health;
-use crate::kafka::{self, Connectivity, Kafka};
 
 /// Why the server could not start or stopped with an error. Each renders as
 /// one line that names the setting involved.
@@ -50,7 +56,7 @@ pub enum ServeError {
 
 /// The gRPC services this build serves, as health reports them. A service is
 /// listed only once it works.
-const SERVICES: &[&str] = &[service_names::PAVER];
+const SERVICES: &[&str] = &[service_names::PAVER, service_names::ONRAMP, service_names::OFFRAMP];
 
 /// Runs Roadroller on `listener` until `shutdown` completes, then shuts down
 /// in order within the grace period.
@@ -100,9 +106,36 @@ pub async fn run(
         settings.traffic_control.topic_prefix.clone(),
     );
 
+    let onramp = Onramp::new(
+        kafka.clone(),
+        registry.clone(),
+        schemas.clone(),
+        settings.onramp.clone(),
+        settings.traffic_control.topic_prefix.clone(),
+    );
+    let offramp = Offramp::new(
+        kafka.clone(),
+        registry.clone(),
+        board.clone(),
+        schemas.clone(),
+        settings.offramp.clone(),
+        settings.traffic_control.topic_prefix.clone(),
+        settings.instance_id.clone(),
+    );
+    // Long-lived streams end when shutdown begins; unary calls drain.
+    let end_streams = CancellationToken::new();
+    // Onramp refuses requests over its own limit with RESOURCE_EXHAUSTED;
+    // tonic's cap sits above it so that the refusal is Onramp's.
+    let max_message = settings.onramp.max_request_bytes.saturating_mul(2).max(4 << 20);
+
     let router = tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(PaverServiceServer::new(PaverGrpc::new(paver)))
+        .add_service(
+            OnrampServiceServer::new(OnrampGrpc::new(onramp, end_streams.clone()))
+                .max_decoding_message_size(max_message),
+        )
+        .add_service(OfframpServiceServer::new(OfframpGrpc::new(offramp, end_streams.clone())))
         .add_service(reflection_v1()?)
         .add_service(reflection_v1alpha()?);
 
@@ -127,6 +160,7 @@ pub async fn run(
             tracing::info!(grace_period = ?grace, "shutting down");
             health.drain().await;
             stop_accepting.cancel();
+            end_streams.cancel();
             match tokio::time::timeout_at(drained_by, &mut server).await {
                 Ok(result) => result?,
                 Err(_) => tracing::warn!("calls still in flight at the end of the grace period"),

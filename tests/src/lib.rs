@@ -2,9 +2,26 @@
 //! port 0 and a real server on a listener bound to `127.0.0.1:0` and handed
 //! over (never a probed port), talking gRPC over real sockets.
 
+mod kafka;
+mod roads;
+mod status;
+mod subscriber;
+
+pub use kafka::{KafkaRecord, java_partition, murmur2, read_topic};
+pub use roads::{compacted_road, create_road_ready, duration, open_road, stream_road};
+pub use status::{error_reason, field_violations};
+pub use subscriber::{Subscriber, group_start, snapshot_start};
+
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
+use roadroller_api::v1::onramp_service_client::OnrampServiceClient;
+use roadroller_api::v1::paver_service_client::PaverServiceClient;
 
 use roadroller_server::config::Settings;
 use roadroller_server::embedded::EmbeddedBroker;
@@ -43,6 +60,15 @@ impl TestBroker {
     pub fn resume(&self) {
         self.broker.resume().expect("the test broker resumes");
     }
+
+    /// A plain rdkafka admin client on this broker, to look at Kafka
+    /// directly.
+    pub fn admin(&self) -> AdminClient<DefaultClientContext> {
+        ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap())
+            .create()
+            .expect("admin client")
+    }
 }
 
 /// Settings for a test server on `broker`: short intervals, so tests observe
@@ -53,6 +79,8 @@ pub fn test_settings(broker: &TestBroker) -> Settings {
     settings.kafka.startup_timeout = Duration::from_secs(10);
     settings.kafka.health_interval = Duration::from_millis(250);
     settings.grace_period = Duration::from_secs(5);
+    settings.traffic_control.sweep_interval = Duration::from_millis(250);
+    settings.traffic_control.message_count_interval = Duration::from_millis(500);
     settings
 }
 
@@ -112,6 +140,16 @@ impl TestServer {
             .expect("connect to the test server")
     }
 
+    /// A PaverService client.
+    pub async fn paver(&self) -> PaverServiceClient<Channel> {
+        PaverServiceClient::new(self.channel().await)
+    }
+
+    /// An OnrampService client.
+    pub async fn onramp(&self) -> OnrampServiceClient<Channel> {
+        OnrampServiceClient::new(self.channel().await)
+    }
+
     /// The overall health status, or `None` when the call failed.
     pub async fn health(&self, service: &str) -> Option<ServingStatus> {
         let mut client = HealthClient::new(self.channel().await);
@@ -160,5 +198,22 @@ impl Drop for TestServer {
         if let Some(task) = self.task.take() {
             task.abort();
         }
+    }
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, or panics after
+/// `within` naming `what`.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what}: not within {within:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

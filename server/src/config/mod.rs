@@ -12,6 +12,8 @@ use std::time::Duration;
 use layers::Value;
 pub use layers::{Resolved, add_args};
 
+pub use crate::offramp::OfframpSettings;
+pub use crate::onramp::OnrampSettings;
 pub use crate::paver::RoadDefaults;
 pub use crate::roads::registry::RegistrySettings;
 pub use crate::traffic_control::TrafficControlSettings;
@@ -46,6 +48,8 @@ pub struct Settings {
     pub registry: RegistrySettings,
     pub roads: RoadDefaults,
     pub traffic_control: TrafficControlSettings,
+    pub onramp: OnrampSettings,
+    pub offramp: OfframpSettings,
 }
 
 /// How Roadroller reaches Kafka.
@@ -55,6 +59,8 @@ pub struct KafkaSettings {
     pub bootstrap_servers: Option<String>,
     pub startup_timeout: Duration,
     pub health_interval: Duration,
+    /// How long Kafka has to acknowledge a record before it counts as failed.
+    pub produce_timeout: Duration,
 }
 
 /// The embedded broker, used when no bootstrap servers are configured.
@@ -94,6 +100,7 @@ impl Settings {
                 bootstrap_servers: parse(r.get("kafka.bootstrap_servers"), bootstrap_servers)?,
                 startup_timeout: parse(r.get("kafka.startup_timeout"), positive_duration)?,
                 health_interval: parse(r.get("kafka.health_interval"), positive_duration)?,
+                produce_timeout: parse(r.get("kafka.produce_timeout"), positive_duration)?,
             },
             embedded: EmbeddedSettings {
                 listen: parse(r.get("embedded.listen"), socket_addr)?,
@@ -112,6 +119,14 @@ impl Settings {
                 min_compaction_lag_ms: parse(r.get("roads.min_compaction_lag"), positive_ms)?,
                 tombstone_retention_ms: parse(r.get("roads.tombstone_retention"), positive_ms)?,
             },
+            onramp: OnrampSettings {
+                max_record_bytes: parse(r.get("onramp.max_record_bytes"), size)?,
+                max_request_bytes: parse(r.get("onramp.max_request_bytes"), size)?,
+                max_records_per_request: parse(r.get("onramp.max_records_per_request"), count)?,
+                max_unacked_per_stream: parse(r.get("onramp.max_unacked_per_stream"), count)?,
+                produce_timeout: parse(r.get("kafka.produce_timeout"), positive_duration)?,
+            },
+            offramp: offramp(r)?,
             traffic_control: TrafficControlSettings {
                 act: parse(r.get("traffic_control.enabled"), boolean)?,
                 topic_prefix: parse(r.get("traffic_control.topic_prefix"), topic_prefix)?,
@@ -133,6 +148,22 @@ impl Settings {
         }
         self
     }
+}
+
+fn offramp(r: &Resolved) -> Result<OfframpSettings, ConfigError> {
+    let session_timeout = parse(r.get("offramp.session_timeout"), positive_duration)?;
+    let max_poll_interval = parse(r.get("offramp.max_poll_interval"), |s| {
+        let d = positive_duration(s)?;
+        // librdkafka refuses a poll interval shorter than the session.
+        if d < session_timeout {
+            return Err(format!(
+                "must not be shorter than offramp.session_timeout ({})",
+                humantime::format_duration(session_timeout)
+            ));
+        }
+        Ok(d)
+    })?;
+    Ok(OfframpSettings { session_timeout, max_poll_interval })
 }
 
 fn parse<T>(value: &Value, f: impl FnOnce(&str) -> Result<T, String>) -> Result<T, ConfigError> {
@@ -164,6 +195,36 @@ fn positive_duration(s: &str) -> Result<Duration, String> {
 
 fn positive_ms(s: &str) -> Result<u64, String> {
     Ok(positive_duration(s)?.as_millis() as u64)
+}
+
+/// A size in bytes: `1048576`, `512KiB`, `1MiB`.
+fn size(s: &str) -> Result<usize, String> {
+    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, ""),
+    };
+    let multiplier = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return Err("expected a size such as 1048576, 512KiB or 1MiB".into()),
+    };
+    let n: usize = number
+        .parse()
+        .map_err(|_| "expected a size such as 1048576, 512KiB or 1MiB".to_string())?;
+    match n.checked_mul(multiplier) {
+        Some(0) | None => Err("must be greater than zero and fit in memory".into()),
+        Some(bytes) => Ok(bytes),
+    }
+}
+
+/// A positive count.
+fn count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) | Err(_) => Err("expected a positive whole number".into()),
+        Ok(n) => Ok(n),
+    }
 }
 
 fn partitions(s: &str) -> Result<u32, String> {

@@ -81,6 +81,12 @@ pub const SETTINGS: &[Spec] = &[
         "How often Kafka connectivity is checked; health follows it",
     ),
     spec(
+        "kafka.produce_timeout",
+        "10s",
+        "DURATION",
+        "How long Kafka has to acknowledge a record; after it Onramp answers UNAVAILABLE",
+    ),
+    spec(
         "kafka.replication_factor",
         "0",
         "N",
@@ -118,6 +124,32 @@ pub const SETTINGS: &[Spec] = &[
         "24h",
         "DURATION",
         "How long a delete on a new COMPACTED road stays visible",
+    ),
+    spec("onramp.max_record_bytes", "1MiB", "SIZE", "Largest record (key plus payload) accepted"),
+    spec(
+        "onramp.max_request_bytes",
+        "16MiB",
+        "SIZE",
+        "Largest Produce request or ProduceStream batch accepted",
+    ),
+    spec("onramp.max_records_per_request", "10000", "N", "Most records in one request or batch"),
+    spec(
+        "onramp.max_unacked_per_stream",
+        "20000",
+        "N",
+        "Most records a ProduceStream holds unacknowledged before it stops reading",
+    ),
+    spec(
+        "offramp.session_timeout",
+        "10s",
+        "DURATION",
+        "How long a silent subscriber keeps its partitions before its group moves on",
+    ),
+    spec(
+        "offramp.max_poll_interval",
+        "5m",
+        "DURATION",
+        "How long a subscription may go without polling Kafka (subscribers without credit still poll)",
     ),
     spec(
         "traffic_control.enabled",

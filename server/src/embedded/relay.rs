@@ -14,7 +14,9 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
-use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse, RequestHeader, ResponseHeader};
+use kafka_protocol::messages::{
+    ApiKey, FetchRequest, FetchResponse, RequestHeader, ResponseHeader,
+};
 use kafka_protocol::protocol::Decodable;
 
 /// Largest frame relayed; the engine refuses larger ones too.
@@ -49,7 +51,8 @@ impl Wakeup {
             if left.is_zero() {
                 break;
             }
-            generation = self.changed.wait_timeout(generation, left).unwrap_or_else(|e| e.into_inner()).0;
+            generation =
+                self.changed.wait_timeout(generation, left).unwrap_or_else(|e| e.into_inner()).0;
         }
         *generation
     }
@@ -91,11 +94,7 @@ pub fn relay(client: TcpStream, engine: SocketAddr, wakeup: &Wakeup) -> io::Resu
     }
 }
 
-fn exchange(
-    to: &mut impl Write,
-    from: &mut impl Read,
-    request: &[u8],
-) -> io::Result<Vec<u8>> {
+fn exchange(to: &mut impl Write, from: &mut impl Read, request: &[u8]) -> io::Result<Vec<u8>> {
     write_frame(to, request)?;
     read_frame(from)?.ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "engine closed"))
 }
@@ -136,9 +135,10 @@ fn fetched_nothing(frame: &[u8], version: i16) -> bool {
     };
     response.error_code == 0
         && response.responses.iter().all(|topic| {
-            topic.partitions.iter().all(|p| {
-                p.error_code == 0 && p.records.as_ref().is_none_or(|r| !r.has_remaining())
-            })
+            topic
+                .partitions
+                .iter()
+                .all(|p| p.error_code == 0 && p.records.as_ref().is_none_or(|r| !r.has_remaining()))
         })
 }
 

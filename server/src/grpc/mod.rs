@@ -30,6 +30,11 @@ pub fn status_of(report: ErrorReport) -> Status {
     Status::with_error_details(code(report.code), report.message, details)
 }
 
+/// The `google.rpc.Code` number of a code, for per-record results.
+pub fn code_number(code: Code) -> i32 {
+    self::code(code) as i32
+}
+
 fn code(code: Code) -> tonic::Code {
     match code {
         Code::InvalidArgument => tonic::Code::InvalidArgument,

@@ -4,7 +4,7 @@
 mod admin;
 mod connectivity;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
@@ -28,7 +28,9 @@ pub struct Kafka {
 struct Inner {
     bootstrap: String,
     client_id: String,
-    producer: FutureProducer,
+    producer_config: ClientConfig,
+    /// Replaced when librdkafka declares it fatally failed.
+    producer: RwLock<FutureProducer>,
     admin: AdminClient<DefaultClientContext>,
 }
 
@@ -44,16 +46,23 @@ pub struct Unreachable {
 
 impl Kafka {
     /// Builds the clients. librdkafka connects lazily; use [`Kafka::probe`]
-    /// to find out whether a broker answers.
-    pub fn new(bootstrap: &str, client_id: &str) -> Result<Self, KafkaError> {
+    /// to find out whether a broker answers. A record not acknowledged
+    /// within `produce_timeout` fails.
+    pub fn new(
+        bootstrap: &str,
+        client_id: &str,
+        produce_timeout: Duration,
+    ) -> Result<Self, KafkaError> {
         let base = base_config(bootstrap, client_id);
-        let producer = producer_config(&base).create()?;
+        let producer_config = producer_config(&base, produce_timeout);
+        let producer = producer_config.create()?;
         let admin = base.create()?;
         Ok(Self {
             inner: Arc::new(Inner {
                 bootstrap: bootstrap.to_string(),
                 client_id: client_id.to_string(),
-                producer,
+                producer_config,
+                producer: RwLock::new(producer),
                 admin,
             }),
         })
@@ -69,7 +78,8 @@ impl Kafka {
         let timeout = settings.startup_timeout;
         let unreachable =
             |source| Unreachable { bootstrap: bootstrap.to_string(), timeout, source };
-        let kafka = Self::new(bootstrap, client_id).map_err(unreachable)?;
+        let kafka =
+            Self::new(bootstrap, client_id, settings.produce_timeout).map_err(unreachable)?;
         kafka.probe(timeout).await.map_err(unreachable)?;
         Ok(kafka)
     }
@@ -80,8 +90,23 @@ impl Kafka {
     }
 
     /// The shared idempotent producer (acks=all).
-    pub fn producer(&self) -> &FutureProducer {
-        &self.inner.producer
+    pub fn producer(&self) -> FutureProducer {
+        self.inner.producer.read().expect("producer lock").clone()
+    }
+
+    /// Replaces the producer if librdkafka declared it fatally failed (an
+    /// idempotent producer can, after records time out in an outage), so
+    /// that Onramp recovers when Kafka does.
+    pub fn recover_producer(&self) {
+        let fatal = self.producer().client().fatal_error();
+        let Some((code, reason)) = fatal else { return };
+        match self.inner.producer_config.create::<FutureProducer>() {
+            Ok(fresh) => {
+                tracing::warn!(?code, %reason, "the producer failed fatally; replaced it");
+                *self.inner.producer.write().expect("producer lock") = fresh;
+            }
+            Err(e) => tracing::error!(error = %e, "cannot replace the failed producer"),
+        }
     }
 
     /// The shared admin client.
@@ -123,7 +148,7 @@ impl Kafka {
     /// Waits for every queued record to be delivered or `timeout` to pass.
     pub async fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
         let kafka = self.clone();
-        tokio::task::spawn_blocking(move || kafka.inner.producer.flush(timeout))
+        tokio::task::spawn_blocking(move || kafka.producer().flush(timeout))
             .await
             .unwrap_or(Err(KafkaError::Canceled))
     }
@@ -147,14 +172,17 @@ fn base_config(bootstrap: &str, client_id: &str) -> ClientConfig {
 /// idempotent (no duplicates or reordering on retry), and partitioning keys
 /// with murmur2 as Java clients do, so every producer agrees where a key
 /// lives. A short linger batches concurrent callers without hurting latency.
-fn producer_config(base: &ClientConfig) -> ClientConfig {
+fn producer_config(base: &ClientConfig, produce_timeout: Duration) -> ClientConfig {
     let mut config = base.clone();
     config
         .set("acks", "all")
         .set("enable.idempotence", "true")
         .set("partitioner", "murmur2_random")
+        // Keyless records go to a random partition each, so a batch spreads
+        // over the partitions instead of sticking to one.
+        .set("sticky.partitioning.linger.ms", "0")
         .set("linger.ms", "5")
         .set("batch.num.messages", "10000")
-        .set("message.timeout.ms", "30000");
+        .set("message.timeout.ms", produce_timeout.as_millis().to_string());
     config
 }

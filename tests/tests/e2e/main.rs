@@ -1,4 +1,11 @@
 //! End-to-end tests: a real broker, a real server, real gRPC over sockets.
 //! One test binary with a module per capability keeps link time down.
 
+mod offramp;
+mod offramp_snapshot;
+mod onramp;
+mod onramp_stream;
+mod paver;
+mod paver_errors;
 mod serving;
+mod traffic_control;

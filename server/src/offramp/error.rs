@@ -1,0 +1,48 @@
+//! Offramp's errors that end a subscription, and how each is reported.
+
+use crate::error::{Code, ErrorReport, FieldViolation, Reportable};
+
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum OfframpError {
+    #[error("invalid start: {0:?}")]
+    InvalidStart(Vec<FieldViolation>),
+    #[error("{0}")]
+    Protocol(String),
+    #[error("Road \"{0}\" does not exist.")]
+    RoadNotFound(String),
+    #[error("road {0:?} has no topic yet; subscribe once status.topic_created is true")]
+    TopicNotReady(String),
+    #[error("Kafka: {0}")]
+    Kafka(String),
+    #[error("the server is shutting down; reconnect to resume from the committed offsets")]
+    ShuttingDown,
+    /// The subscriber went away; nothing is left to tell.
+    #[error("the subscriber left")]
+    SubscriberGone,
+}
+
+impl Reportable for OfframpError {
+    fn report(&self) -> ErrorReport {
+        match self {
+            OfframpError::InvalidStart(v) => ErrorReport::invalid("INVALID_START", v.clone()),
+            OfframpError::Protocol(_) => {
+                ErrorReport::new(Code::InvalidArgument, "PROTOCOL_VIOLATION", self.to_string())
+            }
+            OfframpError::RoadNotFound(_) => {
+                ErrorReport::new(Code::NotFound, "ROAD_NOT_FOUND", self.to_string())
+            }
+            OfframpError::TopicNotReady(_) => {
+                ErrorReport::new(Code::FailedPrecondition, "TOPIC_NOT_CREATED", self.to_string())
+            }
+            OfframpError::Kafka(_) => {
+                ErrorReport::new(Code::Unavailable, "KAFKA_UNAVAILABLE", self.to_string())
+            }
+            OfframpError::ShuttingDown => {
+                ErrorReport::new(Code::Unavailable, "SHUTTING_DOWN", self.to_string())
+            }
+            OfframpError::SubscriberGone => {
+                ErrorReport::new(Code::Internal, "SUBSCRIBER_GONE", self.to_string())
+            }
+        }
+    }
+}

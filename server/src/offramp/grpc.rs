@@ -1,0 +1,213 @@
+//! OfframpService over the Offramp domain.
+
+use std::collections::BTreeMap;
+use std::pin::Pin;
+
+use futures::Stream;
+use roadroller_api::v1 as pb;
+use roadroller_api::v1::offramp_service_server::OfframpService;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::{Command, Event, InitialPosition, Mode, Offramp, OfframpError, SeekTo, Start};
+use crate::grpc::status;
+use crate::paver::grpc::{grant, timestamp};
+
+/// The tonic service. `end_streams` ends every subscription at shutdown.
+pub struct OfframpGrpc {
+    offramp: Offramp,
+    end_streams: CancellationToken,
+}
+
+impl OfframpGrpc {
+    pub fn new(offramp: Offramp, end_streams: CancellationToken) -> Self {
+        Self { offramp, end_streams }
+    }
+}
+
+type Outbound = Pin<Box<dyn Stream<Item = Result<pb::SubscribeResponse, Status>> + Send>>;
+
+fn protocol(message: &str) -> Status {
+    status(&OfframpError::Protocol(message.to_string()))
+}
+
+fn start(s: pb::StartSubscription) -> Result<Start, Status> {
+    let invalid = |field: &str, e: String| {
+        status(&OfframpError::InvalidStart(vec![crate::error::FieldViolation::new(field, e)]))
+    };
+    let initial_position = match pb::InitialPosition::try_from(s.initial_position) {
+        Ok(pb::InitialPosition::Unspecified | pb::InitialPosition::Latest) => {
+            InitialPosition::Latest
+        }
+        Ok(pb::InitialPosition::Earliest) => InitialPosition::Earliest,
+        Err(_) => {
+            return Err(invalid(
+                "start.initial_position",
+                format!("{} is not a position", s.initial_position),
+            ));
+        }
+    };
+    let mode = match pb::SubscriptionMode::try_from(s.mode) {
+        Ok(pb::SubscriptionMode::Unspecified | pb::SubscriptionMode::Group) => Mode::Group,
+        Ok(pb::SubscriptionMode::Snapshot) => Mode::Snapshot,
+        Err(_) => return Err(invalid("start.mode", format!("{} is not a mode", s.mode))),
+    };
+    let grants = s
+        .grants
+        .iter()
+        .map(|g| grant(*g))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid("start.grants", e))?;
+    Ok(Start {
+        road: s.road,
+        stream: s.stream,
+        initial_position,
+        mode,
+        grants,
+        initial_credit: s.initial_credit,
+    })
+}
+
+/// A later request as a command; `Err` with a reason for a problem that
+/// does not end the subscription, `Ok(None)` never.
+fn command(kind: pb::subscribe_request::Kind) -> Result<Command, Result<String, Status>> {
+    use pb::subscribe_request::Kind;
+    match kind {
+        Kind::Start(_) => Err(Err(protocol("start may be sent only once, as the first message"))),
+        Kind::Request(r) => Ok(Command::Request(r.count)),
+        Kind::Cancel(_) => Ok(Command::Cancel),
+        Kind::Commit(c) => Ok(Command::Commit {
+            correlation_id: c.correlation_id,
+            offsets: c.offsets.into_iter().collect(),
+        }),
+        Kind::Seek(s) => {
+            use pb::seek_position::To;
+            let to = match s.to {
+                Some(To::Boundary(b)) => match pb::SeekBoundary::try_from(b) {
+                    Ok(pb::SeekBoundary::Beginning) => SeekTo::Beginning,
+                    Ok(pb::SeekBoundary::End) => SeekTo::End,
+                    _ => return Err(Ok("seek.boundary must be BEGINNING or END".into())),
+                },
+                Some(To::Timestamp(t)) => {
+                    SeekTo::Timestamp(t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
+                }
+                Some(To::Offsets(o)) => {
+                    SeekTo::Offsets(o.offsets.into_iter().collect::<BTreeMap<_, _>>())
+                }
+                None => {
+                    return Err(Ok("seek needs a position: boundary, timestamp or offsets".into()));
+                }
+            };
+            Ok(Command::Seek(to))
+        }
+    }
+}
+
+fn response(event: Event) -> pb::SubscribeResponse {
+    use pb::subscribe_response::Kind;
+    let kind = match event {
+        Event::Connection { instance_id, consumer_group } => Kind::Connection(pb::Connection {
+            instance_id,
+            consumer_group: consumer_group.unwrap_or_default(),
+        }),
+        Event::Message(d) => Kind::Message(pb::RoadMessage {
+            partition: d.partition,
+            offset: d.offset,
+            timestamp: d.timestamp_ms.map(timestamp),
+            schema_version: d.schema_version as i32,
+            key: d.key,
+            payload: d.payload,
+            traceparent: d.traceparent,
+            tracestate: d.tracestate,
+        }),
+        Event::Rebalance(partitions) => Kind::Rebalance(pb::Rebalance { partitions }),
+        Event::CommitResponse { correlation_id, success, error } => {
+            Kind::CommitResponse(pb::CommitResponse { correlation_id, success, error })
+        }
+        Event::SnapshotComplete(offsets) => {
+            Kind::SnapshotComplete(pb::SnapshotComplete { offsets: offsets.into_iter().collect() })
+        }
+        Event::Error(reason) => Kind::Error(pb::SubscriptionError { reason }),
+    };
+    pb::SubscribeResponse { kind: Some(kind) }
+}
+
+fn error_event(reason: String) -> pb::SubscribeResponse {
+    response(Event::Error(reason))
+}
+
+#[tonic::async_trait]
+impl OfframpService for OfframpGrpc {
+    type SubscribeStream = Outbound;
+
+    async fn subscribe(
+        &self,
+        request: Request<Streaming<pb::SubscribeRequest>>,
+    ) -> Result<Response<Outbound>, Status> {
+        use pb::subscribe_request::Kind;
+        let mut inbound = request.into_inner();
+        let first = inbound.message().await?;
+        let start = match first.and_then(|m| m.kind) {
+            Some(Kind::Start(s)) => start(s)?,
+            Some(_) => return Err(protocol("the first message must be start")),
+            None => return Err(protocol("the stream began without start")),
+        };
+        let (commands, command_rx) = mpsc::channel(64);
+        let mut events = self
+            .offramp
+            .subscribe(start, command_rx, self.end_streams.child_token())
+            .map_err(|e| status(&e))?;
+        let (out, out_rx) = mpsc::channel(64);
+        // Moves requests in and events out. When the subscriber goes away,
+        // dropping `commands` ends the subscription and its consumer leaves
+        // the group. A half-closed request stream keeps the subscription.
+        tokio::spawn(async move {
+            let mut reading = true;
+            loop {
+                tokio::select! {
+                    event = events.recv() => match event {
+                        Some(Ok(e)) => {
+                            if out.send(Ok(response(e))).await.is_err() {
+                                return;
+                            }
+                        }
+                        Some(Err(e)) => {
+                            let _ = out.send(Err(status(&e))).await;
+                            return;
+                        }
+                        None => return,
+                    },
+                    request = inbound.message(), if reading => match request {
+                        Ok(Some(pb::SubscribeRequest { kind: Some(kind) })) => match command(kind) {
+                            Ok(c) => {
+                                if commands.send(c).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Err(Ok(reason)) => {
+                                if out.send(Ok(error_event(reason))).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Err(Err(fatal)) => {
+                                let _ = out.send(Err(fatal)).await;
+                                return;
+                            }
+                        },
+                        Ok(Some(pb::SubscribeRequest { kind: None })) => {
+                            if out.send(Ok(error_event("an empty request was ignored".into()))).await.is_err() {
+                                return;
+                            }
+                        }
+                        Ok(None) => reading = false,
+                        Err(_) => return,
+                    },
+                    () = out.closed() => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(out_rx))))
+    }
+}

@@ -1,0 +1,243 @@
+//! Offramp: following a road over one bidirectional stream. A subscription
+//! is a task that owns one Kafka consumer; it takes the subscriber's
+//! commands and sends events, never more messages than the credit allows.
+
+mod context;
+mod credit;
+mod error;
+pub mod grpc;
+mod render;
+mod session;
+mod snapshot;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub use error::OfframpError;
+
+use crate::error::FieldViolation;
+use crate::kafka::Kafka;
+use crate::roads::registry::Registry;
+use crate::roads::{Grant, RoadType, StatusBoard, rules};
+use crate::schema::SchemaCache;
+use context::SubscriptionContext;
+use credit::Credit;
+use render::Renderer;
+use session::Session;
+
+/// How subscriptions use Kafka.
+#[derive(Clone, Debug)]
+pub struct OfframpSettings {
+    /// How long a group member may go silent before the group moves on.
+    pub session_timeout: Duration,
+    /// How long a member may go without polling; a subscriber without credit
+    /// keeps polling, so this only catches a wedged server.
+    pub max_poll_interval: Duration,
+}
+
+/// How a subscription reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Group,
+    Snapshot,
+}
+
+/// Where a stream without committed offsets starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InitialPosition {
+    Earliest,
+    Latest,
+}
+
+/// The opening of a subscription.
+#[derive(Clone, Debug)]
+pub struct Start {
+    pub road: String,
+    pub stream: String,
+    pub initial_position: InitialPosition,
+    pub mode: Mode,
+    pub grants: Vec<Grant>,
+    pub initial_credit: i64,
+}
+
+/// What the subscriber asks for after the start.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    Request(i64),
+    Cancel,
+    Commit { correlation_id: String, offsets: BTreeMap<i32, i64> },
+    Seek(SeekTo),
+}
+
+/// Where a seek goes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SeekTo {
+    Beginning,
+    End,
+    /// Milliseconds since the Unix epoch.
+    Timestamp(i64),
+    Offsets(BTreeMap<i32, i64>),
+}
+
+/// A record as the subscriber receives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivered {
+    pub partition: i32,
+    pub offset: i64,
+    pub timestamp_ms: Option<i64>,
+    pub schema_version: u32,
+    pub key: Option<String>,
+    pub payload: Option<String>,
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
+}
+
+/// What the server tells the subscriber.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    Connection { instance_id: String, consumer_group: Option<String> },
+    Message(Delivered),
+    Rebalance(Vec<i32>),
+    CommitResponse { correlation_id: String, success: bool, error: String },
+    SnapshotComplete(BTreeMap<i32, i64>),
+    Error(String),
+}
+
+/// The Offramp domain service.
+#[derive(Clone)]
+pub struct Offramp {
+    kafka: Kafka,
+    registry: Registry,
+    board: Arc<StatusBoard>,
+    schemas: Arc<SchemaCache>,
+    settings: OfframpSettings,
+    topic_prefix: String,
+    instance_id: String,
+}
+
+/// Events waiting for the subscriber; credit bounds messages anyway.
+const EVENT_BUFFER: usize = 256;
+
+impl Offramp {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        kafka: Kafka,
+        registry: Registry,
+        board: Arc<StatusBoard>,
+        schemas: Arc<SchemaCache>,
+        settings: OfframpSettings,
+        topic_prefix: String,
+        instance_id: String,
+    ) -> Self {
+        Self { kafka, registry, board, schemas, settings, topic_prefix, instance_id }
+    }
+
+    /// Opens a subscription. Its events, ending with an error when it fails,
+    /// come on the returned channel; it ends when `commands` closes (the
+    /// subscriber left) or `stop` fires (shutdown).
+    pub fn subscribe(
+        &self,
+        start: Start,
+        commands: mpsc::Receiver<Command>,
+        stop: CancellationToken,
+    ) -> Result<mpsc::Receiver<Result<Event, OfframpError>>, OfframpError> {
+        let mut violations = Vec::new();
+        if let Err(e) = rules::name(&start.road) {
+            violations.push(FieldViolation::new("start.road", e));
+        }
+        if start.mode == Mode::Group
+            && let Err(e) = rules::name(&start.stream)
+        {
+            violations.push(FieldViolation::new("start.stream", e));
+        }
+        if start.initial_credit < 0 {
+            violations.push(FieldViolation::new("start.initial_credit", "must not be negative"));
+        }
+        if !violations.is_empty() {
+            return Err(OfframpError::InvalidStart(violations));
+        }
+        let road = self
+            .registry
+            .get(&start.road)
+            .ok_or_else(|| OfframpError::RoadNotFound(start.road.clone()))?
+            .road;
+        let road_type = road.road_type();
+        if start.mode == Mode::Snapshot && road_type != RoadType::Compacted {
+            return Err(OfframpError::InvalidStart(vec![FieldViolation::new(
+                "start.mode",
+                format!("SNAPSHOT needs a COMPACTED road; {:?} is a STREAM road", start.road),
+            )]));
+        }
+        let status = self.board.get(&start.road);
+        if !status.topic_created {
+            return Err(OfframpError::TopicNotReady(start.road.clone()));
+        }
+        let topic = format!("{}{}", self.topic_prefix, start.road);
+        let group = (start.mode == Mode::Group)
+            .then(|| format!("roadroller.{}.{}", start.road, start.stream));
+        let (context, assignments) = SubscriptionContext::new();
+        let mut config = self.kafka.consumer_config(group.as_deref());
+        config
+            .set("session.timeout.ms", self.settings.session_timeout.as_millis().to_string())
+            .set(
+                "heartbeat.interval.ms",
+                (self.settings.session_timeout / 3).as_millis().max(100).to_string(),
+            )
+            .set("max.poll.interval.ms", self.settings.max_poll_interval.as_millis().to_string())
+            .set(
+                "auto.offset.reset",
+                match start.initial_position {
+                    InitialPosition::Earliest => "earliest",
+                    InitialPosition::Latest => "latest",
+                },
+            );
+        let consumer: StreamConsumer<SubscriptionContext> = config
+            .create_with_context(context)
+            .map_err(|e| OfframpError::Kafka(format!("topic {topic}: {e}")))?;
+        let credit = Credit::new(start.initial_credit).map_err(|e| {
+            OfframpError::InvalidStart(vec![FieldViolation::new("start.initial_credit", e)])
+        })?;
+        let renderer = Renderer::new(
+            &start.road,
+            self.registry.clone(),
+            self.schemas.clone(),
+            start.grants.contains(&Grant::Pii),
+            road_type == RoadType::Compacted,
+        );
+        let (events, rx) = mpsc::channel(EVENT_BUFFER);
+        let connection = Event::Connection {
+            instance_id: self.instance_id.clone(),
+            consumer_group: group.clone(),
+        };
+        let session = Session::new(Arc::new(consumer), topic, credit, renderer, events, stop);
+        let kafka = self.kafka.clone();
+        tokio::spawn(async move {
+            let outcome = async {
+                session.send(connection).await?;
+                match group {
+                    Some(_) => session.run_group(commands, assignments).await,
+                    None => snapshot::run(session, &kafka, commands, assignments).await,
+                }
+            }
+            .await;
+            if let Err(e) = outcome {
+                tracing::debug!(error = %e, "subscription ended");
+            }
+        });
+        Ok(rx)
+    }
+}
+
+/// Ends a consumer off the async runtime: closing leaves the group, which
+/// waits for the coordinator.
+fn close(consumer: Arc<StreamConsumer<SubscriptionContext>>) {
+    tokio::task::spawn_blocking(move || {
+        consumer.unsubscribe();
+        drop(consumer);
+    });
+}

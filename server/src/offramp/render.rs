@@ -1,0 +1,103 @@
+//! Turning a Kafka record into what a subscriber receives: key and payload as
+//! text, the schema version and trace context from the headers, and PII
+//! blanked unless the subscriber holds the grant.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rdkafka::Message;
+use rdkafka::message::Headers;
+
+use super::Delivered;
+use crate::roads::registry::Registry;
+use crate::schema::{CompiledSchema, SchemaCache};
+
+/// Renders the records of one subscription.
+pub struct Renderer {
+    road: String,
+    registry: Registry,
+    schemas: Arc<SchemaCache>,
+    /// Whether PII reaches this subscriber intact.
+    pii_granted: bool,
+    /// Whether records carry the client's key (COMPACTED roads).
+    keyed: bool,
+    /// The writer schemas met so far, by version.
+    writers: HashMap<u32, Option<Arc<CompiledSchema>>>,
+}
+
+impl Renderer {
+    pub fn new(
+        road: &str,
+        registry: Registry,
+        schemas: Arc<SchemaCache>,
+        pii_granted: bool,
+        keyed: bool,
+    ) -> Self {
+        Self {
+            road: road.to_string(),
+            registry,
+            schemas,
+            pii_granted,
+            keyed,
+            writers: HashMap::new(),
+        }
+    }
+
+    /// The record as delivered, or why it cannot be delivered.
+    pub fn render(&mut self, m: &impl Message) -> Result<Delivered, String> {
+        let header = |name: &str| {
+            m.headers().and_then(|h| {
+                h.iter()
+                    .find(|h| h.key == name)
+                    .and_then(|h| h.value)
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+            })
+        };
+        let schema_version =
+            header(roadroller_api::SCHEMA_VERSION_HEADER).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let mut payload = m.payload().map(|p| String::from_utf8_lossy(p).into_owned());
+        if let (Some(text), false) = (&payload, self.pii_granted)
+            && let Some(writer) = self.writer(schema_version)
+            && !writer.pii.is_empty()
+        {
+            {
+                let mut document: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+                    format!(
+                        "partition {} offset {}: the payload is not JSON ({e}), so its PII cannot be blanked; it was not delivered",
+                        m.partition(),
+                        m.offset()
+                    )
+                })?;
+                writer.pii.blank(&mut document);
+                payload = Some(document.to_string());
+            }
+        }
+        Ok(Delivered {
+            partition: m.partition(),
+            offset: m.offset(),
+            timestamp_ms: m.timestamp().to_millis(),
+            schema_version,
+            key: if self.keyed {
+                m.key().map(|k| String::from_utf8_lossy(k).into_owned())
+            } else {
+                None
+            },
+            payload,
+            traceparent: header("traceparent"),
+            tracestate: header("tracestate"),
+        })
+    }
+
+    /// The schema a record was written with; the latest one when the record
+    /// names no version this road has.
+    fn writer(&mut self, version: u32) -> Option<Arc<CompiledSchema>> {
+        if let Some(found) = self.writers.get(&version) {
+            return found.clone();
+        }
+        let road = self.registry.get(&self.road)?;
+        let schema = road.road.schema(version).or_else(|| road.road.latest_schema())?;
+        let compiled = self.schemas.get(&self.road, schema).ok();
+        self.writers.insert(version, compiled.clone());
+        compiled
+    }
+}

@@ -1,0 +1,339 @@
+//! A subscription's delivery loop: records from the consumer go out one per
+//! unit of credit; without credit the partitions are paused (the consumer
+//! keeps polling, so the member stays in its group) and resumed when credit
+//! comes. Pausing is lossless: librdkafka resumes from the last record it
+//! handed out.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::context::{Assignment, SubscriptionContext};
+use super::credit::Credit;
+use super::render::Renderer;
+use super::snapshot::Progress;
+use super::{Command, Delivered, Event, OfframpError, SeekTo};
+
+/// How long a seek, commit or offset lookup may take.
+const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What waits to go out, in order.
+#[derive(Debug)]
+pub(super) enum Outgoing {
+    Message(Delivered),
+    /// The end of a snapshot: sent without credit, after every snapshot
+    /// message before it.
+    SnapshotComplete(BTreeMap<i32, i64>),
+}
+
+pub(super) struct Session {
+    pub consumer: Arc<StreamConsumer<SubscriptionContext>>,
+    pub topic: String,
+    pub credit: Credit,
+    pub renderer: Renderer,
+    pub events: mpsc::Sender<Result<Event, OfframpError>>,
+    pub stop: CancellationToken,
+    /// Received but not yet sent, for lack of credit.
+    pub held: VecDeque<Outgoing>,
+    pub assignment: BTreeSet<i32>,
+    paused: BTreeSet<i32>,
+    /// Set while a snapshot filters what is delivered.
+    pub snapshot: Option<Progress>,
+    /// Whether this subscription belongs to a consumer group (and so can
+    /// commit).
+    pub group: bool,
+}
+
+impl Session {
+    pub fn new(
+        consumer: Arc<StreamConsumer<SubscriptionContext>>,
+        topic: String,
+        credit: Credit,
+        renderer: Renderer,
+        events: mpsc::Sender<Result<Event, OfframpError>>,
+        stop: CancellationToken,
+    ) -> Self {
+        Self {
+            consumer,
+            topic,
+            credit,
+            renderer,
+            events,
+            stop,
+            held: VecDeque::new(),
+            assignment: BTreeSet::new(),
+            paused: BTreeSet::new(),
+            snapshot: None,
+            group: true,
+        }
+    }
+
+    /// Sends an event; fails when the subscriber is gone.
+    pub async fn send(&self, event: Event) -> Result<(), OfframpError> {
+        self.events.send(Ok(event)).await.map_err(|_| OfframpError::SubscriberGone)
+    }
+
+    /// A GROUP subscription: joins the stream's consumer group and delivers
+    /// until the subscriber leaves or the server stops.
+    pub async fn run_group(
+        mut self,
+        commands: mpsc::Receiver<Command>,
+        assignments: mpsc::UnboundedReceiver<Assignment>,
+    ) -> Result<(), OfframpError> {
+        self.consumer
+            .subscribe(&[&self.topic])
+            .map_err(|e| OfframpError::Kafka(format!("topic {}: {e}", self.topic)))?;
+        let result = self.deliver(commands, assignments).await;
+        super::close(self.consumer.clone());
+        self.fail(result).await
+    }
+
+    /// Sends a fatal error as the subscription's last word.
+    pub async fn fail(&self, result: Result<(), OfframpError>) -> Result<(), OfframpError> {
+        if let Err(e) = &result
+            && !matches!(e, OfframpError::SubscriberGone)
+        {
+            let _ = self.events.send(Err(e.clone())).await;
+        }
+        result
+    }
+
+    /// The delivery loop.
+    pub async fn deliver(
+        &mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut assignments: mpsc::UnboundedReceiver<Assignment>,
+    ) -> Result<(), OfframpError> {
+        let consumer = self.consumer.clone();
+        loop {
+            self.flush_held().await?;
+            self.update_pause()?;
+            tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return Err(OfframpError::ShuttingDown),
+                command = commands.recv() => match command {
+                    None => return Ok(()),
+                    Some(command) => self.handle(command).await?,
+                },
+                Some(change) = assignments.recv() => self.reassigned(change).await?,
+                // Always polled, with or without credit: polling keeps the
+                // member in its group and runs rebalances.
+                message = consumer.recv() => match message {
+                    Ok(m) => match self.renderer.render(&m) {
+                        Ok(delivered) => self.received(delivered),
+                        Err(reason) => self.send(Event::Error(reason)).await?,
+                    },
+                    Err(e) => {
+                        tracing::warn!(topic = %self.topic, error = %e, "consumer error");
+                        self.send(Event::Error(format!("topic {}: {e}", self.topic))).await?;
+                    }
+                },
+            }
+        }
+    }
+
+    /// A record from the consumer: queued behind what is held, filtered by
+    /// the snapshot while one is being delivered.
+    fn received(&mut self, delivered: Delivered) {
+        match &mut self.snapshot {
+            Some(progress) => self.held.extend(progress.judge(delivered)),
+            None => self.held.push_back(Outgoing::Message(delivered)),
+        }
+    }
+
+    /// Sends what credit allows, in order.
+    async fn flush_held(&mut self) -> Result<(), OfframpError> {
+        while let Some(next) = self.held.front() {
+            if matches!(next, Outgoing::Message(_)) && !self.credit.take() {
+                break;
+            }
+            match self.held.pop_front() {
+                Some(Outgoing::Message(d)) => self.send(Event::Message(d)).await?,
+                Some(Outgoing::SnapshotComplete(ends)) => {
+                    self.send(Event::SnapshotComplete(ends)).await?
+                }
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// Pauses every partition while there is no credit (or something is
+    /// held), and the partitions a snapshot holds back; resumes the rest.
+    fn update_pause(&mut self) -> Result<(), OfframpError> {
+        let wanted: BTreeSet<i32> = if !self.credit.available() || !self.held.is_empty() {
+            self.assignment.clone()
+        } else {
+            self.snapshot.as_ref().map(|s| s.held_back(&self.assignment)).unwrap_or_default()
+        };
+        let pause: Vec<i32> = wanted.difference(&self.paused).copied().collect();
+        let resume: Vec<i32> = self.paused.difference(&wanted).copied().collect();
+        if !pause.is_empty() {
+            self.consumer.pause(&self.list(&pause)).map_err(|e| self.kafka_error("pause", e))?;
+        }
+        if !resume.is_empty() {
+            self.consumer.resume(&self.list(&resume)).map_err(|e| self.kafka_error("resume", e))?;
+        }
+        self.paused = wanted;
+        Ok(())
+    }
+
+    async fn handle(&mut self, command: Command) -> Result<(), OfframpError> {
+        match command {
+            Command::Request(count) => {
+                if let Err(reason) = self.credit.add(count) {
+                    self.send(Event::Error(reason)).await?;
+                }
+            }
+            Command::Cancel => self.credit.cancel(),
+            Command::Commit { correlation_id, offsets } => {
+                let outcome = self.commit(&offsets).await;
+                let (success, error) = match outcome {
+                    Ok(()) => (true, String::new()),
+                    Err(e) => (false, e),
+                };
+                self.send(Event::CommitResponse { correlation_id, success, error }).await?;
+            }
+            Command::Seek(to) => {
+                if let Err(reason) = self.seek(to).await {
+                    self.send(Event::Error(reason)).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn commit(&self, offsets: &BTreeMap<i32, i64>) -> Result<(), String> {
+        if !self.group {
+            return Err(
+                "a SNAPSHOT subscription reads outside any consumer group and cannot commit".into(),
+            );
+        }
+        if offsets.is_empty() {
+            return Err("no offsets to commit".into());
+        }
+        let mut list = TopicPartitionList::new();
+        for (&partition, &offset) in offsets {
+            if !self.assignment.contains(&partition) {
+                return Err(format!("partition {partition} is not assigned to this subscriber"));
+            }
+            if offset < 0 {
+                return Err(format!("offset {offset} for partition {partition} is negative"));
+            }
+            list.add_partition_offset(&self.topic, partition, Offset::Offset(offset))
+                .map_err(|e| e.to_string())?;
+        }
+        let consumer = self.consumer.clone();
+        let topic = self.topic.clone();
+        tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("topic {topic}: {e}"))
+    }
+
+    async fn seek(&mut self, to: SeekTo) -> Result<(), String> {
+        if self.snapshot.as_ref().is_some_and(|s| !s.is_complete()) {
+            return Err("seek is available once the snapshot is complete".into());
+        }
+        // After a seek the snapshot's positions no longer apply.
+        self.snapshot = None;
+        let held: Vec<i32> = self.assignment.iter().copied().collect();
+        let mut list = TopicPartitionList::new();
+        let add = |list: &mut TopicPartitionList, p: i32, o: Offset| {
+            list.add_partition_offset(&self.topic, p, o).map_err(|e| e.to_string())
+        };
+        match to {
+            SeekTo::Beginning => {
+                held.iter().try_for_each(|&p| add(&mut list, p, Offset::Beginning))?
+            }
+            SeekTo::End => held.iter().try_for_each(|&p| add(&mut list, p, Offset::End))?,
+            SeekTo::Offsets(offsets) => {
+                for (p, o) in offsets {
+                    if !self.assignment.contains(&p) {
+                        return Err(format!("partition {p} is not assigned to this subscriber"));
+                    }
+                    if o < 0 {
+                        return Err(format!("offset {o} for partition {p} is negative"));
+                    }
+                    add(&mut list, p, Offset::Offset(o))?;
+                }
+            }
+            SeekTo::Timestamp(ms) => {
+                let mut times = TopicPartitionList::new();
+                held.iter().try_for_each(|&p| add(&mut times, p, Offset::Offset(ms)))?;
+                let consumer = self.consumer.clone();
+                let found = tokio::task::spawn_blocking(move || {
+                    consumer.offsets_for_times(times, KAFKA_TIMEOUT)
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("topic {}: {e}", self.topic))?;
+                for element in found.elements() {
+                    // No record at or after the time: the end.
+                    let offset = match element.offset() {
+                        Offset::Offset(o) => Offset::Offset(o),
+                        _ => Offset::End,
+                    };
+                    add(&mut list, element.partition(), offset)?;
+                }
+            }
+        }
+        if list.count() == 0 {
+            return Ok(());
+        }
+        let moved: BTreeSet<i32> = list.elements().iter().map(|e| e.partition()).collect();
+        // Records already received from these partitions are from before the
+        // seek.
+        self.held.retain(|o| !matches!(o, Outgoing::Message(d) if moved.contains(&d.partition)));
+        let consumer = self.consumer.clone();
+        let result =
+            tokio::task::spawn_blocking(move || consumer.seek_partitions(list, KAFKA_TIMEOUT))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| format!("topic {}: {e}", self.topic))?;
+        for element in result.elements() {
+            if let Err(e) = element.error() {
+                return Err(format!("partition {}: {e}", element.partition()));
+            }
+        }
+        Ok(())
+    }
+
+    async fn reassigned(&mut self, change: Assignment) -> Result<(), OfframpError> {
+        match change {
+            Assignment::Assigned(partitions) => {
+                self.assignment = partitions.iter().copied().collect();
+                // Newly assigned partitions start unpaused.
+                self.paused.retain(|p| self.assignment.contains(p));
+                self.send(Event::Rebalance(partitions)).await?;
+            }
+            Assignment::Revoked(partitions) => {
+                let revoked: BTreeSet<i32> = partitions.into_iter().collect();
+                self.assignment.retain(|p| !revoked.contains(p));
+                self.paused.retain(|p| !revoked.contains(p));
+                // Not committed, so the next owner delivers them.
+                self.held.retain(
+                    |o| !matches!(o, Outgoing::Message(d) if revoked.contains(&d.partition)),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    pub fn list(&self, partitions: &[i32]) -> TopicPartitionList {
+        let mut list = TopicPartitionList::new();
+        for &p in partitions {
+            list.add_partition(&self.topic, p);
+        }
+        list
+    }
+
+    pub fn kafka_error(&self, what: &str, e: impl std::fmt::Display) -> OfframpError {
+        OfframpError::Kafka(format!("topic {}: {what}: {e}", self.topic))
+    }
+}

@@ -1,0 +1,42 @@
+//! Onramp's whole-request errors. Problems with single records are
+//! [`super::Rejection`]s, reported per record.
+
+use std::time::Duration;
+
+use crate::error::{Code, ErrorReport, Reportable};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OnrampError {
+    // The messages follow Data Highway's, which legacy clients may match.
+    #[error("Road \"{0}\" does not exist.")]
+    RoadNotFound(String),
+    #[error("Road '{0}' is disabled, could not send events.")]
+    RoadDisabled(String),
+    #[error("Road '{0}' has no schema.")]
+    NoSchema(String),
+    #[error("the request holds {count} records; at most {max} are accepted per request")]
+    TooManyRecords { count: usize, max: usize },
+    #[error("the request is {size} bytes; at most {max} are accepted")]
+    TooLarge { size: usize, max: usize },
+    #[error(
+        "Kafka did not acknowledge any record on topic {topic} within {within:?}; none was accepted"
+    )]
+    Unavailable { topic: String, within: Duration },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Reportable for OnrampError {
+    fn report(&self) -> ErrorReport {
+        let (code, reason) = match self {
+            OnrampError::RoadNotFound(_) => (Code::NotFound, "ROAD_NOT_FOUND"),
+            OnrampError::RoadDisabled(_) => (Code::FailedPrecondition, "ROAD_DISABLED"),
+            OnrampError::NoSchema(_) => (Code::FailedPrecondition, "ROAD_HAS_NO_SCHEMA"),
+            OnrampError::TooManyRecords { .. } => (Code::ResourceExhausted, "TOO_MANY_RECORDS"),
+            OnrampError::TooLarge { .. } => (Code::ResourceExhausted, "REQUEST_TOO_LARGE"),
+            OnrampError::Unavailable { .. } => (Code::Unavailable, "KAFKA_UNAVAILABLE"),
+            OnrampError::Internal(_) => (Code::Internal, "INTERNAL"),
+        };
+        ErrorReport::new(code, reason, self.to_string())
+    }
+}

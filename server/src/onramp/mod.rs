@@ -1,0 +1,222 @@
+//! Onramp: schema-checked ingest. Records are checked one by one, written
+//! with the instance's idempotent producer, and reported accepted only once
+//! Kafka acknowledged them.
+
+mod error;
+pub mod grpc;
+mod record;
+mod stream;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{DeliveryFuture, FutureRecord};
+
+pub use error::OnrampError;
+pub use record::{MAX_KEY_BYTES, MAX_VIOLATIONS, Record, Rejection, Violation};
+pub use stream::{Batch, BatchOutcome, StreamItem};
+
+use crate::error::Code;
+use crate::kafka::Kafka;
+use crate::roads::registry::Registry;
+use crate::schema::SchemaCache;
+use crate::schema::path::PartitionPath;
+use record::{Prepared, Target};
+
+/// Limits on what one call may carry.
+#[derive(Clone, Debug)]
+pub struct OnrampSettings {
+    pub max_record_bytes: usize,
+    pub max_request_bytes: usize,
+    pub max_records_per_request: usize,
+    pub max_unacked_per_stream: usize,
+    /// How long Kafka has to acknowledge a record.
+    pub produce_timeout: Duration,
+}
+
+/// The outcome of one record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted { partition: i32, offset: i64, schema_version: u32 },
+    Rejected(Rejection),
+}
+
+/// W3C trace context to carry into Kafka headers.
+#[derive(Clone, Debug, Default)]
+pub struct TraceContext {
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
+}
+
+/// The Onramp domain service.
+#[derive(Clone)]
+pub struct Onramp {
+    kafka: Kafka,
+    registry: Registry,
+    schemas: Arc<SchemaCache>,
+    settings: OnrampSettings,
+    topic_prefix: String,
+}
+
+impl Onramp {
+    pub fn new(
+        kafka: Kafka,
+        registry: Registry,
+        schemas: Arc<SchemaCache>,
+        settings: OnrampSettings,
+        topic_prefix: String,
+    ) -> Self {
+        Self { kafka, registry, schemas, settings, topic_prefix }
+    }
+
+    pub fn settings(&self) -> &OnrampSettings {
+        &self.settings
+    }
+
+    /// Writes `records` to `road`: one outcome per record, in order, returned
+    /// once Kafka has acknowledged every accepted record.
+    pub async fn produce(
+        &self,
+        road_name: &str,
+        records: Vec<Record>,
+        trace: &TraceContext,
+    ) -> Result<Vec<Outcome>, OnrampError> {
+        let versioned = self
+            .registry
+            .get(road_name)
+            .ok_or_else(|| OnrampError::RoadNotFound(road_name.into()))?;
+        let road = &versioned.road;
+        if !road.enabled || road.deleting {
+            return Err(OnrampError::RoadDisabled(road_name.into()));
+        }
+        let latest = road.latest_schema().ok_or_else(|| OnrampError::NoSchema(road_name.into()))?;
+        if records.len() > self.settings.max_records_per_request {
+            return Err(OnrampError::TooManyRecords {
+                count: records.len(),
+                max: self.settings.max_records_per_request,
+            });
+        }
+        let schema = self.schemas.get(road_name, latest).map_err(|p| {
+            OnrampError::Internal(format!(
+                "schema version {} of {road_name}: {p:?}",
+                latest.version
+            ))
+        })?;
+        let partition_path = road.partition_path().and_then(|p| PartitionPath::parse(p).ok());
+        let target = Target {
+            road,
+            schema: &schema,
+            schema_version: latest.version,
+            partition_path: partition_path.as_ref(),
+            max_record_bytes: self.settings.max_record_bytes,
+        };
+        let topic = format!("{}{road_name}", self.topic_prefix);
+        let headers = headers(latest.version, trace);
+
+        // Enqueued one after another, so records keep their order per
+        // partition; acknowledged together.
+        let mut pending: Vec<Result<DeliveryFuture, Rejection>> = Vec::with_capacity(records.len());
+        for record in records {
+            let sent = match record::prepare(record, &target) {
+                Ok(prepared) => self.enqueue(&topic, prepared, &headers).await,
+                Err(rejection) => Err(rejection),
+            };
+            pending.push(sent);
+        }
+        let mut outcomes = Vec::with_capacity(pending.len());
+        let (mut accepted, mut unavailable) = (0, 0);
+        for sent in pending {
+            let outcome = match sent {
+                Ok(delivery) => match self.acknowledged(delivery).await {
+                    Ok((partition, offset)) => {
+                        accepted += 1;
+                        Outcome::Accepted { partition, offset, schema_version: latest.version }
+                    }
+                    Err(e) => {
+                        unavailable += 1;
+                        Outcome::Rejected(Rejection::new(
+                            Code::Unavailable,
+                            format!("topic {topic}: Kafka did not acknowledge the record: {e}"),
+                        ))
+                    }
+                },
+                Err(rejection) => {
+                    if rejection.code == Code::Unavailable {
+                        unavailable += 1;
+                    }
+                    Outcome::Rejected(rejection)
+                }
+            };
+            outcomes.push(outcome);
+        }
+        if unavailable > 0 && accepted == 0 {
+            self.kafka.recover_producer();
+            return Err(OnrampError::Unavailable { topic, within: self.settings.produce_timeout });
+        }
+        Ok(outcomes)
+    }
+
+    async fn enqueue(
+        &self,
+        topic: &str,
+        prepared: Prepared,
+        headers: &OwnedHeaders,
+    ) -> Result<DeliveryFuture, Rejection> {
+        let producer = self.kafka.producer();
+        let deadline = tokio::time::Instant::now() + self.settings.produce_timeout;
+        loop {
+            let mut record = FutureRecord::<[u8], str>::to(topic).headers(headers.clone());
+            if let Some(key) = &prepared.key {
+                record = record.key(key);
+            }
+            if let Some(payload) = &prepared.payload {
+                record = record.payload(payload);
+            }
+            match producer.send_result(record) {
+                Ok(delivery) => return Ok(delivery),
+                // The producer's queue is full: wait for Kafka to catch up.
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _))
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err((e, _)) => {
+                    return Err(Rejection::new(
+                        Code::Unavailable,
+                        format!("topic {topic}: the record could not be queued: {e}"),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Waits for Kafka's acknowledgement. librdkafka fails a record after
+    /// `message.timeout.ms`; the extra margin only guards against a lost
+    /// delivery report.
+    async fn acknowledged(&self, delivery: DeliveryFuture) -> Result<(i32, i64), String> {
+        let guard = self.settings.produce_timeout + Duration::from_secs(5);
+        match tokio::time::timeout(guard, delivery).await {
+            Ok(Ok(Ok(delivered))) => Ok((delivered.partition, delivered.offset)),
+            Ok(Ok(Err((e, _)))) => Err(e.to_string()),
+            Ok(Err(_)) => Err("the producer went away".into()),
+            Err(_) => Err(format!("no acknowledgement within {guard:?}")),
+        }
+    }
+}
+
+fn headers(schema_version: u32, trace: &TraceContext) -> OwnedHeaders {
+    let version = schema_version.to_string();
+    let mut headers = OwnedHeaders::new_with_capacity(3).insert(Header {
+        key: roadroller_api::SCHEMA_VERSION_HEADER,
+        value: Some(version.as_bytes()),
+    });
+    if let Some(tp) = &trace.traceparent {
+        headers = headers.insert(Header { key: "traceparent", value: Some(tp.as_bytes()) });
+    }
+    if let Some(ts) = &trace.tracestate {
+        headers = headers.insert(Header { key: "tracestate", value: Some(ts.as_bytes()) });
+    }
+    headers
+}

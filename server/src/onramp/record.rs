@@ -1,0 +1,259 @@
+//! One record: the rules it must meet, and the Kafka record it becomes.
+
+use serde_json::Value;
+
+use crate::error::Code;
+use crate::roads::{Road, RoadType};
+use crate::schema::CompiledSchema;
+use crate::schema::path::{PartitionPath, canonical_json};
+
+/// A record as a producer sent it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Record {
+    pub key: Option<String>,
+    pub payload: Option<String>,
+}
+
+/// Why a record was not written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub code: Code,
+    pub message: String,
+    /// Schema violations, at most [`MAX_VIOLATIONS`].
+    pub violations: Vec<Violation>,
+    /// How many violations there were in all.
+    pub violation_count: usize,
+}
+
+impl Rejection {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), violations: Vec::new(), violation_count: 0 }
+    }
+}
+
+/// One way a payload fails its schema.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// JSON pointer to the failing value in the payload.
+    pub pointer: String,
+    pub keyword: String,
+    /// JSON pointer to the keyword in the schema.
+    pub schema_pointer: String,
+    pub message: String,
+}
+
+/// Violations reported per record; the count says how many there were.
+pub const MAX_VIOLATIONS: usize = 20;
+
+/// At most this many bytes in a COMPACTED road's key.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// A record that passed every rule, ready for Kafka.
+#[derive(Debug)]
+pub struct Prepared {
+    pub key: Option<Vec<u8>>,
+    /// The payload exactly as sent; `None` is a delete (a tombstone).
+    pub payload: Option<String>,
+}
+
+/// What a record is checked against.
+pub struct Target<'a> {
+    pub road: &'a Road,
+    pub schema: &'a CompiledSchema,
+    pub schema_version: u32,
+    pub partition_path: Option<&'a PartitionPath>,
+    pub max_record_bytes: usize,
+}
+
+/// Checks `record` against the road and its schema, and works out its key.
+pub fn prepare(record: Record, target: &Target<'_>) -> Result<Prepared, Rejection> {
+    let invalid = |message: String| Rejection::new(Code::InvalidArgument, message);
+    let key = match (target.road.road_type(), record.key) {
+        (RoadType::Stream, Some(_)) => {
+            return Err(invalid(
+                "key: must be absent on a STREAM road (its partition_path keys records)".into(),
+            ));
+        }
+        (RoadType::Stream, None) => None,
+        (RoadType::Compacted, None) => {
+            return Err(invalid("key: is required on a COMPACTED road".into()));
+        }
+        (RoadType::Compacted, Some(k)) if k.is_empty() => {
+            return Err(invalid("key: must not be empty".into()));
+        }
+        (RoadType::Compacted, Some(k)) if k.len() > MAX_KEY_BYTES => {
+            return Err(invalid(format!(
+                "key: is {} bytes; at most {MAX_KEY_BYTES} are allowed",
+                k.len()
+            )));
+        }
+        (RoadType::Compacted, Some(k)) => Some(k.into_bytes()),
+    };
+    let size = key.as_ref().map_or(0, Vec::len) + record.payload.as_ref().map_or(0, String::len);
+    if size > target.max_record_bytes {
+        return Err(Rejection::new(
+            Code::ResourceExhausted,
+            format!("the record is {size} bytes; at most {} are accepted", target.max_record_bytes),
+        ));
+    }
+    let Some(payload) = record.payload else {
+        return match target.road.road_type() {
+            RoadType::Compacted => Ok(Prepared { key, payload: None }),
+            RoadType::Stream => Err(invalid("payload: is required on a STREAM road".into())),
+        };
+    };
+    let document: Value = serde_json::from_str(&payload)
+        .map_err(|e| invalid(format!("payload: is not JSON: {e}")))?;
+    if !document.is_object() {
+        return Err(invalid(format!("payload: must be a JSON object, not {}", kind_of(&document))));
+    }
+    check_schema(&document, target)?;
+    let key = match (key, target.partition_path) {
+        (Some(key), _) => Some(key),
+        (None, Some(path)) => path.value_in(&document).map(|v| canonical_json(v).into_bytes()),
+        (None, None) => None,
+    };
+    Ok(Prepared { key, payload: Some(payload) })
+}
+
+fn check_schema(document: &Value, target: &Target<'_>) -> Result<(), Rejection> {
+    let validator = &target.schema.validator;
+    if validator.is_valid(document) {
+        return Ok(());
+    }
+    let mut violations = Vec::new();
+    let mut count = 0;
+    for error in validator.iter_errors(document) {
+        count += 1;
+        if violations.len() < MAX_VIOLATIONS {
+            violations.push(Violation {
+                pointer: error.instance_path().as_str().to_string(),
+                keyword: error.kind().keyword().to_string(),
+                schema_pointer: error.schema_path().as_str().to_string(),
+                message: error.to_string(),
+            });
+        }
+    }
+    let first = violations.first().map_or_else(String::new, |v| {
+        let at = if v.pointer.is_empty() { "the document".to_string() } else { v.pointer.clone() };
+        format!(": {at}: {}", v.message)
+    });
+    let more = if count > 1 { format!(" (and {} more)", count - 1) } else { String::new() };
+    Err(Rejection {
+        code: Code::InvalidArgument,
+        message: format!("payload: fails schema version {}{first}{more}", target.schema_version),
+        violations,
+        violation_count: count,
+    })
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::roads::{RoadKind, test_road};
+    use crate::schema::compile;
+    use serde_json::json;
+
+    fn schema() -> CompiledSchema {
+        let doc = json!({"type": "object", "required": ["id"], "properties": {
+            "id": {"type": "integer"}, "name": {"type": "string", "maxLength": 3}}});
+        compile(&doc.to_string()).expect("compiles")
+    }
+
+    fn prepare_on(road: &Road, record: Record) -> Result<Prepared, Rejection> {
+        let schema = schema();
+        let path = road.partition_path().map(|p| PartitionPath::parse(p).expect("path"));
+        let target = Target {
+            road,
+            schema: &schema,
+            schema_version: 3,
+            partition_path: path.as_ref(),
+            max_record_bytes: 64,
+        };
+        prepare(record, &target)
+    }
+
+    fn record(key: Option<&str>, payload: Option<&str>) -> Record {
+        Record { key: key.map(Into::into), payload: payload.map(Into::into) }
+    }
+
+    fn compacted() -> Road {
+        let mut road = test_road("c");
+        road.kind = RoadKind::Compacted { min_compaction_lag_ms: 1, tombstone_retention_ms: 1 };
+        road
+    }
+
+    #[test]
+    fn keys_follow_the_road_type() {
+        let stream = test_road("s");
+        assert!(prepare_on(&stream, record(Some("k"), Some(r#"{"id":1}"#))).is_err());
+        assert!(prepare_on(&stream, record(None, Some(r#"{"id":1}"#))).expect("ok").key.is_none());
+        let c = compacted();
+        assert_eq!(
+            prepare_on(&c, record(None, Some(r#"{"id":1}"#))).expect_err("no key").message,
+            "key: is required on a COMPACTED road"
+        );
+        assert!(prepare_on(&c, record(Some(""), Some(r#"{"id":1}"#))).is_err());
+        let ok = prepare_on(&c, record(Some("k"), Some(r#"{"id":1}"#))).expect("ok");
+        assert_eq!(ok.key.as_deref(), Some(&b"k"[..]));
+    }
+
+    #[test]
+    fn an_absent_payload_deletes_on_a_compacted_road_only() {
+        let deleted = prepare_on(&compacted(), record(Some("k"), None)).expect("tombstone");
+        assert!(deleted.payload.is_none());
+        let err = prepare_on(&test_road("s"), record(None, None)).expect_err("required");
+        assert_eq!(err.message, "payload: is required on a STREAM road");
+    }
+
+    #[test]
+    fn payloads_must_be_json_objects_that_fit_the_schema() {
+        let road = test_road("s");
+        assert!(
+            prepare_on(&road, record(None, Some("{")))
+                .expect_err("json")
+                .message
+                .starts_with("payload: is not JSON")
+        );
+        assert_eq!(
+            prepare_on(&road, record(None, Some("[1]"))).expect_err("array").message,
+            "payload: must be a JSON object, not an array"
+        );
+        let err = prepare_on(&road, record(None, Some(r#"{"id":"x","name":"long"}"#)))
+            .expect_err("schema");
+        assert_eq!(err.code, Code::InvalidArgument);
+        assert_eq!(err.violation_count, 2);
+        let mut found: Vec<_> =
+            err.violations.iter().map(|v| (v.pointer.as_str(), v.keyword.as_str())).collect();
+        found.sort();
+        assert_eq!(found, [("/id", "type"), ("/name", "maxLength")]);
+        assert!(err.message.starts_with("payload: fails schema version 3: "), "{}", err.message);
+    }
+
+    #[test]
+    fn an_oversized_record_is_resource_exhausted() {
+        let big = format!(r#"{{"id":1,"pad":"{}"}}"#, "x".repeat(100));
+        let err = prepare_on(&test_road("s"), record(None, Some(&big))).expect_err("too big");
+        assert_eq!(err.code, Code::ResourceExhausted);
+    }
+
+    #[test]
+    fn a_partition_path_keys_stream_records_with_canonical_json() {
+        let mut road = test_road("s");
+        road.kind = RoadKind::Stream { retention_ms: 1, partition_path: Some("$.id".into()) };
+        let ok = prepare_on(&road, record(None, Some(r#"{ "id" : 7 }"#))).expect("ok");
+        assert_eq!(ok.key.as_deref(), Some(&b"7"[..]));
+        assert_eq!(ok.payload.as_deref(), Some(r#"{ "id" : 7 }"#), "the payload is kept as sent");
+    }
+}

@@ -1,0 +1,126 @@
+//! Long-lived ingest: batches in, outcomes out, in the order the batches
+//! came, with a bound on the records a stream holds unacknowledged.
+
+use std::sync::Arc;
+
+use futures::stream::{FuturesOrdered, Stream, StreamExt};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::{Onramp, OnrampError, Outcome, Record, TraceContext};
+
+/// One batch of a stream.
+#[derive(Debug)]
+pub struct Batch {
+    /// The client's tag, echoed back.
+    pub sequence: u64,
+    pub road: String,
+    pub records: Vec<Record>,
+    /// The batch's size on the wire; over the request limit it is refused.
+    pub encoded_bytes: usize,
+}
+
+/// The answer to one batch.
+#[derive(Debug)]
+pub struct BatchOutcome {
+    pub sequence: u64,
+    pub result: Result<Vec<Outcome>, OnrampError>,
+}
+
+/// What the outbound half of a stream carries.
+#[derive(Debug)]
+pub enum StreamItem<E> {
+    Answer(BatchOutcome),
+    /// The inbound half failed; nothing more is read.
+    Failed(E),
+    /// The server is shutting down: batches answered so far are complete,
+    /// later ones were not read.
+    Draining,
+}
+
+impl Onramp {
+    /// Serves one ingest stream until the client closes it, fails, or
+    /// `draining` fires. Reading stops while the stream's unacknowledged
+    /// records are at the bound, which slows the client through HTTP/2 flow
+    /// control.
+    pub fn produce_stream<S, E>(
+        &self,
+        mut inbound: S,
+        trace: TraceContext,
+        draining: CancellationToken,
+    ) -> mpsc::Receiver<StreamItem<E>>
+    where
+        S: Stream<Item = Result<Batch, E>> + Send + Unpin + 'static,
+        E: Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel(16);
+        let onramp = self.clone();
+        let bound = self.settings.max_unacked_per_stream.max(1);
+        let permits = Arc::new(Semaphore::new(bound));
+        tokio::spawn(async move {
+            let mut pending = FuturesOrdered::new();
+            let mut reading = true;
+            let mut drained = false;
+            loop {
+                tokio::select! {
+                    biased;
+                    Some(done) = pending.next() => {
+                        if tx.send(StreamItem::Answer(done)).await.is_err() {
+                            return;
+                        }
+                    }
+                    () = draining.cancelled(), if reading => {
+                        reading = false;
+                        drained = true;
+                    }
+                    next = inbound.next(), if reading => match next {
+                        None => reading = false,
+                        Some(Err(e)) => {
+                            // Answer what was accepted before the failure.
+                            while let Some(done) = pending.next().await {
+                                let _ = tx.send(StreamItem::Answer(done)).await;
+                            }
+                            let _ = tx.send(StreamItem::Failed(e)).await;
+                            return;
+                        }
+                        Some(Ok(batch)) => {
+                            let wanted = batch.records.len().clamp(1, bound) as u32;
+                            // Keep answering finished batches while waiting
+                            // for room.
+                            let permit = loop {
+                                tokio::select! {
+                                    biased;
+                                    permit = permits.clone().acquire_many_owned(wanted) => {
+                                        break permit.expect("the semaphore is never closed");
+                                    }
+                                    Some(done) = pending.next() => {
+                                        if tx.send(StreamItem::Answer(done)).await.is_err() {
+                                            return;
+                                        }
+                                    }
+                                }
+                            };
+                            let onramp = onramp.clone();
+                            let trace = trace.clone();
+                            pending.push_back(async move {
+                                let max = onramp.settings.max_request_bytes;
+                                let result = if batch.encoded_bytes > max {
+                                    Err(OnrampError::TooLarge { size: batch.encoded_bytes, max })
+                                } else {
+                                    onramp.produce(&batch.road, batch.records, &trace).await
+                                };
+                                drop(permit);
+                                BatchOutcome { sequence: batch.sequence, result }
+                            });
+                        }
+                    },
+                    else => break,
+                }
+            }
+            if drained {
+                let _ = tx.send(StreamItem::Draining).await;
+            }
+        });
+        rx
+    }
+}

@@ -1,0 +1,137 @@
+//! A subscriber on the Offramp's bidirectional stream.
+
+use std::time::Duration;
+
+use roadroller_api::v1 as pb;
+use roadroller_api::v1::offramp_service_client::OfframpServiceClient;
+use roadroller_api::v1::subscribe_request::Kind as Ask;
+use roadroller_api::v1::subscribe_response::Kind as Got;
+
+use crate::TestServer;
+
+/// A subscriber on a bidirectional Subscribe stream.
+pub struct Subscriber {
+    asks: tokio::sync::mpsc::Sender<pb::SubscribeRequest>,
+    answers: tonic::Streaming<pb::SubscribeResponse>,
+    /// Everything received that was not a message, in order.
+    pub others: Vec<Got>,
+}
+
+impl Subscriber {
+    /// Opens a subscription and returns it after the `connection` answer.
+    pub async fn start(
+        server: &TestServer,
+        start: pb::StartSubscription,
+    ) -> Result<Self, tonic::Status> {
+        let (asks, rx) = tokio::sync::mpsc::channel(16);
+        asks.send(pb::SubscribeRequest { kind: Some(Ask::Start(start)) })
+            .await
+            .expect("send start");
+        let mut client = OfframpServiceClient::new(server.channel().await);
+        let answers =
+            client.subscribe(tokio_stream::wrappers::ReceiverStream::new(rx)).await?.into_inner();
+        let mut subscriber = Self { asks, answers, others: Vec::new() };
+        match subscriber.next(Duration::from_secs(10)).await? {
+            Some(Got::Connection(_)) => Ok(subscriber),
+            other => panic!("expected connection first, got {other:?}"),
+        }
+    }
+
+    pub async fn ask(&self, kind: Ask) {
+        self.asks.send(pb::SubscribeRequest { kind: Some(kind) }).await.expect("send");
+    }
+
+    pub async fn request(&self, count: i64) {
+        self.ask(Ask::Request(pb::RequestMessages { count })).await;
+    }
+
+    pub async fn commit(&self, correlation_id: &str, offsets: &[(i32, i64)]) {
+        let offsets = offsets.iter().copied().collect();
+        self.ask(Ask::Commit(pb::CommitOffsets { correlation_id: correlation_id.into(), offsets }))
+            .await;
+    }
+
+    /// The next answer of any kind; `None` when nothing came within `within`
+    /// or the stream ended cleanly.
+    pub async fn next(&mut self, within: Duration) -> Result<Option<Got>, tonic::Status> {
+        match tokio::time::timeout(within, self.answers.message()).await {
+            Err(_) => Ok(None),
+            Ok(Ok(Some(r))) => Ok(r.kind),
+            Ok(Ok(None)) => Ok(None),
+            Ok(Err(status)) => Err(status),
+        }
+    }
+
+    /// The next `n` messages; other answers are kept in `others`. Panics if
+    /// they do not all come within `within`.
+    pub async fn messages(&mut self, n: usize, within: Duration) -> Vec<pb::RoadMessage> {
+        let deadline = tokio::time::Instant::now() + within;
+        let mut got = Vec::new();
+        while got.len() < n {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await.expect("subscription alive") {
+                Some(Got::Message(m)) => got.push(m),
+                Some(other) => self.others.push(other),
+                None => panic!("{} of {n} messages within {within:?}", got.len()),
+            }
+        }
+        got
+    }
+
+    /// Asserts that no message arrives for `quiet`; other answers are kept.
+    pub async fn no_message_for(&mut self, quiet: Duration) {
+        let deadline = tokio::time::Instant::now() + quiet;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            match self.next(left).await.expect("subscription alive") {
+                Some(Got::Message(m)) => panic!("unexpected message {m:?}"),
+                Some(other) => self.others.push(other),
+                None => return,
+            }
+        }
+    }
+
+    /// Waits for an answer matching `pick`, keeping the others.
+    pub async fn wait_for<T>(
+        &mut self,
+        within: Duration,
+        mut pick: impl FnMut(&Got) -> Option<T>,
+    ) -> T {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await.expect("subscription alive") {
+                Some(got) => {
+                    if let Some(found) = pick(&got) {
+                        return found;
+                    }
+                    self.others.push(got);
+                }
+                None => panic!("the awaited answer did not come within {within:?}"),
+            }
+        }
+    }
+}
+
+/// A GROUP start on `stream` from the earliest offset.
+pub fn group_start(road: &str, stream: &str, credit: i64) -> pb::StartSubscription {
+    pb::StartSubscription {
+        road: road.into(),
+        stream: stream.into(),
+        initial_position: pb::InitialPosition::Earliest as i32,
+        mode: pb::SubscriptionMode::Group as i32,
+        grants: vec![],
+        initial_credit: credit,
+    }
+}
+
+/// A SNAPSHOT start.
+pub fn snapshot_start(road: &str, credit: i64) -> pb::StartSubscription {
+    pb::StartSubscription {
+        mode: pb::SubscriptionMode::Snapshot as i32,
+        ..group_start(road, "", credit)
+    }
+}
