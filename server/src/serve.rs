@@ -1,10 +1,14 @@
-//! `roadroller serve`: start-up, serving and the ordered shutdown.
+//! `roadroller serve`: start-up, serving and the ordered shutdown; and
+//! `roadroller gateway`, the legacy HTTP gateway alone.
 //!
 //! Start-up: the embedded broker when no Kafka is configured, Kafka clients
-//! (failing fast when no broker answers), health and reflection, the services.
-//! Shutdown, in this order: health NOT_SERVING, stop accepting and end
-//! long-lived streams, drain in-flight calls within the grace period, flush
-//! the producer, save and stop the embedded broker.
+//! (failing fast when no broker answers), health and reflection, the services,
+//! and the legacy Data Highway HTTP gateway on its own listener, speaking
+//! gRPC to this server like any other client.
+//! Shutdown, in this order: health NOT_SERVING, stop accepting (gRPC and
+//! HTTP) and end long-lived streams and WebSocket sessions, drain in-flight
+//! calls within the grace period, flush the producer, save and stop the
+//! embedded broker.
 
 use std::future::Future;
 use std::io;
@@ -14,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
@@ -23,7 +28,7 @@ use roadroller_api::v1::offramp_service_server::OfframpServiceServer;
 use roadroller_api::v1::onramp_service_server::OnrampServiceServer;
 use roadroller_api::v1::paver_service_server::PaverServiceServer;
 
-use crate::config::Settings;
+use crate::config::{GatewaySettings, Settings};
 use crate::embedded::EmbeddedBroker;
 use crate::health::Health;
 use crate::kafka::{self, Connectivity, Kafka};
@@ -52,19 +57,37 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("{0} (--registry-topic)")]
     Registry(#[from] RegistryError),
+    #[error("HTTP gateway: {0}")]
+    Gateway(String),
+}
+
+/// Where `serve` listens: gRPC, and the HTTP gateway when it has a listener.
+/// The caller binds them (`main` from the settings' addresses, tests on port
+/// 0), so a bound address is never guessed.
+pub struct Listeners {
+    pub grpc: TcpListener,
+    pub http: Option<TcpListener>,
+}
+
+impl From<TcpListener> for Listeners {
+    /// gRPC only.
+    fn from(grpc: TcpListener) -> Self {
+        Self { grpc, http: None }
+    }
 }
 
 /// The gRPC services this build serves, as health reports them. A service is
 /// listed only once it works.
 const SERVICES: &[&str] = &[service_names::PAVER, service_names::ONRAMP, service_names::OFFRAMP];
 
-/// Runs Roadroller on `listener` until `shutdown` completes, then shuts down
+/// Runs Roadroller on `listeners` until `shutdown` completes, then shuts down
 /// in order within the grace period.
 pub async fn run(
     settings: Settings,
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
+    let Listeners { grpc: listener, http } = listeners.into();
     let settings = settings.with_instance_id();
     let stop_tasks = CancellationToken::new();
     let _stop_tasks_on_exit = stop_tasks.clone().drop_guard();
@@ -140,14 +163,25 @@ pub async fn run(
         .add_service(reflection_v1alpha()?);
 
     let local = listener.local_addr().ok();
+    let stop_gateway = stop_tasks.child_token();
+    let gateway = match http {
+        Some(http) => Some(start_gateway(http, local, &settings, stop_gateway.clone())?),
+        None => None,
+    };
+    let http_listen = gateway.as_ref().map(|(addr, _)| addr.to_string()).unwrap_or_default();
     let stop_accepting = CancellationToken::new();
-    let server = router.serve_with_incoming_shutdown(
+    // Boxed rather than pinned on the stack, so that it can be dropped (with
+    // the services and the Kafka clients they hold) before the broker stops.
+    let mut server = Box::pin(router.serve_with_incoming_shutdown(
         TcpListenerStream::new(listener),
         stop_accepting.clone().cancelled_owned(),
-    );
-    tokio::pin!(server);
+    ));
     health.set_ready().await;
-    tracing::info!(listen = %local.map(|a| a.to_string()).unwrap_or_default(), "serving");
+    tracing::info!(
+        listen = %local.map(|a| a.to_string()).unwrap_or_default(),
+        %http_listen,
+        "serving"
+    );
 
     tokio::select! {
         result = &mut server => result?,
@@ -159,11 +193,15 @@ pub async fn run(
             let drained_by = deadline - (grace / 4).min(Duration::from_secs(2));
             tracing::info!(grace_period = ?grace, "shutting down");
             health.drain().await;
+            stop_gateway.cancel();
             stop_accepting.cancel();
             end_streams.cancel();
             match tokio::time::timeout_at(drained_by, &mut server).await {
                 Ok(result) => result?,
                 Err(_) => tracing::warn!("calls still in flight at the end of the grace period"),
+            }
+            if let Some((_, task)) = gateway {
+                stop_within(task, drained_by).await;
             }
             let flush_for = deadline.saturating_duration_since(Instant::now());
             if let Err(e) = kafka.flush(flush_for).await {
@@ -173,13 +211,99 @@ pub async fn run(
     }
     // Clients go before the broker they talk to, or they log its departure
     // as an outage.
+    drop(server);
     stop_tasks.cancel();
     let _ = watcher.await;
     let _ = traffic_control.await;
+    registry.stopped().await;
+    drop(registry);
     drop(kafka);
     if let Some(broker) = broker {
         stop_embedded(broker).await;
     }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Starts the HTTP gateway on `http`, speaking gRPC to this server at
+/// `grpc`; it stops when `stop` is cancelled. Returns its address and task.
+fn start_gateway(
+    http: TcpListener,
+    grpc: Option<SocketAddr>,
+    settings: &Settings,
+    stop: CancellationToken,
+) -> Result<(SocketAddr, JoinHandle<io::Result<()>>), ServeError> {
+    let failed = |e: &dyn std::fmt::Display| ServeError::Gateway(format!("{e} (--http-listen)"));
+    let addr = http.local_addr().map_err(|e| failed(&e))?;
+    let grpc = grpc.ok_or_else(|| failed(&"the gRPC listener has no local address"))?;
+    let channel = local_channel(grpc).map_err(|e| failed(&e))?;
+    let limits = settings.http.limits;
+    let task =
+        tokio::spawn(roadroller_gateway::serve(http, channel, limits, stop.cancelled_owned()));
+    Ok((addr, task))
+}
+
+/// A lazily connecting channel to this server's own gRPC listener. A
+/// wildcard listen address is reached through loopback.
+fn local_channel(grpc: SocketAddr) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    let ip = match grpc.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    let target = SocketAddr::new(ip, grpc.port());
+    Ok(tonic::transport::Endpoint::from_shared(format!("http://{target}"))?.connect_lazy())
+}
+
+/// Waits for a stopping gateway until `deadline`, then abandons it.
+async fn stop_within(mut task: JoinHandle<io::Result<()>>, deadline: Instant) {
+    match tokio::time::timeout_at(deadline, &mut task).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "the HTTP gateway stopped with an error"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "the HTTP gateway task failed"),
+        Err(_) => {
+            tracing::warn!("HTTP requests still in flight at the end of the grace period");
+            task.abort();
+        }
+    }
+}
+
+/// Runs the HTTP gateway alone on `listener`, in front of the Roadroller at
+/// `settings.upstream`, until `shutdown` completes; then closes WebSocket
+/// sessions and drains requests within the grace period.
+pub async fn run_gateway(
+    settings: GatewaySettings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let upstream = tonic::transport::Endpoint::from_shared(settings.upstream.clone())
+        .map_err(|e| ServeError::Gateway(format!("{e} (--upstream)")))?;
+    // Lazy: the gateway starts before its upstream answers, and requests
+    // get 503 until it does.
+    let channel = upstream.connect_lazy();
+    let local =
+        listener.local_addr().map_err(|e| ServeError::Gateway(format!("{e} (--listen)")))?;
+    let stop = CancellationToken::new();
+    let mut task = tokio::spawn(roadroller_gateway::serve(
+        listener,
+        channel,
+        settings.limits,
+        stop.clone().cancelled_owned(),
+    ));
+    tracing::info!(listen = %local, upstream = %settings.upstream, "serving");
+    tokio::select! {
+        result = &mut task => {
+            return match result {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(ServeError::Gateway(e.to_string())),
+                Err(e) => Err(ServeError::Gateway(e.to_string())),
+            };
+        }
+        () = shutdown => {}
+    }
+    tracing::info!(grace_period = ?settings.grace_period, "shutting down");
+    stop.cancel();
+    stop_within(task, Instant::now() + settings.grace_period).await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -128,7 +128,8 @@ async fn with_no_configuration_it_serves_on_an_embedded_broker_within_5s() {
 #[tokio::test]
 async fn sigterm_exits_zero_within_the_grace_period() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut serve = Serve::start(dir.path(), &["--listen", "127.0.0.1:0", "--grace-period", "3s"]);
+    let args = ["--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--grace-period", "3s"];
+    let mut serve = Serve::start(dir.path(), &args);
     let addr = serve.logged("serving", "listen", Duration::from_secs(10));
     wait_serving(&addr, Duration::from_secs(10)).await;
     // A client holding a stream open must not keep the server past its grace.
@@ -199,6 +200,8 @@ async fn a_broker_that_never_answers_fails_start_up_naming_the_setting() {
     let args = [
         "--listen",
         "127.0.0.1:0",
+        "--http-listen",
+        "127.0.0.1:0",
         "--kafka-bootstrap-servers",
         &bootstrap,
         "--kafka-startup-timeout",
@@ -212,7 +215,7 @@ async fn a_broker_that_never_answers_fails_start_up_naming_the_setting() {
 #[tokio::test]
 async fn the_embedded_broker_keeps_topics_across_a_clean_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let args = ["--listen", "127.0.0.1:0"];
+    let args = ["--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"];
 
     let mut serve = Serve::start(dir.path(), &args);
     let broker = serve.logged("embedded kafka broker started", "addr", Duration::from_secs(10));

@@ -2,11 +2,15 @@
 //! port 0 and a real server on a listener bound to `127.0.0.1:0` and handed
 //! over (never a probed port), talking gRPC over real sockets.
 
+mod gateway;
+mod http;
 mod kafka;
 mod roads;
 mod status;
 mod subscriber;
 
+pub use gateway::{GatewayProcess, TestGateway, roadroller_bin};
+pub use http::{HttpResponse, LegacySocket, http, http_get, http_json};
 pub use kafka::{KafkaRecord, java_partition, murmur2, read_topic};
 pub use roads::{compacted_road, create_road_ready, duration, open_road, stream_road};
 pub use status::{error_reason, field_violations};
@@ -25,7 +29,7 @@ use roadroller_api::v1::paver_service_client::PaverServiceClient;
 
 use roadroller_server::config::Settings;
 use roadroller_server::embedded::EmbeddedBroker;
-use roadroller_server::serve::{self, ServeError};
+use roadroller_server::serve::{self, Listeners, ServeError};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
@@ -84,11 +88,13 @@ pub fn test_settings(broker: &TestBroker) -> Settings {
     settings
 }
 
-/// A server running in this process. [`TestServer::shutdown`] stops it and
+/// A server running in this process, with its legacy HTTP gateway on a
+/// second handed-over listener. [`TestServer::shutdown`] stops it and
 /// re-raises a panic of the server task; dropping it without shutting down
 /// aborts the task.
 pub struct TestServer {
     addr: SocketAddr,
+    gateway: SocketAddr,
     broker: TestBroker,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), ServeError>>>,
@@ -109,11 +115,15 @@ impl TestServer {
         let listener =
             tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("bound address");
+        let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let gateway = http.local_addr().expect("bound address");
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve::run(settings, listener, async move {
+        let listeners = Listeners { grpc: listener, http: Some(http) };
+        let task = tokio::spawn(serve::run(settings, listeners, async move {
             let _ = stopped.await;
         }));
-        let server = Self { addr, broker: broker.clone(), stop: Some(stop), task: Some(task) };
+        let server =
+            Self { addr, gateway, broker: broker.clone(), stop: Some(stop), task: Some(task) };
         server.wait_for_health(ServingStatus::Serving, Duration::from_secs(20)).await;
         server
     }
@@ -125,6 +135,21 @@ impl TestServer {
     /// `http://127.0.0.1:<port>`.
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The legacy HTTP gateway's address.
+    pub fn gateway_addr(&self) -> SocketAddr {
+        self.gateway
+    }
+
+    /// `http://127.0.0.1:<gateway port>`.
+    pub fn gateway_url(&self) -> String {
+        format!("http://{}", self.gateway)
+    }
+
+    /// `ws://127.0.0.1:<gateway port>`.
+    pub fn gateway_ws_url(&self) -> String {
+        format!("ws://{}", self.gateway)
     }
 
     pub fn broker(&self) -> &TestBroker {

@@ -11,7 +11,7 @@ use clap::parser::ValueSource;
 use clap::{Arg, ArgMatches, Command};
 
 use super::ConfigError;
-use super::spec::{SETTINGS, Spec};
+use super::spec::{SERVE, Spec, Table};
 
 /// Where a value came from, for error messages.
 #[derive(Clone, Debug)]
@@ -26,6 +26,8 @@ pub enum Origin {
 #[derive(Clone, Debug)]
 pub struct Value {
     pub spec: &'static Spec,
+    /// The table the setting was read with, which names its variable.
+    pub table: &'static Table,
     pub raw: String,
     pub origin: Origin,
 }
@@ -35,7 +37,7 @@ impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.origin {
             Origin::Flag => write!(f, "--{}={:?}", self.spec.flag(), self.raw),
-            Origin::Env => write!(f, "{}={:?}", self.spec.env(), self.raw),
+            Origin::Env => write!(f, "{}={:?}", self.table.env(self.spec), self.raw),
             Origin::File(path) => {
                 write!(f, "{} = {:?} in {}", self.spec.key, self.raw, path.display())
             }
@@ -51,13 +53,20 @@ pub struct Resolved {
 }
 
 impl Resolved {
-    /// Only the defaults: what a server gets with no file, flags or
-    /// environment.
+    /// Only the defaults of `serve`: what a server gets with no file, flags
+    /// or environment.
     pub fn defaults() -> Self {
-        let values = SETTINGS
+        Self::defaults_of(&SERVE)
+    }
+
+    /// Only the defaults of `table`'s command.
+    pub fn defaults_of(table: &'static Table) -> Self {
+        let values = table
+            .specs
             .iter()
             .map(|spec| {
-                (spec.key, Value { spec, raw: spec.default.to_string(), origin: Origin::Default })
+                let raw = spec.default.to_string();
+                (spec.key, Value { spec, table, raw, origin: Origin::Default })
             })
             .collect();
         Self { values }
@@ -72,16 +81,24 @@ impl Resolved {
     /// Resolves from parsed command-line matches (flags and environment
     /// variables) and the TOML file they name, if any.
     pub fn from_matches(matches: &ArgMatches) -> Result<Self, ConfigError> {
-        let mut resolved = Self::defaults();
+        Self::from_matches_of(&SERVE, matches)
+    }
+
+    /// As [`Resolved::from_matches`], for `table`'s command.
+    pub fn from_matches_of(
+        table: &'static Table,
+        matches: &ArgMatches,
+    ) -> Result<Self, ConfigError> {
+        let mut resolved = Self::defaults_of(table);
         if let Some(path) = matches.get_one::<String>(CONFIG_ARG) {
             let path = PathBuf::from(path);
-            for (key, raw) in read_file(&path)? {
+            for (key, raw) in read_file(table, &path)? {
                 let value = resolved.values.get_mut(key).expect("read_file checks keys");
                 value.raw = raw;
                 value.origin = Origin::File(path.clone());
             }
         }
-        for spec in SETTINGS {
+        for spec in table.specs {
             let origin = match matches.value_source(spec.key) {
                 Some(ValueSource::CommandLine) => Origin::Flag,
                 Some(ValueSource::EnvVariable) => Origin::Env,
@@ -100,20 +117,26 @@ impl Resolved {
 /// The id of the `--config` argument.
 pub const CONFIG_ARG: &str = "config";
 
-/// Adds `--config` and one argument per setting to `cmd`, each showing its
-/// environment variable and default in `--help`.
-pub fn add_args(mut cmd: Command) -> Command {
-    cmd =
-        cmd.arg(
-            Arg::new(CONFIG_ARG).long("config").env("ROADROLLER_CONFIG").value_name("FILE").help(
-                "TOML file of settings; keys as below, sections for dotted names (e.g. [kafka])",
-            ),
-        );
-    for spec in SETTINGS {
+/// Adds `--config` and one argument per setting of `serve` to `cmd`.
+pub fn add_args(cmd: Command) -> Command {
+    add_args_of(&SERVE, cmd)
+}
+
+/// Adds `--config` and one argument per setting of `table` to `cmd`, each
+/// showing its environment variable and default in `--help`.
+pub fn add_args_of(table: &'static Table, mut cmd: Command) -> Command {
+    cmd = cmd.arg(
+        Arg::new(CONFIG_ARG)
+            .long("config")
+            .env(format!("{}CONFIG", table.env_prefix))
+            .value_name("FILE")
+            .help("TOML file of settings; keys as below, sections for dotted names (e.g. [kafka])"),
+    );
+    for spec in table.specs {
         cmd = cmd.arg(
             Arg::new(spec.key)
                 .long(spec.flag())
-                .env(spec.env())
+                .env(table.env(spec))
                 .value_name(spec.value_name)
                 .default_value(spec.default)
                 .hide_default_value(spec.default.is_empty())
@@ -132,10 +155,13 @@ pub fn add_args(mut cmd: Command) -> Command {
 
 /// Reads the TOML file into (key, value as text) pairs, refusing keys that
 /// name no setting and values that are not scalars.
-fn read_file(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
+fn read_file(
+    table: &'static Table,
+    path: &Path,
+) -> Result<Vec<(&'static str, String)>, ConfigError> {
     let problem = |problem: String| ConfigError::File { path: path.to_path_buf(), problem };
     let text = std::fs::read_to_string(path).map_err(|e| problem(e.to_string()))?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+    let parsed: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         let line = e.span().map(|s| 1 + text[..s.start].matches('\n').count());
         let message = e.message().trim().replace('\n', " ");
         problem(match line {
@@ -144,11 +170,12 @@ fn read_file(path: &Path) -> Result<Vec<(&'static str, String)>, ConfigError> {
         })
     })?;
     let mut out = Vec::new();
-    flatten("", &table, &mut out, &problem)?;
+    flatten(table, "", &parsed, &mut out, &problem)?;
     Ok(out)
 }
 
 fn flatten(
+    settings: &'static Table,
     prefix: &str,
     table: &toml::Table,
     out: &mut Vec<(&'static str, String)>,
@@ -157,12 +184,12 @@ fn flatten(
     for (name, value) in table {
         let key = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
         if let toml::Value::Table(inner) = value
-            && SETTINGS.iter().any(|s| s.key.starts_with(&format!("{key}.")))
+            && settings.specs.iter().any(|s| s.key.starts_with(&format!("{key}.")))
         {
-            flatten(&key, inner, out, problem)?;
+            flatten(settings, &key, inner, out, problem)?;
             continue;
         }
-        let Some(spec) = super::spec::find(&key) else {
+        let Some(spec) = settings.find(&key) else {
             return Err(problem(format!("unknown setting `{key}`")));
         };
         let raw = match value {

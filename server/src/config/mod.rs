@@ -1,6 +1,7 @@
-//! Configuration of `roadroller serve`: defaults, an optional TOML file,
-//! `ROADROLLER_*` environment variables and flags, in rising precedence,
-//! validated once at start into [`Settings`].
+//! Configuration of `roadroller serve` and `roadroller gateway`: defaults, an
+//! optional TOML file, environment variables and flags, in rising
+//! precedence, validated once at start into [`Settings`] and
+//! [`GatewaySettings`].
 
 mod layers;
 mod spec;
@@ -10,7 +11,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use layers::Value;
-pub use layers::{Resolved, add_args};
+pub use layers::{Resolved, add_args, add_args_of};
+pub use roadroller_gateway::Limits as HttpLimits;
+pub use spec::{GATEWAY, SERVE};
 
 pub use crate::offramp::OfframpSettings;
 pub use crate::onramp::OnrampSettings;
@@ -50,6 +53,39 @@ pub struct Settings {
     pub traffic_control: TrafficControlSettings,
     pub onramp: OnrampSettings,
     pub offramp: OfframpSettings,
+    pub http: HttpSettings,
+}
+
+/// The legacy Data Highway HTTP gateway that `serve` runs beside gRPC.
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    /// `None` turns the gateway off.
+    pub listen: Option<SocketAddr>,
+    pub limits: HttpLimits,
+}
+
+/// Validated settings of `roadroller gateway`.
+#[derive(Clone, Debug)]
+pub struct GatewaySettings {
+    pub listen: SocketAddr,
+    /// The Roadroller gRPC server, as an `http://` URL.
+    pub upstream: String,
+    pub log_format: LogFormat,
+    pub grace_period: Duration,
+    pub limits: HttpLimits,
+}
+
+impl GatewaySettings {
+    /// Validates resolved values of the gateway's table.
+    pub fn from_resolved(r: &Resolved) -> Result<Self, ConfigError> {
+        Ok(Self {
+            listen: parse(r.get("listen"), socket_addr)?,
+            upstream: parse(r.get("upstream"), upstream)?,
+            log_format: parse(r.get("log_format"), log_format)?,
+            grace_period: parse(r.get("grace_period"), duration)?,
+            limits: http_limits(r)?,
+        })
+    }
 }
 
 /// How Roadroller reaches Kafka.
@@ -89,11 +125,7 @@ impl Settings {
         Ok(Self {
             listen: parse(r.get("listen"), socket_addr)?,
             data_dir: parse(r.get("data_dir"), non_empty)?.into(),
-            log_format: parse(r.get("log_format"), |s| match s {
-                "pretty" => Ok(LogFormat::Pretty),
-                "json" => Ok(LogFormat::Json),
-                _ => Err("expected pretty or json".into()),
-            })?,
+            log_format: parse(r.get("log_format"), log_format)?,
             grace_period: parse(r.get("grace_period"), duration)?,
             instance_id: r.get("instance_id").raw.trim().to_string(),
             kafka: KafkaSettings {
@@ -137,6 +169,13 @@ impl Settings {
                 )?,
                 replication_factor,
             },
+            http: HttpSettings {
+                listen: parse(r.get("http.listen"), |s| match s {
+                    "" => Ok(None),
+                    s => socket_addr(s).map(Some),
+                })?,
+                limits: http_limits(r)?,
+            },
         })
     }
 
@@ -164,6 +203,36 @@ fn offramp(r: &Resolved) -> Result<OfframpSettings, ConfigError> {
         Ok(d)
     })?;
     Ok(OfframpSettings { session_timeout, max_poll_interval })
+}
+
+fn http_limits(r: &Resolved) -> Result<HttpLimits, ConfigError> {
+    Ok(HttpLimits {
+        max_body_bytes: parse(r.get("http.max_body_bytes"), size)?,
+        max_inflated_bytes: parse(r.get("http.max_inflated_bytes"), size)?,
+        max_messages: parse(r.get("http.max_messages"), count)?,
+    })
+}
+
+fn log_format(s: &str) -> Result<LogFormat, String> {
+    match s {
+        "pretty" => Ok(LogFormat::Pretty),
+        "json" => Ok(LogFormat::Json),
+        _ => Err("expected pretty or json".into()),
+    }
+}
+
+/// The gRPC server the gateway speaks to: an `http://` URL with a host.
+fn upstream(s: &str) -> Result<String, String> {
+    let problem = || {
+        "expected an http:// URL of a Roadroller gRPC server, such as \
+                      http://127.0.0.1:50051"
+            .to_string()
+    };
+    let uri: tonic::transport::Uri = s.parse().map_err(|_| problem())?;
+    if uri.scheme_str() != Some("http") || uri.host().is_none_or(str::is_empty) {
+        return Err(problem());
+    }
+    Ok(s.to_string())
 }
 
 fn parse<T>(value: &Value, f: impl FnOnce(&str) -> Result<T, String>) -> Result<T, ConfigError> {
@@ -280,6 +349,42 @@ mod tests {
         let matches =
             cmd.try_get_matches_from(std::iter::once("serve").chain(args.iter().copied()));
         Settings::from_resolved(&Resolved::from_matches(&matches.expect("parses"))?)
+    }
+
+    fn gateway(args: &[&str]) -> Result<GatewaySettings, ConfigError> {
+        let cmd = add_args_of(&GATEWAY, clap::Command::new("gateway"));
+        let matches =
+            cmd.try_get_matches_from(std::iter::once("gateway").chain(args.iter().copied()));
+        GatewaySettings::from_resolved(&Resolved::from_matches_of(
+            &GATEWAY,
+            &matches.expect("parses"),
+        )?)
+    }
+
+    #[test]
+    fn the_http_gateway_is_on_by_default_and_can_be_turned_off() {
+        let s = Settings::default();
+        assert_eq!(s.http.listen.map(|a| a.to_string()).as_deref(), Some("127.0.0.1:8080"));
+        assert_eq!(s.http.limits, HttpLimits::default());
+        let s = settings(&["--http-listen", "", "--http-max-messages", "5"]).expect("valid");
+        assert_eq!(s.http.listen, None);
+        assert_eq!(s.http.limits.max_messages, 5);
+        let e = settings(&["--http-max-inflated-bytes", "0"]).expect_err("zero").to_string();
+        assert!(e.starts_with("invalid setting --http-max-inflated-bytes=\"0\""), "{e}");
+    }
+
+    #[test]
+    fn the_gateway_command_has_its_own_settings() {
+        let g = gateway(&[]).expect("defaults");
+        assert_eq!(g.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(g.upstream, "http://127.0.0.1:50051");
+        let g = gateway(&["--upstream", "http://10.0.0.1:9000", "--http-max-body-bytes", "1KiB"])
+            .expect("valid");
+        assert_eq!((g.upstream.as_str(), g.limits.max_body_bytes), ("http://10.0.0.1:9000", 1024));
+        for bad in ["10.0.0.1:9000", "https://x:1", "http://", "not a url"] {
+            let e = gateway(&["--upstream", bad]).expect_err(bad).to_string();
+            assert!(e.contains("--upstream") && e.contains("http://"), "{e}");
+        }
     }
 
     #[test]

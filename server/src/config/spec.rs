@@ -1,9 +1,13 @@
-//! Every setting of `roadroller serve`, declared once.
+//! Every setting of `roadroller serve` and `roadroller gateway`, declared
+//! once.
 //!
 //! A setting's key is its name in the TOML file (`section.name`); its flag and
 //! environment variable are derived from the key, so the three spellings can
 //! never disagree: `kafka.bootstrap_servers` is `--kafka-bootstrap-servers`
-//! and `ROADROLLER_KAFKA_BOOTSTRAP_SERVERS`.
+//! and `ROADROLLER_KAFKA_BOOTSTRAP_SERVERS`. Each command has its own table;
+//! the gateway's variables carry their own prefix (`ROADROLLER_GATEWAY_`), so
+//! that `listen` can mean each command's own address without one variable
+//! setting both.
 
 /// One setting: its key, default (as text) and help.
 #[derive(Debug)]
@@ -20,11 +24,38 @@ impl Spec {
         self.key.replace(['.', '_'], "-")
     }
 
-    /// The environment variable.
+    /// The environment variable, in `serve`'s table.
     pub fn env(&self) -> String {
-        format!("ROADROLLER_{}", self.key.replace('.', "_").to_ascii_uppercase())
+        SERVE.env(self)
     }
 }
+
+/// The settings of one command.
+#[derive(Debug)]
+pub struct Table {
+    /// What every environment variable of the table starts with.
+    pub env_prefix: &'static str,
+    pub specs: &'static [Spec],
+}
+
+impl Table {
+    /// The environment variable of `spec` in this table.
+    pub fn env(&self, spec: &Spec) -> String {
+        format!("{}{}", self.env_prefix, spec.key.replace('.', "_").to_ascii_uppercase())
+    }
+
+    /// The spec of `key`. Keys are compile-time constants, so an unknown key
+    /// is a programming error caught by the tests.
+    pub fn find(&self, key: &str) -> Option<&'static Spec> {
+        self.specs.iter().find(|s| s.key == key)
+    }
+}
+
+/// `roadroller serve`.
+pub static SERVE: Table = Table { env_prefix: "ROADROLLER_", specs: SETTINGS };
+
+/// `roadroller gateway`.
+pub static GATEWAY: Table = Table { env_prefix: "ROADROLLER_GATEWAY_", specs: GATEWAY_SETTINGS };
 
 const fn spec(
     key: &'static str,
@@ -44,12 +75,7 @@ pub const SETTINGS: &[Spec] = &[
         "DIR",
         "Directory that holds the embedded broker's state (unused with an external Kafka)",
     ),
-    spec(
-        "log_format",
-        "pretty",
-        "FORMAT",
-        "Log format: pretty or json. Levels come from RUST_LOG (default info)",
-    ),
+    LOG_FORMAT,
     spec(
         "grace_period",
         "10s",
@@ -182,13 +208,66 @@ pub const SETTINGS: &[Spec] = &[
         "DURATION",
         "How often the embedded broker's state is saved; a crash loses at most this much",
     ),
+    spec(
+        "http.listen",
+        "127.0.0.1:8080",
+        "ADDR",
+        "Address of the legacy Data Highway HTTP gateway (Onramp, Paver, Offramp WebSocket); \
+         empty turns it off",
+    ),
+    HTTP_MAX_BODY_BYTES,
+    HTTP_MAX_INFLATED_BYTES,
+    HTTP_MAX_MESSAGES,
 ];
 
-/// The spec of `key`. Keys are compile-time constants, so an unknown key is a
-/// programming error caught by the tests.
-pub fn find(key: &str) -> Option<&'static Spec> {
-    SETTINGS.iter().find(|s| s.key == key)
-}
+/// All settings of `roadroller gateway`, in the order `--help` shows them.
+pub const GATEWAY_SETTINGS: &[Spec] = &[
+    spec("listen", "127.0.0.1:8080", "ADDR", "Address the gateway listens on (HTTP and WebSocket)"),
+    spec(
+        "upstream",
+        "http://127.0.0.1:50051",
+        "URL",
+        "The Roadroller gRPC server the gateway translates to",
+    ),
+    LOG_FORMAT,
+    spec(
+        "grace_period",
+        "10s",
+        "DURATION",
+        "How long shutdown waits for in-flight requests once WebSocket sessions are closed",
+    ),
+    HTTP_MAX_BODY_BYTES,
+    HTTP_MAX_INFLATED_BYTES,
+    HTTP_MAX_MESSAGES,
+];
+
+const LOG_FORMAT: Spec = spec(
+    "log_format",
+    "pretty",
+    "FORMAT",
+    "Log format: pretty or json. Levels come from RUST_LOG (default info)",
+);
+
+const HTTP_MAX_BODY_BYTES: Spec = spec(
+    "http.max_body_bytes",
+    "16MiB",
+    "SIZE",
+    "Largest HTTP request body as sent, before decompression (413 above it)",
+);
+
+const HTTP_MAX_INFLATED_BYTES: Spec = spec(
+    "http.max_inflated_bytes",
+    "16MiB",
+    "SIZE",
+    "Largest HTTP request body once decompressed (gzip, deflate); decompression stops there (413)",
+);
+
+const HTTP_MAX_MESSAGES: Spec = spec(
+    "http.max_messages",
+    "10000",
+    "N",
+    "Most messages in one Onramp HTTP request (413 above it)",
+);
 
 #[cfg(test)]
 mod tests {
@@ -196,16 +275,21 @@ mod tests {
 
     #[test]
     fn names_derive_from_the_key() {
-        let s = find("kafka.bootstrap_servers").expect("declared");
+        let s = SERVE.find("kafka.bootstrap_servers").expect("declared");
         assert_eq!(s.flag(), "kafka-bootstrap-servers");
         assert_eq!(s.env(), "ROADROLLER_KAFKA_BOOTSTRAP_SERVERS");
+        let s = GATEWAY.find("http.max_body_bytes").expect("declared");
+        assert_eq!(s.flag(), "http-max-body-bytes");
+        assert_eq!(GATEWAY.env(s), "ROADROLLER_GATEWAY_HTTP_MAX_BODY_BYTES");
     }
 
     #[test]
     fn keys_are_unique() {
-        let mut keys: Vec<_> = SETTINGS.iter().map(|s| s.key).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        assert_eq!(keys.len(), SETTINGS.len());
+        for table in [&SERVE, &GATEWAY] {
+            let mut keys: Vec<_> = table.specs.iter().map(|s| s.key).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            assert_eq!(keys.len(), table.specs.len());
+        }
     }
 }

@@ -1,6 +1,11 @@
 //! End-to-end tests: a real broker, a real server, real gRPC over sockets.
 //! One test binary with a module per capability keeps link time down.
 
+mod gateway;
+mod gateway_compacted;
+mod gateway_errors;
+mod gateway_events;
+mod gateway_standalone;
 mod offramp;
 mod offramp_snapshot;
 mod onramp;

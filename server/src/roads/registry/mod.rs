@@ -78,6 +78,8 @@ struct Inner {
     void: Mutex<VecDeque<i64>>,
     /// Bumped after every change to the table.
     changes: watch::Sender<u64>,
+    /// The tailing task, to wait for at shutdown.
+    tailer: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 /// Void offsets remembered; a writer looks its offset up right after apply.
@@ -111,10 +113,12 @@ impl Registry {
                 applied: watch::channel(0).0,
                 void: Mutex::default(),
                 changes: watch::channel(0).0,
+                tailer: Mutex::default(),
             }),
         };
         let tailer = registry.clone();
-        tokio::spawn(async move { tailer.tail(consumer, stop).await });
+        let task = tokio::spawn(async move { tailer.tail(consumer, stop).await });
+        *registry.inner.tailer.lock().expect("tailer lock") = Some(task);
         registry.wait_applied(end - 1, registry.inner.settings.write_timeout * 6).await?;
         tracing::info!(
             topic = %registry.inner.settings.topic,
@@ -122,6 +126,15 @@ impl Registry {
             "road registry loaded"
         );
         Ok(registry)
+    }
+
+    /// Waits for the tailing to end (after the stop token fired), so that
+    /// its consumer is closed.
+    pub async fn stopped(&self) {
+        let task = self.inner.tailer.lock().expect("tailer lock").take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
     }
 
     /// A road by name.

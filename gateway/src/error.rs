@@ -1,0 +1,211 @@
+//! The one place where failures become HTTP answers: the table from gRPC
+//! status codes (and `google.rpc.ErrorInfo` reasons) to HTTP statuses, and
+//! the gateway's own refusals (parse, media type, size). Every error body is
+//! a Data Highway `StandardResponse`.
+
+use axum::Json;
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tonic::Code;
+use tonic_types::StatusExt;
+
+/// Data Highway's answer body: `{"timestamp", "success", "message"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StandardResponse {
+    /// Milliseconds since the Unix epoch when the answer was made.
+    pub timestamp: i64,
+    pub success: bool,
+    pub message: String,
+}
+
+impl StandardResponse {
+    pub fn new(success: bool, message: impl Into<String>) -> Self {
+        Self { timestamp: now_ms(), success, message: message.into() }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A 200 `StandardResponse` with `success: true`.
+pub fn success(message: impl Into<String>) -> Response {
+    Json(StandardResponse::new(true, message)).into_response()
+}
+
+/// A refused request: its HTTP status and the sentence for the client.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into() }
+    }
+
+    /// 400 for a request that breaks a rule of the legacy API.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 400 for a body that is not what the route reads, worded as Data
+    /// Highway did.
+    pub fn unparsable(detail: impl std::fmt::Display) -> Self {
+        Self::bad_request(format!("Unable to parse message: {detail}"))
+    }
+
+    /// 413 for a body or batch over a limit.
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, message)
+    }
+
+    /// 415 for a content type or encoding the gateway does not read.
+    pub fn unsupported_media(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, message)
+    }
+
+    /// 404 for a path that names nothing.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// 502 when the upstream answered something the contract rules out.
+    pub fn bad_upstream(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, message)
+    }
+
+    /// 504 when the upstream did not answer in time.
+    pub fn upstream_timeout(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::GATEWAY_TIMEOUT, message)
+    }
+
+    /// 500 for a failure inside the gateway.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+
+    /// THE table: a gRPC status from Roadroller as an HTTP answer. `road` is
+    /// the road the request named, for Data Highway's not-found sentence.
+    pub fn from_status(status: &tonic::Status, road: &str) -> Self {
+        let reason = status.get_details_error_info().map(|info| info.reason);
+        let reason = reason.as_deref().unwrap_or("");
+        let message = status.message();
+        let (http, text) = match (status.code(), reason) {
+            (Code::NotFound, "ROAD_NOT_FOUND") => {
+                (StatusCode::NOT_FOUND, format!("Road \"{road}\" does not exist."))
+            }
+            (Code::NotFound, _) => (StatusCode::NOT_FOUND, message.to_string()),
+            // Onramp's refusals of a road that cannot take events; their
+            // messages are already Data Highway's sentences.
+            (Code::FailedPrecondition, "ROAD_DISABLED" | "ROAD_HAS_NO_SCHEMA") => {
+                (StatusCode::UNPROCESSABLE_ENTITY, message.to_string())
+            }
+            (Code::FailedPrecondition, "SCHEMA_INCOMPATIBLE") => {
+                (StatusCode::CONFLICT, message.to_string())
+            }
+            // The road's state forbids the call (deleting an enabled road,
+            // deleting a schema that is not the latest, enabling a road
+            // before its topic exists): Data Highway answered these 400.
+            (Code::FailedPrecondition, _) => (StatusCode::BAD_REQUEST, message.to_string()),
+            (Code::InvalidArgument | Code::OutOfRange, _) => {
+                (StatusCode::BAD_REQUEST, message.to_string())
+            }
+            (Code::AlreadyExists, _) => (StatusCode::CONFLICT, "Road already exists.".to_string()),
+            (Code::Aborted, _) => (StatusCode::CONFLICT, message.to_string()),
+            (Code::Unauthenticated, _) => (StatusCode::UNAUTHORIZED, message.to_string()),
+            (Code::PermissionDenied, _) => (StatusCode::FORBIDDEN, message.to_string()),
+            (Code::ResourceExhausted, _) => (StatusCode::PAYLOAD_TOO_LARGE, message.to_string()),
+            (Code::Unavailable, _) => {
+                (StatusCode::SERVICE_UNAVAILABLE, format!("Roadroller is unavailable: {message}"))
+            }
+            (Code::DeadlineExceeded, _) => (StatusCode::GATEWAY_TIMEOUT, message.to_string()),
+            (code, _) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{code:?}: {message}")),
+        };
+        Self::new(http, text)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(StandardResponse::new(false, self.message))).into_response()
+    }
+}
+
+/// Any path outside the legacy API.
+pub async fn no_route(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!("No route for {method} {}", uri.path()))
+}
+
+/// A known path with a method it does not take.
+pub async fn wrong_method(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{} does not accept {method}", uri.path()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use tonic_types::ErrorDetails;
+
+    fn with_reason(code: Code, reason: &str, message: &str) -> tonic::Status {
+        let mut details = ErrorDetails::new();
+        details.set_error_info(reason, "roadroller.v1", HashMap::new());
+        tonic::Status::with_error_details(code, message, details)
+    }
+
+    #[test]
+    fn reasons_pick_the_status_where_a_code_is_not_enough() {
+        let disabled = with_reason(
+            Code::FailedPrecondition,
+            "ROAD_DISABLED",
+            "Road 'r' is disabled, could not send events.",
+        );
+        assert_eq!(
+            ApiError::from_status(&disabled, "r"),
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Road 'r' is disabled, could not send events."
+            )
+        );
+        let incompatible = with_reason(Code::FailedPrecondition, "SCHEMA_INCOMPATIBLE", "no");
+        assert_eq!(ApiError::from_status(&incompatible, "r").status, StatusCode::CONFLICT);
+        let enabled = with_reason(Code::FailedPrecondition, "ROAD_ENABLED", "disable it first");
+        assert_eq!(ApiError::from_status(&enabled, "r").status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn a_missing_road_is_worded_as_data_highway_did() {
+        let missing = with_reason(Code::NotFound, "ROAD_NOT_FOUND", "road \"x\" does not exist");
+        assert_eq!(ApiError::from_status(&missing, "x").message, "Road \"x\" does not exist.");
+        let schema = with_reason(Code::NotFound, "SCHEMA_NOT_FOUND", "no version 3");
+        assert_eq!(ApiError::from_status(&schema, "x").message, "no version 3");
+    }
+
+    #[test]
+    fn codes_without_reasons_map_by_code() {
+        let cases = [
+            (Code::InvalidArgument, StatusCode::BAD_REQUEST),
+            (Code::AlreadyExists, StatusCode::CONFLICT),
+            (Code::Aborted, StatusCode::CONFLICT),
+            (Code::PermissionDenied, StatusCode::FORBIDDEN),
+            (Code::ResourceExhausted, StatusCode::PAYLOAD_TOO_LARGE),
+            (Code::Unavailable, StatusCode::SERVICE_UNAVAILABLE),
+            (Code::Internal, StatusCode::INTERNAL_SERVER_ERROR),
+            (Code::Unknown, StatusCode::INTERNAL_SERVER_ERROR),
+        ];
+        for (code, http) in cases {
+            assert_eq!(ApiError::from_status(&tonic::Status::new(code, "m"), "r").status, http);
+        }
+        let exists = tonic::Status::already_exists("road \"r\" already exists");
+        assert_eq!(ApiError::from_status(&exists, "r").message, "Road already exists.");
+    }
+}
