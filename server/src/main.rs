@@ -1,11 +1,19 @@
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use roadroller_server::{cli, serve, telemetry};
+use roadroller_server::config::LogFormat;
+use roadroller_server::serve::{self, Listeners};
+use roadroller_server::{cli, telemetry};
+use tokio::net::TcpListener;
 
 fn main() -> ExitCode {
     let matches = cli::command().get_matches();
     match matches.subcommand() {
         Some(("serve", m)) => serve_command(m),
+        Some(("gateway", m)) => gateway_command(m),
+        Some((name, _)) if roadroller_client::cli::NAMES.contains(&name) => {
+            roadroller_client::cli::run(&matches)
+        }
         _ => unreachable!("clap requires a known subcommand"),
     }
 }
@@ -15,7 +23,36 @@ fn serve_command(matches: &clap::ArgMatches) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(2, e),
     };
-    telemetry::init(settings.log_format);
+    run(settings.log_format, |shutdown| async move {
+        let grpc = bind("--listen", settings.listen).await?;
+        let http = match settings.http.listen {
+            Some(addr) => Some(bind("--http-listen", addr).await?),
+            None => None,
+        };
+        let listeners = Listeners { grpc, http };
+        serve::run(settings, listeners, shutdown).await.map_err(|e| e.to_string())
+    })
+}
+
+fn gateway_command(matches: &clap::ArgMatches) -> ExitCode {
+    let settings = match cli::gateway_settings(matches) {
+        Ok(s) => s,
+        Err(e) => return fail(2, e),
+    };
+    run(settings.log_format, |shutdown| async move {
+        let listener = bind("--listen", settings.listen).await?;
+        serve::run_gateway(settings, listener, shutdown).await.map_err(|e| e.to_string())
+    })
+}
+
+/// Starts logging and the runtime, then runs `body` with the shutdown
+/// signal; an error is reported as one line.
+fn run<F, Fut>(log_format: LogFormat, body: F) -> ExitCode
+where
+    F: FnOnce(Box<dyn Future<Output = ()> + Send + Unpin>) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    telemetry::init(log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return fail(1, format!("cannot start the async runtime: {e}")),
@@ -27,15 +64,15 @@ fn serve_command(matches: &clap::ArgMatches) -> ExitCode {
             Ok(s) => s,
             Err(e) => return fail(1, format!("cannot listen for SIGTERM: {e}")),
         };
-        let listener = match tokio::net::TcpListener::bind(settings.listen).await {
-            Ok(l) => l,
-            Err(e) => return fail(1, format!("--listen={}: {e}", settings.listen)),
-        };
-        match serve::run(settings, listener, shutdown).await {
+        match body(Box::new(Box::pin(shutdown))).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(1, e),
         }
     })
+}
+
+async fn bind(flag: &str, addr: SocketAddr) -> Result<TcpListener, String> {
+    TcpListener::bind(addr).await.map_err(|e| format!("{flag}={addr}: {e}"))
 }
 
 /// One line on standard error, then the exit code.
@@ -45,7 +82,7 @@ fn fail(code: u8, message: impl std::fmt::Display) -> ExitCode {
 }
 
 /// Registers for SIGTERM and SIGINT now; the future completes on either.
-fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()> + Send> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;

@@ -1,0 +1,187 @@
+//! The client commands of the `roadroller` command line: `road`, `schema`,
+//! `produce`, `tail` and `snapshot`.
+//!
+//! Exit codes: 0 success, 2 usage, 3 not found, 4 refused by the server
+//! (invalid input, a failed precondition, a conflict, or rejected records),
+//! 5 server unavailable or failing, 1 anything local (a file, the terminal).
+
+mod produce;
+mod road;
+mod schema;
+mod tail;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, FromArgMatches, Subcommand};
+use tonic::Code;
+
+use crate::{Client, ConnectOptions, Error};
+
+/// The client commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, inspect, change and delete roads
+    Road(Grouped<road::RoadCommand>),
+    /// Register, inspect and delete schema versions
+    Schema(Grouped<schema::SchemaCommand>),
+    /// Write JSON lines from a file or standard input to a road
+    Produce(WithServer<produce::ProduceArgs>),
+    /// Print a road's records as JSON lines as they come
+    Tail(WithServer<tail::TailArgs>),
+    /// Export a COMPACTED road's current state as JSON lines
+    Snapshot(WithServer<tail::SnapshotArgs>),
+}
+
+/// A command group (`road ...`, `schema ...`) with the server flags.
+#[derive(Args, Debug)]
+pub struct Grouped<C: Subcommand> {
+    #[command(subcommand)]
+    command: C,
+    #[command(flatten)]
+    server: Server,
+}
+
+/// A command's own arguments with the server flags.
+#[derive(Args, Debug)]
+pub struct WithServer<A: Args> {
+    #[command(flatten)]
+    args: A,
+    #[command(flatten)]
+    server: Server,
+}
+
+/// How to reach the server; every client command takes these.
+#[derive(Args, Debug, Clone)]
+pub struct Server {
+    /// The Roadroller gRPC endpoint
+    #[arg(
+        long,
+        env = "ROADROLLER_SERVER",
+        default_value = "http://127.0.0.1:50051",
+        global = true
+    )]
+    pub server: String,
+    /// A PEM file of the CA that signed the server's certificate (https)
+    #[arg(long, env = "ROADROLLER_CA_CERT", global = true)]
+    pub ca_cert: Option<PathBuf>,
+}
+
+impl Server {
+    async fn connect(&self) -> Result<Client, Failure> {
+        let mut options = ConnectOptions::default();
+        if let Some(path) = &self.ca_cert {
+            let pem = std::fs::read(path)
+                .map_err(|e| Failure::local(format!("cannot read {}: {e}", path.display())))?;
+            options = options.with_ca_pem(pem);
+        }
+        Client::connect_with(self.server.clone(), options).await.map_err(Failure::from)
+    }
+}
+
+/// The subcommand names this module handles, for the binary's dispatch.
+pub const NAMES: &[&str] = &["road", "schema", "produce", "tail", "snapshot"];
+
+/// Adds the client commands to the binary's command.
+pub fn augment(command: clap::Command) -> clap::Command {
+    <Command as Subcommand>::augment_subcommands(command)
+}
+
+/// Runs the client command in `matches` (the binary's top-level matches).
+pub fn run(matches: &clap::ArgMatches) -> ExitCode {
+    let command = match Command::from_arg_matches(matches) {
+        Ok(command) => command,
+        Err(e) => e.exit(),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => return Failure::local(format!("cannot start the async runtime: {e}")).report(),
+    };
+    let result = runtime.block_on(async move {
+        match command {
+            Command::Road(c) => road::run(&c.server.connect().await?, c.command).await,
+            Command::Schema(c) => schema::run(&c.server.connect().await?, c.command).await,
+            Command::Produce(c) => produce::run(&c.server.connect().await?, c.args).await,
+            Command::Tail(c) => tail::tail(&c.server.connect().await?, c.args).await,
+            Command::Snapshot(c) => tail::snapshot(&c.server.connect().await?, c.args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}
+
+/// Why a command failed: a sentence for people and an exit code.
+#[derive(Debug)]
+pub struct Failure {
+    message: String,
+    details: Vec<String>,
+    code: u8,
+}
+
+impl Failure {
+    pub fn local(message: impl Into<String>) -> Self {
+        Self { message: message.into(), details: Vec::new(), code: 1 }
+    }
+
+    pub fn refused(message: impl Into<String>) -> Self {
+        Self { message: message.into(), details: Vec::new(), code: 4 }
+    }
+
+    fn report(self) -> ExitCode {
+        eprintln!("roadroller: {}", self.message);
+        for line in self.details {
+            eprintln!("  {line}");
+        }
+        ExitCode::from(self.code)
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let code = match e.code() {
+            Some(Code::NotFound) => 3,
+            Some(
+                Code::InvalidArgument
+                | Code::FailedPrecondition
+                | Code::AlreadyExists
+                | Code::Aborted
+                | Code::PermissionDenied
+                | Code::ResourceExhausted
+                | Code::OutOfRange,
+            ) => 4,
+            _ => 5,
+        };
+        let details = e
+            .field_violations()
+            .into_iter()
+            .map(|(field, why)| format!("{field}: {why}"))
+            .collect();
+        let message = match &e {
+            Error::Status(s) if s.code() == Code::Unavailable => {
+                format!("the server is unavailable: {}", s.message())
+            }
+            _ => e.to_string(),
+        };
+        Self { message, details, code }
+    }
+}
+
+/// Reads a file, or standard input for `-`.
+fn read_input(path: &str) -> Result<String, Failure> {
+    if path == "-" {
+        std::io::read_to_string(std::io::stdin())
+            .map_err(|e| Failure::local(format!("cannot read standard input: {e}")))
+    } else {
+        std::fs::read_to_string(path)
+            .map_err(|e| Failure::local(format!("cannot read {path}: {e}")))
+    }
+}
+
+/// A duration flag such as `7d` or `90s`.
+fn duration(text: &str) -> Result<prost_types::Duration, String> {
+    let d = humantime::parse_duration(text)
+        .map_err(|e| format!("{text:?} is not a duration such as 90s or 7d ({e})"))?;
+    Ok(prost_types::Duration { seconds: d.as_secs() as i64, nanos: d.subsec_nanos() as i32 })
+}

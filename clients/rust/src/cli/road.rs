@@ -1,0 +1,268 @@
+//! `roadroller road ...`
+
+use std::time::Duration;
+
+use clap::{Subcommand, ValueEnum};
+
+use super::{Failure, duration};
+use crate::{Client, pb};
+
+#[derive(Debug, Subcommand)]
+pub enum RoadCommand {
+    /// Create a road (disabled until its topic exists; see --enable)
+    Create(CreateArgs),
+    /// Show a road
+    Get {
+        name: String,
+        /// Print the road as JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// List roads
+    List {
+        #[arg(long = "type", value_enum)]
+        road_type: Option<Kind>,
+    },
+    /// Change the given fields of a road
+    Update(UpdateArgs),
+    /// Enable a road, waiting for its topic if needed
+    Enable {
+        name: String,
+        /// How long to wait for the topic
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        wait: Duration,
+    },
+    /// Disable a road
+    Disable { name: String },
+    /// Delete a disabled road (its topic first, then the road)
+    Delete { name: String },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Kind {
+    Stream,
+    Compacted,
+}
+
+impl Kind {
+    fn pb(self) -> pb::RoadType {
+        match self {
+            Kind::Stream => pb::RoadType::Stream,
+            Kind::Compacted => pb::RoadType::Compacted,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Compatibility {
+    None,
+    Backward,
+    BackwardTransitive,
+    Forward,
+    ForwardTransitive,
+    Full,
+    FullTransitive,
+}
+
+impl Compatibility {
+    fn pb(self) -> i32 {
+        use pb::CompatibilityMode as M;
+        (match self {
+            Compatibility::None => M::None,
+            Compatibility::Backward => M::Backward,
+            Compatibility::BackwardTransitive => M::BackwardTransitive,
+            Compatibility::Forward => M::Forward,
+            Compatibility::ForwardTransitive => M::ForwardTransitive,
+            Compatibility::Full => M::Full,
+            Compatibility::FullTransitive => M::FullTransitive,
+        }) as i32
+    }
+}
+
+/// Fields a road can be created or updated with.
+#[derive(clap::Args, Debug, Default)]
+pub struct Fields {
+    #[arg(long)]
+    description: Option<String>,
+    #[arg(long)]
+    team: Option<String>,
+    #[arg(long)]
+    contact: Option<String>,
+    #[arg(long)]
+    partitions: Option<i32>,
+    /// STREAM roads: the payload path that keys records, e.g. $.user.id
+    #[arg(long)]
+    partition_path: Option<String>,
+    /// STREAM roads: how long records live, e.g. 7d
+    #[arg(long, value_parser = duration)]
+    retention: Option<prost_types::Duration>,
+    /// COMPACTED roads: how long every update stays readable
+    #[arg(long, value_parser = duration)]
+    min_compaction_lag: Option<prost_types::Duration>,
+    /// COMPACTED roads: how long deletes stay visible
+    #[arg(long, value_parser = duration)]
+    tombstone_retention: Option<prost_types::Duration>,
+    #[arg(long, value_enum)]
+    compatibility: Option<Compatibility>,
+}
+
+impl Fields {
+    /// Sets the given fields on `road`; returns their field-mask paths.
+    fn apply(self, road: &mut pb::Road) -> Vec<&'static str> {
+        let mut paths = Vec::new();
+        let mut set = |given: bool, path| {
+            if given {
+                paths.push(path);
+            }
+        };
+        set(self.description.is_some(), "description");
+        set(self.team.is_some(), "team_name");
+        set(self.contact.is_some(), "contact_email");
+        set(self.partitions.is_some(), "partitions");
+        set(self.partition_path.is_some(), "partition_path");
+        set(self.retention.is_some(), "retention");
+        set(self.min_compaction_lag.is_some(), "compaction.min_compaction_lag");
+        set(self.tombstone_retention.is_some(), "compaction.tombstone_retention");
+        set(self.compatibility.is_some(), "compatibility_mode");
+        road.description = self.description.unwrap_or_default();
+        road.team_name = self.team.unwrap_or_default();
+        road.contact_email = self.contact.unwrap_or_default();
+        road.partitions = self.partitions.unwrap_or_default();
+        road.partition_path = self.partition_path.unwrap_or_default();
+        road.retention = self.retention;
+        if self.min_compaction_lag.is_some() || self.tombstone_retention.is_some() {
+            road.compaction = Some(pb::Compaction {
+                min_compaction_lag: self.min_compaction_lag,
+                tombstone_retention: self.tombstone_retention,
+            });
+        }
+        road.compatibility_mode = self.compatibility.map_or(0, Compatibility::pb);
+        paths
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CreateArgs {
+    name: String,
+    #[arg(long = "type", value_enum)]
+    road_type: Kind,
+    #[command(flatten)]
+    fields: Fields,
+    /// Wait for the topic, then enable the road
+    #[arg(long)]
+    enable: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct UpdateArgs {
+    name: String,
+    #[command(flatten)]
+    fields: Fields,
+}
+
+pub async fn run(client: &Client, command: RoadCommand) -> Result<(), Failure> {
+    match command {
+        RoadCommand::Create(args) => {
+            let mut road = pb::Road {
+                name: args.name.clone(),
+                r#type: args.road_type.pb() as i32,
+                ..Default::default()
+            };
+            args.fields.apply(&mut road);
+            let mut created = client.create_road(road).await?;
+            if args.enable {
+                created = client.enable_when_ready(&args.name, Duration::from_secs(30)).await?;
+            }
+            print_road(&created);
+        }
+        RoadCommand::Get { name, json } => {
+            let road = client.get_road(&name).await?;
+            if json { println!("{}", road_json(&road)) } else { print_road(&road) }
+        }
+        RoadCommand::List { road_type } => {
+            for road in client.list_roads(road_type.map(Kind::pb)).await? {
+                println!(
+                    "{:<32} {:<10} {:<9} {} messages",
+                    road.name,
+                    type_name(road.r#type),
+                    if road.enabled { "enabled" } else { "disabled" },
+                    road.message_count
+                );
+            }
+        }
+        RoadCommand::Update(args) => {
+            let mut road = pb::Road { name: args.name, ..Default::default() };
+            let paths = args.fields.apply(&mut road);
+            if paths.is_empty() {
+                return Err(Failure::local(
+                    "name at least one field to change, e.g. --description",
+                ));
+            }
+            print_road(&client.update_road(road, &paths).await?);
+        }
+        RoadCommand::Enable { name, wait } => {
+            print_road(&client.enable_when_ready(&name, wait).await?)
+        }
+        RoadCommand::Disable { name } => print_road(&client.set_enabled(&name, false).await?),
+        RoadCommand::Delete { name } => {
+            client.delete_road(&name).await?;
+            println!("road {name} is being deleted: its topic goes first, then the road");
+        }
+    }
+    Ok(())
+}
+
+fn type_name(t: i32) -> &'static str {
+    match pb::RoadType::try_from(t) {
+        Ok(pb::RoadType::Stream) => "STREAM",
+        Ok(pb::RoadType::Compacted) => "COMPACTED",
+        _ => "?",
+    }
+}
+
+fn print_road(road: &pb::Road) {
+    let status = road.status.clone().unwrap_or_default();
+    println!("road        {}", road.name);
+    println!("type        {}", type_name(road.r#type));
+    println!("enabled     {}{}", road.enabled, if road.deleting { " (being deleted)" } else { "" });
+    println!("partitions  {}", road.partitions);
+    println!(
+        "topic       {} ({})",
+        status.topic_name,
+        if status.topic_created { "created" } else { "not created yet" }
+    );
+    println!("messages    {}", road.message_count);
+    println!(
+        "schema      {}",
+        if road.latest_schema_version > 0 {
+            format!("version {}", road.latest_schema_version)
+        } else {
+            "none".into()
+        }
+    );
+    for d in &status.drift {
+        println!("drift       {}: road says {:?}, topic has {:?}", d.config, d.expected, d.actual);
+    }
+    if !status.last_problem.is_empty() {
+        println!("problem     {}", status.last_problem);
+    }
+}
+
+fn road_json(road: &pb::Road) -> serde_json::Value {
+    let status = road.status.clone().unwrap_or_default();
+    serde_json::json!({
+        "name": road.name,
+        "type": type_name(road.r#type),
+        "enabled": road.enabled,
+        "deleting": road.deleting,
+        "partitions": road.partitions,
+        "partitionPath": road.partition_path,
+        "description": road.description,
+        "teamName": road.team_name,
+        "contactEmail": road.contact_email,
+        "messageCount": road.message_count,
+        "latestSchemaVersion": road.latest_schema_version,
+        "etag": road.etag,
+        "topic": {"name": status.topic_name, "created": status.topic_created, "partitions": status.partitions},
+    })
+}
