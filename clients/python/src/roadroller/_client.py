@@ -1,0 +1,240 @@
+"""The client: one gRPC channel to a Roadroller server."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, cast
+
+import grpc
+from google.protobuf.field_mask_pb2 import FieldMask
+
+from . import pb
+from ._errors import from_rpc_error
+from ._subscription import Subscription
+from ._types import (
+    InitialPosition,
+    Message,
+    Record,
+    Result,
+    RoadType,
+    SnapshotComplete,
+    result_from_pb,
+)
+
+RecordLike = Record | tuple[str | None, Any] | Mapping[str, Any]
+"""A `Record`; a ``(key, payload)`` pair; or, on a STREAM road, a payload
+mapping alone."""
+
+
+class Client:
+    """A connection to a Roadroller server at `target` (``host:port``).
+
+    Plaintext unless `credentials` are given (e.g.
+    `grpc.ssl_channel_credentials()`). `timeout` bounds every unary call, in
+    seconds; `metadata` is sent with every call. Failed calls raise
+    `RoadrollerError` (`NotFoundError` for NOT_FOUND). Use it as a context
+    manager, or call `close()`.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        credentials: grpc.ChannelCredentials | None = None,
+        timeout: float | None = 30.0,
+        metadata: Sequence[tuple[str, str]] = (),
+        options: Sequence[tuple[str, Any]] = (),
+    ) -> None:
+        self._channel = (
+            grpc.secure_channel(target, credentials, options)
+            if credentials is not None
+            else grpc.insecure_channel(target, options)
+        )
+        self._timeout = timeout
+        self._metadata = tuple(metadata)
+        self.paver = pb.PaverServiceStub(self._channel)
+        """The generated PaverService stub, for calls the wrapper does not cover."""
+        self.onramp = pb.OnrampServiceStub(self._channel)
+        """The generated OnrampService stub (e.g. for ProduceStream)."""
+        self.offramp = pb.OfframpServiceStub(self._channel)
+        """The generated OfframpService stub."""
+
+    def close(self) -> None:
+        """Closes the channel; open subscriptions end."""
+        self._channel.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: Callable[..., Any], request: Any) -> Any:
+        try:
+            return method(request, timeout=self._timeout, metadata=self._metadata)
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from None
+
+    # Roads.
+
+    def create_road(self, name: str, type: RoadType, **fields: Any) -> pb.Road:
+        """Creates a road and returns it. `fields` are further `pb.Road`
+        fields (``description``, ``partitions``, ``compaction``, ...); unset
+        ones take the server's defaults. The road starts disabled: enable it
+        once its topic exists (`wait_for_topic`, then `set_enabled`)."""
+        road = pb.Road(name=name, type=cast(pb.RoadType, type), **fields)
+        return self._call(self.paver.CreateRoad, pb.CreateRoadRequest(road=road)).road
+
+    def get_road(self, name: str) -> pb.Road:
+        """Returns the road called `name`."""
+        return self._call(self.paver.GetRoad, pb.GetRoadRequest(name=name)).road
+
+    def list_roads(self, type: RoadType | None = None, *, page_size: int = 0) -> Iterator[pb.Road]:
+        """Yields every road in name order, of `type` only when given,
+        fetching pages as needed."""
+        token = ""
+        while True:
+            request = pb.ListRoadsRequest(
+                page_size=page_size, page_token=token, type=cast(pb.RoadType, type or 0)
+            )
+            page = self._call(self.paver.ListRoads, request)
+            yield from page.roads
+            token = page.next_page_token
+            if not token:
+                return
+
+    def update_road(self, road: pb.Road, paths: Sequence[str]) -> pb.Road:
+        """Changes the fields of `road` named in `paths` (e.g.
+        ``["description", "enabled"]``) and returns the road. When
+        `road.etag` is set and stale, fails with ABORTED."""
+        request = pb.UpdateRoadRequest(road=road, update_mask=FieldMask(paths=list(paths)))
+        return self._call(self.paver.UpdateRoad, request).road
+
+    def set_enabled(self, name: str, enabled: bool = True) -> pb.Road:
+        """Enables (or disables) the Onramp of road `name`. A road can be
+        enabled only once its topic exists."""
+        return self.update_road(pb.Road(name=name, enabled=enabled), ["enabled"])
+
+    def delete_road(self, name: str, *, etag: str = "") -> pb.Road:
+        """Deletes a disabled road; it is returned with `deleting` set and
+        disappears once its topic is gone."""
+        return self._call(self.paver.DeleteRoad, pb.DeleteRoadRequest(name=name, etag=etag)).road
+
+    def wait_for_topic(self, name: str, *, timeout: float = 30.0, interval: float = 0.1) -> pb.Road:
+        """Polls road `name` until its topic exists (`status.topic_created`)
+        and returns it; raises `TimeoutError` after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            road = self.get_road(name)
+            if road.status.topic_created:
+                return road
+            if time.monotonic() >= deadline:
+                problem = road.status.last_problem or "no problem reported"
+                raise TimeoutError(f"road {name!r} has no topic after {timeout}s ({problem})")
+            time.sleep(interval)
+
+    # Schemas.
+
+    def register_schema(
+        self, road: str, schema: str | Mapping[str, Any], *, version: int = 0
+    ) -> pb.Schema:
+        """Registers a JSON Schema (text, or a mapping encoded as JSON) as
+        the road's next version, or as `version` when given."""
+        text = schema if isinstance(schema, str) else json.dumps(schema)
+        request = pb.RegisterSchemaRequest(road=road, schema=text, version=version)
+        return self._call(self.paver.RegisterSchema, request).schema
+
+    def get_schema(self, road: str, version: int = 0) -> pb.Schema:
+        """Returns schema `version` of `road`; 0 means the latest non-deleted."""
+        request = pb.GetSchemaRequest(road=road, version=version)
+        return self._call(self.paver.GetSchema, request).schema
+
+    def list_schemas(self, road: str, *, include_deleted: bool = False) -> list[pb.Schema]:
+        """Returns the road's schema versions in version order."""
+        request = pb.ListSchemasRequest(road=road, include_deleted=include_deleted)
+        return list(self._call(self.paver.ListSchemas, request).schemas)
+
+    def delete_schema(self, road: str, version: int) -> pb.Schema:
+        """Soft-deletes `version`, which must be the latest non-deleted one."""
+        request = pb.DeleteSchemaRequest(road=road, version=version)
+        return self._call(self.paver.DeleteSchema, request).schema
+
+    # Onramp.
+
+    def produce(self, road: str, records: Iterable[RecordLike]) -> list[Result]:
+        """Writes `records` to `road` in order and returns one result per
+        record, in the same order: `Accepted` (on the topic: Kafka
+        acknowledged it) or `Rejected` (with the reason and any schema
+        violations). Records are independent. Whole-call failures (no such
+        road, road disabled, too large, Kafka unavailable) raise
+        `RoadrollerError`."""
+        request = pb.ProduceRequest(road=road, records=[_record(r).to_pb() for r in records])
+        response = self._call(self.onramp.Produce, request)
+        return [result_from_pb(r) for r in response.results]
+
+    # Offramp.
+
+    def subscribe(
+        self,
+        road: str,
+        stream: str,
+        *,
+        initial_position: InitialPosition = InitialPosition.EARLIEST,
+        pii: bool = False,
+        window: int = 500,
+        on_rebalance: Callable[[frozenset[int]], None] | None = None,
+    ) -> Subscription[Message]:
+        """Joins `stream` of `road` (the consumer group
+        ``roadroller.<road>.<stream>``) and returns the subscription, an
+        iterator of `Message`s.
+
+        The stream's subscribers share the road's partitions; a stream that
+        has committed nothing starts at `initial_position`. Delivery is at
+        least once: commit with `Subscription.commit()`, and a later
+        subscriber resumes after the last commit. `pii` asks for PII fields
+        intact; `window` is how many messages are granted ahead;
+        `on_rebalance` is called with the held partitions on every change.
+        """
+        start = pb.StartSubscription(
+            road=road,
+            stream=stream,
+            initial_position=cast(pb.InitialPosition, initial_position),
+            mode=pb.SUBSCRIPTION_MODE_GROUP,
+            grants=[pb.GRANT_PII] if pii else [],
+        )
+        return Subscription[Message](
+            self.offramp, start, window=window, metadata=self._metadata, on_rebalance=on_rebalance
+        )
+
+    def snapshot(
+        self, road: str, *, pii: bool = False, window: int = 500
+    ) -> Subscription[Message | SnapshotComplete]:
+        """Loads the current state of COMPACTED road `road`, then follows its
+        changes: the subscription yields one `Message` per live key (its
+        latest value; deleted keys are left out), then one
+        `SnapshotComplete`, then every later change, deletes included. It
+        joins no consumer group and cannot commit."""
+        start = pb.StartSubscription(
+            road=road,
+            mode=pb.SUBSCRIPTION_MODE_SNAPSHOT,
+            grants=[pb.GRANT_PII] if pii else [],
+        )
+        return Subscription[Message | SnapshotComplete](
+            self.offramp, start, window=window, metadata=self._metadata
+        )
+
+
+def _record(r: RecordLike) -> Record:
+    if isinstance(r, Record):
+        return r
+    if isinstance(r, tuple):
+        key, payload = r
+        return Record(key, payload)
+    if isinstance(r, Mapping):
+        return Record(None, r)
+    raise TypeError(f"not a record: {r!r}")
+
+
+__all__ = ["Client", "RecordLike"]

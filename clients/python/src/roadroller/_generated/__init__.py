@@ -1,0 +1,1 @@
+"""Generated from proto/roadroller/v1 by scripts/generate-clients. Do not edit."""

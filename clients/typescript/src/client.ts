@@ -1,0 +1,238 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
+import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { RoadrollerError } from "./errors.js";
+import {
+  Grant,
+  type Road,
+  type RoadSchema,
+  type RoadType,
+  type Schema,
+} from "./gen/roadroller/v1/roads_pb.js";
+import { PaverService } from "./gen/roadroller/v1/paver_pb.js";
+import { OnrampService } from "./gen/roadroller/v1/onramp_pb.js";
+import {
+  InitialPosition,
+  OfframpService,
+  SubscriptionMode,
+} from "./gen/roadroller/v1/offramp_pb.js";
+import { Subscription, type SubscriptionOptions } from "./subscription.js";
+import {
+  type Message,
+  type ProduceResult,
+  type RecordInput,
+  recordToPb,
+  resultFromPb,
+} from "./types.js";
+
+/** Road fields to set at creation, besides the name and type. */
+export type RoadFields = Omit<MessageInitShape<typeof RoadSchema>, "name" | "type" | "$typeName">;
+
+export interface ClientOptions {
+  /** Bound for every unary call, in milliseconds; default 30 000. */
+  timeoutMs?: number;
+  /** Interceptors for every call, e.g. to add credentials as headers. */
+  interceptors?: Interceptor[];
+  /** A transport of your own; `baseUrl` and the options above are then unused. */
+  transport?: Transport;
+}
+
+export interface SubscribeOptions extends SubscriptionOptions {
+  /** Where a stream that has committed nothing starts; default EARLIEST. */
+  initialPosition?: InitialPosition;
+  /** Ask for fields marked PII intact instead of blanked. */
+  pii?: boolean;
+}
+
+/**
+ * A connection to a Roadroller server over gRPC (HTTP/2), e.g.
+ * `new RoadrollerClient("http://127.0.0.1:50051")`; `https://` for TLS.
+ * Failed calls reject with `RoadrollerError`. Call `close()` when done.
+ */
+export class RoadrollerClient {
+  /** The generated PaverService client, for calls the wrapper does not cover. */
+  readonly paver: Client<typeof PaverService>;
+  /** The generated OnrampService client (e.g. for ProduceStream). */
+  readonly onramp: Client<typeof OnrampService>;
+  /** The generated OfframpService client. */
+  readonly offramp: Client<typeof OfframpService>;
+  private readonly sessions: Http2SessionManager | undefined;
+  private readonly timeoutMs: number;
+
+  constructor(baseUrl: string, options: ClientOptions = {}) {
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    let transport = options.transport;
+    if (!transport) {
+      this.sessions = new Http2SessionManager(baseUrl);
+      transport = createGrpcTransport({
+        baseUrl,
+        sessionManager: this.sessions,
+        interceptors: options.interceptors,
+      });
+    }
+    this.paver = createClient(PaverService, transport);
+    this.onramp = createClient(OnrampService, transport);
+    this.offramp = createClient(OfframpService, transport);
+  }
+
+  /** Closes the connection; open subscriptions end. */
+  close(): void {
+    this.sessions?.abort();
+  }
+
+  private async call<T>(run: (options: { timeoutMs: number }) => Promise<T>): Promise<T> {
+    try {
+      return await run({ timeoutMs: this.timeoutMs });
+    } catch (e) {
+      throw RoadrollerError.from(e);
+    }
+  }
+
+  // Roads.
+
+  /**
+   * Creates a road and resolves to it. Unset fields take the server's
+   * defaults. The road starts disabled: enable it once its topic exists
+   * (`waitForTopic`, then `setEnabled`).
+   */
+  async createRoad(name: string, type: RoadType, fields: RoadFields = {}): Promise<Road> {
+    const response = await this.call((o) =>
+      this.paver.createRoad({ road: { ...fields, name, type } }, o),
+    );
+    return response.road!;
+  }
+
+  /** The road called `name`. */
+  async getRoad(name: string): Promise<Road> {
+    return (await this.call((o) => this.paver.getRoad({ name }, o))).road!;
+  }
+
+  /** Every road in name order, of `type` only when given, page by page. */
+  async *listRoads(type?: RoadType, pageSize = 0): AsyncIterable<Road> {
+    let pageToken = "";
+    do {
+      const page = await this.call((o) =>
+        this.paver.listRoads({ type: type ?? 0, pageSize, pageToken }, o),
+      );
+      yield* page.roads;
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+  }
+
+  /**
+   * Changes the fields of `road` named in `paths` (e.g. `["description"]`).
+   * When `road.etag` is set and stale, rejects with `Code.Aborted`.
+   */
+  async updateRoad(road: MessageInitShape<typeof RoadSchema>, paths: string[]): Promise<Road> {
+    const updateMask = create(FieldMaskSchema, { paths });
+    return (await this.call((o) => this.paver.updateRoad({ road, updateMask }, o))).road!;
+  }
+
+  /** Enables (or disables) the Onramp of road `name`; needs its topic. */
+  async setEnabled(name: string, enabled = true): Promise<Road> {
+    return this.updateRoad({ name, enabled }, ["enabled"]);
+  }
+
+  /** Deletes a disabled road; it resolves with `deleting` set. */
+  async deleteRoad(name: string, etag = ""): Promise<Road> {
+    return (await this.call((o) => this.paver.deleteRoad({ name, etag }, o))).road!;
+  }
+
+  /**
+   * Polls road `name` until its topic exists (`status.topicCreated`) and
+   * resolves to it; rejects after `timeoutMs`.
+   */
+  async waitForTopic(name: string, timeoutMs = 30_000, intervalMs = 100): Promise<Road> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const road = await this.getRoad(name);
+      if (road.status?.topicCreated) return road;
+      if (Date.now() >= deadline) {
+        const problem = road.status?.lastProblem || "no problem reported";
+        throw new Error(`road "${name}" has no topic after ${timeoutMs} ms (${problem})`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  }
+
+  // Schemas.
+
+  /**
+   * Registers a JSON Schema (text, or an object encoded as JSON) as the
+   * road's next version, or as `version` when given.
+   */
+  async registerSchema(road: string, schema: string | object, version = 0): Promise<Schema> {
+    const text = typeof schema === "string" ? schema : JSON.stringify(schema);
+    return (await this.call((o) => this.paver.registerSchema({ road, schema: text, version }, o)))
+      .schema!;
+  }
+
+  /** Schema `version` of `road`; 0 means the latest non-deleted one. */
+  async getSchema(road: string, version = 0): Promise<Schema> {
+    return (await this.call((o) => this.paver.getSchema({ road, version }, o))).schema!;
+  }
+
+  /** The road's schema versions in version order. */
+  async listSchemas(road: string, includeDeleted = false): Promise<Schema[]> {
+    return (await this.call((o) => this.paver.listSchemas({ road, includeDeleted }, o))).schemas;
+  }
+
+  /** Soft-deletes `version`, which must be the latest non-deleted one. */
+  async deleteSchema(road: string, version: number): Promise<Schema> {
+    return (await this.call((o) => this.paver.deleteSchema({ road, version }, o))).schema!;
+  }
+
+  // Onramp.
+
+  /**
+   * Writes `records` to `road` in order and resolves to one result per
+   * record, in the same order: accepted (on the topic: Kafka acknowledged
+   * it) or rejected (with the reason and any schema violations). Records are
+   * independent. Whole-call failures (no such road, road disabled, too
+   * large, Kafka unavailable) reject with `RoadrollerError`.
+   */
+  async produce(road: string, records: Iterable<RecordInput>): Promise<ProduceResult[]> {
+    const response = await this.call((o) =>
+      this.onramp.produce({ road, records: [...records].map(recordToPb) }, o),
+    );
+    return response.results.map(resultFromPb);
+  }
+
+  // Offramp.
+
+  /**
+   * Joins `stream` of `road` (consumer group `roadroller.<road>.<stream>`),
+   * an async iterable of `Message`s. The stream's subscribers share the
+   * road's partitions. Delivery is at least once: commit with
+   * `Subscription.commit()`, and a later subscriber resumes after the last
+   * commit.
+   */
+  subscribe(road: string, stream: string, options: SubscribeOptions = {}): Subscription<Message> {
+    return new Subscription<Message>(
+      this.offramp,
+      {
+        road,
+        stream,
+        mode: SubscriptionMode.GROUP,
+        initialPosition: options.initialPosition ?? InitialPosition.EARLIEST,
+        grants: options.pii ? [Grant.PII] : [],
+      },
+      options,
+    );
+  }
+
+  /**
+   * Loads the current state of COMPACTED road `road`, then follows it: one
+   * `Message` per live key (its latest value; deleted keys are left out),
+   * then one `SnapshotComplete`, then every later change, deletes included.
+   * It joins no consumer group and cannot commit.
+   */
+  snapshot(road: string, options: Omit<SubscribeOptions, "initialPosition"> = {}): Subscription {
+    return new Subscription(
+      this.offramp,
+      { road, mode: SubscriptionMode.SNAPSHOT, grants: options.pii ? [Grant.PII] : [] },
+      options,
+    );
+  }
+}

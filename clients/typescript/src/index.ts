@@ -1,0 +1,47 @@
+/**
+ * Roadroller client for Node.js: roads and schemas, produce, GROUP
+ * subscriptions with automatic credit and commits, and snapshot-then-follow
+ * of COMPACTED roads, over gRPC (HTTP/2).
+ *
+ * ```ts
+ * const rr = new RoadrollerClient("http://127.0.0.1:50051");
+ * await rr.produce("prices", [{ key: "sku-1", payload: { price: 10 } }]);
+ * for await (const item of rr.snapshot("prices")) {
+ *   if (item.kind === "snapshotComplete") console.log("loaded; live changes follow");
+ *   else console.log(item.key, item.value);
+ * }
+ * ```
+ *
+ * The generated messages are exported too (`Road`, `RoadType`, ...).
+ */
+export { RoadrollerClient, type ClientOptions, type RoadFields, type SubscribeOptions } from "./client.js";
+export { CommitError, RoadrollerError, type FieldViolation } from "./errors.js";
+export {
+  Subscription,
+  type CommitTarget,
+  type SeekTarget,
+  type SubscriptionOptions,
+} from "./subscription.js";
+export {
+  deleteRecord,
+  Message,
+  type Accepted,
+  type ProduceResult,
+  type RecordInput,
+  type Rejected,
+  type SnapshotComplete,
+  type SubscriptionItem,
+  type Violation,
+} from "./types.js";
+export { Code } from "@connectrpc/connect";
+export * from "./gen/roadroller/v1/roads_pb.js";
+export * from "./gen/roadroller/v1/paver_pb.js";
+export * from "./gen/roadroller/v1/onramp_pb.js";
+export {
+  InitialPosition,
+  SubscriptionMode,
+  SeekBoundary,
+  OfframpService,
+  type RoadMessage,
+  type Connection,
+} from "./gen/roadroller/v1/offramp_pb.js";
