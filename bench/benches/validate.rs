@@ -1,0 +1,20 @@
+//! Validating a 1 KiB document against a 30-property schema, as Onramp does
+//! for every record.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use roadroller_bench::scenarios::validation_case;
+
+fn validate(c: &mut Criterion) {
+    let (schema, document) = validation_case();
+    let compiled =
+        roadroller_server::schema::compile(&schema.to_string()).expect("the schema compiles");
+    let mut group = c.benchmark_group("schema");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("validate 1 KiB, 30 properties", |b| {
+        b.iter(|| assert!(compiled.validator.is_valid(std::hint::black_box(&document))));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, validate);
+criterion_main!(benches);

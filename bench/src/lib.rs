@@ -1,0 +1,10 @@
+//! The pieces of `roadroller-bench`: the stage (a broker and a server
+//! process), the scenarios, and the figures they produce.
+
+pub mod figures;
+mod http;
+pub mod payload;
+pub mod proc;
+pub mod scenarios;
+pub mod stage;
+pub mod throughput;

@@ -1,0 +1,214 @@
+//! `roadroller-bench`: Roadroller against raw Kafka clients on the same
+//! broker, in one run. Prints a table and writes the figures as JSON.
+//!
+//! `--quick` runs every scenario briefly, to show the harness works; the
+//! targets are judged on a full run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use roadroller_bench::figures::{self, Figure, Target};
+use roadroller_bench::stage::{Result, STREAM, Stage};
+use roadroller_bench::{scenarios, throughput};
+
+#[derive(Parser, Debug)]
+#[command(about = "Roadroller against raw Kafka clients on the same broker")]
+struct Args {
+    /// Run every scenario briefly (proves the harness; targets not judged)
+    #[arg(long)]
+    quick: bool,
+    /// Where to write the figures as JSON
+    #[arg(long, default_value = "bench-results.json")]
+    json: PathBuf,
+    /// The roadroller binary; by default the one next to this program
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Scenario numbers to leave out, e.g. --skip 4,9
+    #[arg(long, value_delimiter = ',')]
+    skip: Vec<u32>,
+}
+
+/// Sizes of one run.
+struct Sizes {
+    records: u64,
+    snapshot_keys: u64,
+    latency_for: Duration,
+    idle: usize,
+    validate_for: Duration,
+}
+
+impl Sizes {
+    fn of(quick: bool) -> Self {
+        if quick {
+            Self {
+                records: 20_000,
+                snapshot_keys: 5_000,
+                latency_for: Duration::from_secs(2),
+                idle: 50,
+                validate_for: Duration::from_millis(300),
+            }
+        } else {
+            Self {
+                records: 500_000,
+                snapshot_keys: 1_000_000,
+                latency_for: Duration::from_secs(10),
+                idle: 1_000,
+                validate_for: Duration::from_secs(3),
+            }
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("roadroller-bench: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(&args)) {
+        Ok(figures) => {
+            print!("{}", figures::table(&figures));
+            let json = figures::json(&figures, args.quick);
+            if let Err(e) = std::fs::write(&args.json, format!("{json:#}\n")) {
+                eprintln!("roadroller-bench: cannot write {}: {e}", args.json.display());
+                return ExitCode::FAILURE;
+            }
+            eprintln!("figures written to {}", args.json.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("roadroller-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &Args) -> Result<Vec<Figure>> {
+    let sizes = Sizes::of(args.quick);
+    let bin = match &args.server_bin {
+        Some(bin) => bin.clone(),
+        None => std::env::current_exe()?.with_file_name("roadroller"),
+    };
+    let stage = Stage::start(&bin).await?;
+    let mut figures = Vec::new();
+    let n = sizes.records;
+    let step = |name: &str| eprintln!("-- {name}");
+
+    step("1. raw producer");
+    let raw_topic = "bench.raw";
+    create_topic(&stage, raw_topic, 6).await?;
+    let bootstrap = stage.bootstrap();
+    let raw =
+        tokio::task::spawn_blocking(move || throughput::raw_produce(&bootstrap, raw_topic, n))
+            .await??;
+    figures.push(Figure::new("1 raw rdkafka producer", raw, "records/s"));
+
+    step("2. Onramp ProduceStream");
+    let value = throughput::produce_stream(&stage, STREAM, n).await?;
+    figures.push(
+        Figure::new("2 Onramp ProduceStream", value, "records/s")
+            .against(raw, Target::RatioAtLeast(0.85)),
+    );
+
+    step("3. Onramp Produce, 500 x 4 callers");
+    let value = throughput::produce_batches(&stage, n).await?;
+    figures.push(
+        Figure::new("3 Onramp Produce 500 x 4", value, "records/s")
+            .against(raw, Target::RatioAtLeast(0.70)),
+    );
+
+    let mut total = 2 * n;
+    if !args.skip.contains(&4) {
+        step("4. HTTP Onramp, 500 per request");
+        let value = throughput::produce_http(&stage, n).await?;
+        figures.push(
+            Figure::new("4 HTTP Onramp 500 x 4", value, "records/s")
+                .against(raw, Target::RatioAtLeast(0.50)),
+        );
+        total += n;
+    }
+
+    step("5. raw consumer");
+    let bootstrap = stage.bootstrap();
+    let topic = format!("road.{STREAM}");
+    let raw =
+        tokio::task::spawn_blocking(move || throughput::raw_consume(&bootstrap, &topic, 6, total))
+            .await??;
+    figures.push(Figure::new("5 raw rdkafka consumer", raw, "records/s"));
+
+    step("6. Offramp GROUP, push mode");
+    let value = throughput::offramp_push(&stage, STREAM, total).await?;
+    figures.push(
+        Figure::new("6 Offramp GROUP push", value, "records/s")
+            .against(raw, Target::RatioAtLeast(0.85)),
+    );
+
+    if !args.skip.contains(&7) {
+        step("7. SNAPSHOT against a raw read");
+        let s = scenarios::snapshot(&stage, sizes.snapshot_keys).await?;
+        figures.push(
+            Figure::new(
+                format!("7 SNAPSHOT {} keys x 3", sizes.snapshot_keys),
+                s.snapshot_secs,
+                "seconds",
+            )
+            .against(s.raw_secs, Target::RatioAtMost(2.5)),
+        );
+        figures.push(
+            Figure::new("7 SNAPSHOT peak RSS growth", s.bytes_per_key, "bytes/key")
+                .target(Target::AtMost(120.0)),
+        );
+    }
+
+    if !args.skip.contains(&8) {
+        step("8. produce -> Offramp latency at 5,000/s");
+        let l = scenarios::latency(&stage, 5_000, sizes.latency_for).await?;
+        figures.push(Figure::new("8 latency p50", l.p50, "ms"));
+        figures.push(Figure::new("8 latency p99", l.p99, "ms").target(Target::AtMost(25.0)));
+        figures.push(Figure::new("8 latency max", l.max, "ms"));
+    }
+
+    if !args.skip.contains(&9) {
+        step("9. idle subscriptions");
+        let i = scenarios::idle(&stage, sizes.idle).await?;
+        let gib = 1024.0 * 1024.0 * 1024.0;
+        figures.push(
+            Figure::new(
+                format!("9 {} idle subscriptions: RSS", sizes.idle),
+                i.rss as f64 / gib,
+                "GiB",
+            )
+            .target(Target::AtMost(2.0)),
+        );
+        let per = i.rss.saturating_sub(i.rss_before) as f64 / sizes.idle as f64 / 1024.0;
+        figures.push(Figure::new("9 RSS per subscription", per, "KiB"));
+        figures.push(Figure::new(
+            format!("9 {} idle subscriptions: threads", sizes.idle),
+            i.threads as f64,
+            "threads",
+        ));
+        figures.push(Figure::new("9 threads before", i.threads_before as f64, "threads"));
+    }
+
+    step("10. validating a 1 KiB document, 30 properties");
+    let rate =
+        tokio::task::spawn_blocking(move || scenarios::validation(sizes.validate_for)).await??;
+    figures.push(
+        Figure::new("10 validation, one core", rate, "docs/s").target(Target::AtLeast(200_000.0)),
+    );
+    Ok(figures)
+}
+
+async fn create_topic(stage: &Stage, name: &str, partitions: i32) -> Result<()> {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    let admin: AdminClient<_> =
+        rdkafka::ClientConfig::new().set("bootstrap.servers", stage.bootstrap()).create()?;
+    let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+    admin.create_topics([&topic], &AdminOptions::new()).await?;
+    Ok(())
+}
