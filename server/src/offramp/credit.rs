@@ -26,10 +26,6 @@ impl Credit {
         self.0 = 0;
     }
 
-    pub fn available(self) -> bool {
-        self.0 > 0
-    }
-
     /// Spends one unit; false when there is none.
     pub fn take(&mut self) -> bool {
         if self.0 > 0 {
@@ -50,10 +46,9 @@ mod tests {
         let mut c = Credit::new(2).expect("valid");
         assert!(c.take() && c.take());
         assert!(!c.take());
-        c.add(1).expect("valid");
-        assert!(c.available());
+        c.add(2).expect("valid");
         c.cancel();
-        assert!(!c.available());
+        assert!(!c.take(), "cancel drops the credit to zero");
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod context;
 mod credit;
 mod error;
 pub mod grpc;
+mod held;
 mod render;
 mod session;
 mod snapshot;

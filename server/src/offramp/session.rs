@@ -1,10 +1,10 @@
 //! A subscription's delivery loop: records from the consumer go out one per
-//! unit of credit; without credit the partitions are paused (the consumer
-//! keeps polling, so the member stays in its group) and resumed when credit
-//! comes. Pausing is lossless: librdkafka resumes from the last record it
-//! handed out.
+//! unit of credit. Without credit they wait in a bounded buffer; once it is
+//! full the partitions are paused (the consumer keeps polling, so the member
+//! stays in its group) and resumed when it drains. Pausing is lossless:
+//! librdkafka resumes from the last record it handed out.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::context::{Assignment, SubscriptionContext};
 use super::credit::Credit;
+use super::held::Held;
 use super::render::Renderer;
 use super::snapshot::Progress;
 use super::{Command, Delivered, Event, OfframpError, SeekTo};
@@ -39,7 +40,9 @@ pub(super) struct Session {
     pub events: mpsc::Sender<Result<Event, OfframpError>>,
     pub stop: CancellationToken,
     /// Received but not yet sent, for lack of credit.
-    pub held: VecDeque<Outgoing>,
+    pub held: Held,
+    /// Fetching is paused because `held` filled up.
+    throttled: bool,
     pub assignment: BTreeSet<i32>,
     paused: BTreeSet<i32>,
     /// Set while a snapshot filters what is delivered.
@@ -65,7 +68,8 @@ impl Session {
             renderer,
             events,
             stop,
-            held: VecDeque::new(),
+            held: Held::default(),
+            throttled: false,
             assignment: BTreeSet::new(),
             paused: BTreeSet::new(),
             snapshot: None,
@@ -141,8 +145,8 @@ impl Session {
     /// the snapshot while one is being delivered.
     fn received(&mut self, delivered: Delivered) {
         match &mut self.snapshot {
-            Some(progress) => self.held.extend(progress.judge(delivered)),
-            None => self.held.push_back(Outgoing::Message(delivered)),
+            Some(progress) => progress.judge(delivered).into_iter().for_each(|o| self.held.push(o)),
+            None => self.held.push(Outgoing::Message(delivered)),
         }
     }
 
@@ -163,14 +167,22 @@ impl Session {
         Ok(())
     }
 
-    /// Pauses every partition while there is no credit (or something is
-    /// held), and the partitions a snapshot holds back; resumes the rest.
+    /// Pauses every partition while the held records are at their bound,
+    /// and the partitions a snapshot holds back; resumes the rest.
     fn update_pause(&mut self) -> Result<(), OfframpError> {
-        let wanted: BTreeSet<i32> = if !self.credit.available() || !self.held.is_empty() {
+        if self.held.is_full() {
+            self.throttled = true;
+        } else if self.held.has_room() {
+            self.throttled = false;
+        }
+        let wanted: BTreeSet<i32> = if self.throttled {
             self.assignment.clone()
         } else {
             self.snapshot.as_ref().map(|s| s.held_back(&self.assignment)).unwrap_or_default()
         };
+        if wanted == self.paused {
+            return Ok(());
+        }
         let pause: Vec<i32> = wanted.difference(&self.paused).copied().collect();
         let resume: Vec<i32> = self.paused.difference(&wanted).copied().collect();
         if !pause.is_empty() {
@@ -289,7 +301,7 @@ impl Session {
         let moved: BTreeSet<i32> = list.elements().iter().map(|e| e.partition()).collect();
         // Records already received from these partitions are from before the
         // seek.
-        self.held.retain(|o| !matches!(o, Outgoing::Message(d) if moved.contains(&d.partition)));
+        self.held.forget(&moved);
         let consumer = self.consumer.clone();
         let result =
             tokio::task::spawn_blocking(move || consumer.seek_partitions(list, KAFKA_TIMEOUT))
@@ -317,9 +329,7 @@ impl Session {
                 self.assignment.retain(|p| !revoked.contains(p));
                 self.paused.retain(|p| !revoked.contains(p));
                 // Not committed, so the next owner delivers them.
-                self.held.retain(
-                    |o| !matches!(o, Outgoing::Message(d) if revoked.contains(&d.partition)),
-                );
+                self.held.forget(&revoked);
             }
         }
         Ok(())

@@ -50,7 +50,9 @@ pub async fn run(
         session.consumer.assign(&start).map_err(|e| session.kafka_error("assign", e))?;
         session.assignment = ends.keys().copied().collect();
         session.send(Event::Rebalance(ends.keys().copied().collect())).await?;
-        session.held.extend(progress.complete_at_start());
+        if let Some(complete) = progress.complete_at_start() {
+            session.held.push(complete);
+        }
         session.snapshot = Some(progress);
         session.deliver(commands, assignments).await
     }

@@ -113,14 +113,22 @@ impl Onramp {
             max_record_bytes: self.settings.max_record_bytes,
         };
         let topic = format!("{}{road_name}", self.topic_prefix);
+        // A delete is validated against no schema: it says version 0.
+        let delete_headers = headers(0, trace);
         let headers = headers(latest.version, trace);
 
         // Enqueued one after another, so records keep their order per
         // partition; acknowledged together.
-        let mut pending: Vec<Result<DeliveryFuture, Rejection>> = Vec::with_capacity(records.len());
+        let mut pending: Vec<Result<(DeliveryFuture, u32), Rejection>> =
+            Vec::with_capacity(records.len());
         for record in records {
             let sent = match record::prepare(record, &target) {
-                Ok(prepared) => self.enqueue(&topic, prepared, &headers).await,
+                Ok(prepared) if prepared.payload.is_none() => {
+                    self.enqueue(&topic, prepared, &delete_headers).await.map(|d| (d, 0))
+                }
+                Ok(prepared) => {
+                    self.enqueue(&topic, prepared, &headers).await.map(|d| (d, latest.version))
+                }
                 Err(rejection) => Err(rejection),
             };
             pending.push(sent);
@@ -129,10 +137,10 @@ impl Onramp {
         let (mut accepted, mut unavailable) = (0, 0);
         for sent in pending {
             let outcome = match sent {
-                Ok(delivery) => match self.acknowledged(delivery).await {
+                Ok((delivery, schema_version)) => match self.acknowledged(delivery).await {
                     Ok((partition, offset)) => {
                         accepted += 1;
-                        Outcome::Accepted { partition, offset, schema_version: latest.version }
+                        Outcome::Accepted { partition, offset, schema_version }
                     }
                     Err(e) => {
                         unavailable += 1;

@@ -117,6 +117,12 @@ async fn a_key_without_payload_is_a_tombstone() {
     assert_eq!(on_topic[1].key_str(), Some("a"));
     assert_eq!(on_topic[1].value, None, "a tombstone has a null value");
     assert_eq!(on_topic[1].offset, second.offset);
+    assert_eq!(
+        (first.schema_version, second.schema_version),
+        (1, 0),
+        "no schema validates a delete"
+    );
+    assert_eq!(on_topic[1].header("roadroller-schema-version"), Some("0"));
     server.shutdown().await;
 }
 
