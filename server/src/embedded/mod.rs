@@ -8,8 +8,9 @@
 //! and so that saving happens on our schedule: noida's own signal handler
 //! exits the process, which would bypass the drain.
 //!
-//! Clients connect through [`relay`], which makes Fetch long-poll; the
-//! engine itself listens on a private loopback port.
+//! Clients connect through [`relay`], which serves Fetch as a broker does
+//! (long-polling, trimmed to the requested sizes); the engine's own handler
+//! listens on a private loopback port for everything else.
 //!
 //! Persistence: the whole state is one JSON snapshot, `<dir>/kafka.json`,
 //! rewritten atomically on each save. A crash loses what changed since the
@@ -114,13 +115,14 @@ impl EmbeddedBroker {
     fn accept(&self, listener: TcpListener) {
         let life = Lifecycle::default();
         let incoming = life.incoming(listener);
-        let (engine_addr, wakeup) = (self.engine_addr, self.wakeup.clone());
+        let (engine_addr, wakeup, engine) =
+            (self.engine_addr, self.wakeup.clone(), self.engine.clone());
         spawn("broker-accept", move || {
             for (stream, conn) in incoming {
-                let wakeup = wakeup.clone();
+                let (wakeup, engine) = (wakeup.clone(), engine.clone());
                 spawn("broker-relay", move || {
                     let _conn = conn;
-                    if let Err(e) = relay::relay(stream, engine_addr, &wakeup) {
+                    if let Err(e) = relay::relay(stream, engine_addr, &engine, &wakeup) {
                         tracing::debug!(error = %e, "embedded broker connection ended");
                     }
                 });

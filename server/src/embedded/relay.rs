@@ -1,23 +1,30 @@
 //! A relay between each client connection and the engine that makes Fetch
-//! long-poll, as a Kafka broker does.
+//! behave as a Kafka broker's does.
 //!
 //! The engine answers a Fetch at once, even when there is nothing to return
-//! and the client asked to wait (`max_wait_ms`). librdkafka then fetches again
-//! immediately, so every idle consumer would spin a core. The relay holds an
-//! empty Fetch answer until a Produce lands anywhere or the client's wait is
-//! over, then asks the engine again. Like a broker, it handles one request
-//! per connection at a time, so answers keep their order.
+//! and the client asked to wait (`max_wait_ms`); librdkafka then fetches
+//! again immediately, so every idle consumer would spin a core. And it returns
+//! everything from the fetch offset to the end of the log, ignoring
+//! `max_bytes` and `partition_max_bytes`, so a large partition yields answers
+//! beyond what a client accepts. The relay serves Fetch itself, calling the
+//! engine in-process: it holds an empty answer until a Produce lands or the
+//! client's wait is over, and trims answers to the requested sizes at record
+//! batch boundaries (always keeping a first batch, so a large one still
+//! passes, as in Kafka). Other requests go to the engine's own connection
+//! handler. Like a broker, the relay handles one request per connection at a
+//! time, so answers keep their order.
 
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use kafka_protocol::messages::{
     ApiKey, FetchRequest, FetchResponse, RequestHeader, ResponseHeader,
 };
-use kafka_protocol::protocol::Decodable;
+use kafka_protocol::protocol::{Decodable, Encodable};
+use noida::kafka::engine::Engine;
 
 /// Largest frame relayed; the engine refuses larger ones too.
 const MAX_FRAME: usize = 100 * 1024 * 1024;
@@ -59,39 +66,122 @@ impl Wakeup {
 }
 
 enum Request {
-    Fetch { version: i16, max_wait: Duration },
+    Fetch { header: RequestHeader, fetch: Box<FetchRequest>, version: i16 },
     Produce,
     Other,
 }
 
-/// Relays `client` to the engine at `engine` until either side closes.
-pub fn relay(client: TcpStream, engine: SocketAddr, wakeup: &Wakeup) -> io::Result<()> {
+/// Relays `client` to the engine until either side closes: Fetch served
+/// in-process by `engine`, everything else by its handler at `handler`.
+pub fn relay(
+    client: TcpStream,
+    handler: SocketAddr,
+    engine: &Engine,
+    wakeup: &Wakeup,
+) -> io::Result<()> {
     client.set_nodelay(true)?;
-    let upstream = TcpStream::connect(engine)?;
+    let upstream = TcpStream::connect(handler)?;
     upstream.set_nodelay(true)?;
     let (mut from_client, mut to_client) = (BufReader::new(&client), BufWriter::new(&client));
     let (mut from_engine, mut to_engine) = (BufReader::new(&upstream), BufWriter::new(&upstream));
     loop {
         let Some(request) = read_frame(&mut from_client)? else { return Ok(()) };
-        let kind = classify(&request);
-        let mut seen = wakeup.current();
-        let mut response = exchange(&mut to_engine, &mut from_engine, &request)?;
-        if let Request::Fetch { version, max_wait } = kind {
-            let deadline = Instant::now() + max_wait.min(MAX_HOLD);
-            while fetched_nothing(&response, version) {
-                let now = wakeup.wait_past(seen, deadline);
-                if now == seen {
-                    break;
-                }
-                seen = now;
-                response = exchange(&mut to_engine, &mut from_engine, &request)?;
+        let response = match classify(&request) {
+            Request::Fetch { header, fetch, version } => {
+                fetch_answer(engine, wakeup, &header, &fetch, version)?
+            }
+            Request::Produce => {
+                let response = exchange(&mut to_engine, &mut from_engine, &request)?;
+                wakeup.bump();
+                response
+            }
+            Request::Other => exchange(&mut to_engine, &mut from_engine, &request)?,
+        };
+        write_frame(&mut to_client, &response)?;
+    }
+}
+
+/// A Fetch answered as a broker would: held while empty, trimmed to size.
+fn fetch_answer(
+    engine: &Engine,
+    wakeup: &Wakeup,
+    header: &RequestHeader,
+    fetch: &FetchRequest,
+    version: i16,
+) -> io::Result<Vec<u8>> {
+    let max_wait = Duration::from_millis(fetch.max_wait_ms.max(0) as u64);
+    let deadline = Instant::now() + max_wait.min(MAX_HOLD);
+    let mut seen = wakeup.current();
+    let mut response = engine.handle_fetch(fetch, version);
+    while fetched_nothing(&response) {
+        let now = wakeup.wait_past(seen, deadline);
+        if now == seen {
+            break;
+        }
+        seen = now;
+        response = engine.handle_fetch(fetch, version);
+    }
+    trim(&mut response, fetch);
+    let response_header = ResponseHeader::default().with_correlation_id(header.correlation_id);
+    let mut out = BytesMut::new();
+    response_header
+        .encode(&mut out, ApiKey::Fetch.response_header_version(version))
+        .and_then(|()| response.encode(&mut out, version))
+        .map_err(|e| {
+            io::Error::new(io::ErrorKind::InvalidData, format!("encoding a fetch answer: {e}"))
+        })?;
+    Ok(out.to_vec())
+}
+
+/// Cuts each partition's records to the request's `partition_max_bytes`
+/// and the whole answer to `max_bytes`, at batch boundaries.
+fn trim(response: &mut FetchResponse, request: &FetchRequest) {
+    let mut budget =
+        usize::try_from(request.max_bytes).ok().filter(|b| *b > 0).unwrap_or(usize::MAX);
+    let mut first = true;
+    for topic in &mut response.responses {
+        let asked = request.topics.iter().find(|t| t.topic == topic.topic);
+        for partition in &mut topic.partitions {
+            let Some(records) = &partition.records else { continue };
+            if records.is_empty() {
+                continue;
+            }
+            let partition_max = asked
+                .and_then(|t| {
+                    t.partitions.iter().find(|p| p.partition == partition.partition_index)
+                })
+                .and_then(|p| usize::try_from(p.partition_max_bytes).ok())
+                .filter(|m| *m > 0)
+                .unwrap_or(usize::MAX);
+            let keep = whole_batches(records, partition_max.min(budget), first || budget > 0);
+            first = false;
+            budget = budget.saturating_sub(keep);
+            if keep < records.len() {
+                partition.records = Some(records.slice(..keep));
             }
         }
-        write_frame(&mut to_client, &response)?;
-        if matches!(kind, Request::Produce) {
-            wakeup.bump();
-        }
     }
+}
+
+/// The length of the leading whole record batches that fit in `limit`
+/// (the first batch always, when `at_least_one`). A batch is its 8-byte base
+/// offset, its 4-byte length, then that many bytes.
+fn whole_batches(records: &Bytes, limit: usize, at_least_one: bool) -> usize {
+    let mut end = 0;
+    while end + 12 <= records.len() {
+        let length = i32::from_be_bytes([
+            records[end + 8],
+            records[end + 9],
+            records[end + 10],
+            records[end + 11],
+        ]);
+        let next = end + 12 + usize::try_from(length).unwrap_or(0);
+        if next > records.len() || (next > limit && !(at_least_one && end == 0)) {
+            break;
+        }
+        end = next;
+    }
+    end
 }
 
 fn exchange(to: &mut impl Write, from: &mut impl Read, request: &[u8]) -> io::Result<Vec<u8>> {
@@ -109,14 +199,11 @@ fn classify(frame: &[u8]) -> Request {
         Ok(ApiKey::Produce) => Request::Produce,
         Ok(ApiKey::Fetch) => {
             let mut buf = Bytes::copy_from_slice(frame);
-            let header_version = ApiKey::Fetch.request_header_version(version);
-            let decoded = RequestHeader::decode(&mut buf, header_version)
-                .and_then(|_| FetchRequest::decode(&mut buf, version));
-            match decoded {
-                Ok(fetch) => Request::Fetch {
-                    version,
-                    max_wait: Duration::from_millis(fetch.max_wait_ms.max(0) as u64),
-                },
+            let header =
+                RequestHeader::decode(&mut buf, ApiKey::Fetch.request_header_version(version));
+            match header.and_then(|h| Ok((h, FetchRequest::decode(&mut buf, version)?))) {
+                Ok((header, fetch)) => Request::Fetch { header, fetch: Box::new(fetch), version },
+                // Let the engine's handler answer what it makes of it.
                 Err(_) => Request::Other,
             }
         }
@@ -125,14 +212,7 @@ fn classify(frame: &[u8]) -> Request {
 }
 
 /// Whether a Fetch answer holds no records and no error for any partition.
-fn fetched_nothing(frame: &[u8], version: i16) -> bool {
-    let mut buf = Bytes::copy_from_slice(frame);
-    let header_version = ApiKey::Fetch.response_header_version(version);
-    let Ok(response) = ResponseHeader::decode(&mut buf, header_version)
-        .and_then(|_| FetchResponse::decode(&mut buf, version))
-    else {
-        return false;
-    };
+fn fetched_nothing(response: &FetchResponse) -> bool {
     response.error_code == 0
         && response.responses.iter().all(|topic| {
             topic
@@ -162,4 +242,34 @@ fn write_frame(writer: &mut impl Write, frame: &[u8]) -> io::Result<()> {
     writer.write_all(&(frame.len() as u32).to_be_bytes())?;
     writer.write_all(frame)?;
     writer.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Record batches of the given body sizes, as Kafka lays them out.
+    fn batches(sizes: &[usize]) -> Bytes {
+        let mut out = Vec::new();
+        for (i, &size) in sizes.iter().enumerate() {
+            out.extend_from_slice(&(i as i64).to_be_bytes());
+            out.extend_from_slice(&(size as i32).to_be_bytes());
+            out.extend(std::iter::repeat_n(0u8, size));
+        }
+        Bytes::from(out)
+    }
+
+    #[test]
+    fn only_whole_batches_within_the_limit_are_kept() {
+        let records = batches(&[100, 100, 100]);
+        assert_eq!(whole_batches(&records, 250, false), 224);
+        assert_eq!(whole_batches(&records, 1_000, false), 336);
+        assert_eq!(whole_batches(&records, 50, false), 0);
+    }
+
+    #[test]
+    fn a_first_batch_larger_than_the_limit_still_passes() {
+        let records = batches(&[500, 100]);
+        assert_eq!(whole_batches(&records, 50, true), 512);
+    }
 }
