@@ -21,6 +21,7 @@ use std::io;
 
 use axum::Router;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -99,6 +100,11 @@ pub async fn serve(
     let sessions = Sessions::default();
     let closing = sessions.closing.clone();
     let app = app(upstream, limits, sessions.clone());
+    // Answers go out at once: with Nagle on, a small write after another can
+    // wait for a delayed ACK (40 ms on loopback).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -10,16 +10,15 @@ mod stream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{DeliveryFuture, FutureRecord};
 
 pub use error::OnrampError;
 pub use record::{MAX_KEY_BYTES, MAX_VIOLATIONS, Record, Rejection, Violation};
 pub use stream::{Batch, BatchOutcome, StreamItem};
 
 use crate::error::Code;
-use crate::kafka::Kafka;
+use crate::kafka::delivery::Batch as Acks;
+use crate::kafka::{Kafka, Outgoing};
 use crate::roads::registry::Registry;
 use crate::schema::SchemaCache;
 use crate::schema::path::PartitionPath;
@@ -118,44 +117,57 @@ impl Onramp {
         let headers = headers(latest.version, trace);
 
         // Enqueued one after another, so records keep their order per
-        // partition; acknowledged together.
-        let mut pending: Vec<Result<(DeliveryFuture, u32), Rejection>> =
-            Vec::with_capacity(records.len());
-        for record in records {
-            let sent = match record::prepare(record, &target) {
-                Ok(prepared) if prepared.payload.is_none() => {
-                    self.enqueue(&topic, prepared, &delete_headers).await.map(|d| (d, 0))
-                }
-                Ok(prepared) => {
-                    self.enqueue(&topic, prepared, &headers).await.map(|d| (d, latest.version))
-                }
-                Err(rejection) => Err(rejection),
+        // partition; acknowledged as a batch.
+        let prepared: Vec<Result<Prepared, Rejection>> =
+            records.into_iter().map(|r| record::prepare(r, &target)).collect();
+        let sending = prepared.iter().filter(|p| p.is_ok()).count();
+        let batch = Acks::new(sending);
+        let producer = self.kafka.producer();
+        let mut slot = 0;
+        for p in &prepared {
+            let Ok(p) = p else { continue };
+            let out = Outgoing {
+                key: p.key.as_deref(),
+                payload: p.payload.as_deref().map(str::as_bytes),
+                headers: Some(if p.payload.is_some() {
+                    headers.clone()
+                } else {
+                    delete_headers.clone()
+                }),
+                partition: None,
             };
-            pending.push(sent);
+            self.kafka.enqueue(&producer, &topic, out, batch.slot(slot)).await;
+            slot += 1;
         }
-        let mut outcomes = Vec::with_capacity(pending.len());
+        // librdkafka fails a record after `message.timeout.ms`; the margin
+        // only guards against a lost report.
+        let mut deliveries =
+            batch.wait(self.settings.produce_timeout + Duration::from_secs(5)).await.into_iter();
+        let mut outcomes = Vec::with_capacity(prepared.len());
         let (mut accepted, mut unavailable) = (0, 0);
-        for sent in pending {
-            let outcome = match sent {
-                Ok((delivery, schema_version)) => match self.acknowledged(delivery).await {
-                    Ok((partition, offset)) => {
+        for p in prepared {
+            let outcome = match p {
+                Ok(p) => match deliveries.next() {
+                    Some(Ok((partition, offset))) => {
                         accepted += 1;
+                        let schema_version = if p.payload.is_some() { latest.version } else { 0 };
                         Outcome::Accepted { partition, offset, schema_version }
                     }
-                    Err(e) => {
+                    Some(Err(reason)) => {
                         unavailable += 1;
                         Outcome::Rejected(Rejection::new(
                             Code::Unavailable,
-                            format!("topic {topic}: Kafka did not acknowledge the record: {e}"),
+                            format!(
+                                "topic {topic}: Kafka did not acknowledge the record: {reason}"
+                            ),
                         ))
                     }
+                    None => Outcome::Rejected(Rejection::new(
+                        Code::Internal,
+                        "the record was not answered",
+                    )),
                 },
-                Err(rejection) => {
-                    if rejection.code == Code::Unavailable {
-                        unavailable += 1;
-                    }
-                    Outcome::Rejected(rejection)
-                }
+                Err(rejection) => Outcome::Rejected(rejection),
             };
             outcomes.push(outcome);
         }
@@ -164,53 +176,6 @@ impl Onramp {
             return Err(OnrampError::Unavailable { topic, within: self.settings.produce_timeout });
         }
         Ok(outcomes)
-    }
-
-    async fn enqueue(
-        &self,
-        topic: &str,
-        prepared: Prepared,
-        headers: &OwnedHeaders,
-    ) -> Result<DeliveryFuture, Rejection> {
-        let producer = self.kafka.producer();
-        let deadline = tokio::time::Instant::now() + self.settings.produce_timeout;
-        loop {
-            let mut record = FutureRecord::<[u8], str>::to(topic).headers(headers.clone());
-            if let Some(key) = &prepared.key {
-                record = record.key(key);
-            }
-            if let Some(payload) = &prepared.payload {
-                record = record.payload(payload);
-            }
-            match producer.send_result(record) {
-                Ok(delivery) => return Ok(delivery),
-                // The producer's queue is full: wait for Kafka to catch up.
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _))
-                    if tokio::time::Instant::now() < deadline =>
-                {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-                Err((e, _)) => {
-                    return Err(Rejection::new(
-                        Code::Unavailable,
-                        format!("topic {topic}: the record could not be queued: {e}"),
-                    ));
-                }
-            }
-        }
-    }
-
-    /// Waits for Kafka's acknowledgement. librdkafka fails a record after
-    /// `message.timeout.ms`; the extra margin only guards against a lost
-    /// delivery report.
-    async fn acknowledged(&self, delivery: DeliveryFuture) -> Result<(i32, i64), String> {
-        let guard = self.settings.produce_timeout + Duration::from_secs(5);
-        match tokio::time::timeout(guard, delivery).await {
-            Ok(Ok(Ok(delivered))) => Ok((delivered.partition, delivered.offset)),
-            Ok(Ok(Err((e, _)))) => Err(e.to_string()),
-            Ok(Err(_)) => Err("the producer went away".into()),
-            Err(_) => Err(format!("no acknowledgement within {guard:?}")),
-        }
     }
 }
 

@@ -18,12 +18,12 @@ use std::time::Duration;
 use rdkafka::Message;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
-use rdkafka::producer::FutureRecord;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::kafka::{AdminError, Kafka, TopicSpec};
+use crate::kafka::delivery::Batch;
+use crate::kafka::{AdminError, Kafka, Outgoing, TopicSpec};
 use crate::roads::Road;
 pub use record::Record;
 pub use table::Versioned;
@@ -55,6 +55,8 @@ pub enum RegistryError {
         #[source]
         source: KafkaError,
     },
+    #[error("registry topic {topic}: the write was not acknowledged: {reason}")]
+    Delivery { topic: String, reason: String },
     #[error("registry topic {topic}: not applied within {timeout:?}")]
     Timeout { topic: String, timeout: Duration },
     /// A concurrent write to the same road came first.
@@ -216,15 +218,21 @@ impl Registry {
 
     async fn produce(&self, name: &str, value: Option<Vec<u8>>) -> Result<i64, RegistryError> {
         let topic = &self.inner.settings.topic;
-        let mut record = FutureRecord::<str, Vec<u8>>::to(topic).partition(0).key(name);
-        if let Some(value) = &value {
-            record = record.payload(value);
-        }
-        let producer = self.inner.kafka.producer();
-        let delivery = producer.send(record, self.inner.settings.write_timeout).await;
-        match delivery {
-            Ok(delivered) => Ok(delivered.offset),
-            Err((source, _)) => Err(RegistryError::Kafka { topic: topic.clone(), source }),
+        let kafka = &self.inner.kafka;
+        let out = Outgoing {
+            key: Some(name.as_bytes()),
+            payload: value.as_deref(),
+            headers: None,
+            partition: Some(0),
+        };
+        let batch = Batch::new(1);
+        kafka.enqueue(&kafka.producer(), topic, out, batch.slot(0)).await;
+        match batch.wait(self.inner.settings.write_timeout).await.pop() {
+            Some(Ok((_, offset))) => Ok(offset),
+            Some(Err(reason)) => Err(RegistryError::Delivery { topic: topic.clone(), reason }),
+            None => {
+                Err(RegistryError::Delivery { topic: topic.clone(), reason: "no answer".into() })
+            }
         }
     }
 
