@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::pin::Pin;
 
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use roadroller_api::v1 as pb;
 use roadroller_api::v1::offramp_service_server::OfframpService;
 use tokio::sync::mpsc;
@@ -70,25 +70,27 @@ fn start(s: pb::StartSubscription) -> Result<Start, Status> {
     })
 }
 
-/// A later request as a command; `Err` with a reason for a problem that
-/// does not end the subscription, `Ok(None)` never.
-fn command(kind: pb::subscribe_request::Kind) -> Result<Command, Result<String, Status>> {
+/// A later request as a command: refused (with a reason for the subscriber)
+/// when it cannot be followed, aborting when it breaks the protocol.
+fn command(kind: pb::subscribe_request::Kind) -> Command {
     use pb::subscribe_request::Kind;
     match kind {
-        Kind::Start(_) => Err(Err(protocol("start may be sent only once, as the first message"))),
-        Kind::Request(r) => Ok(Command::Request(r.count)),
-        Kind::Cancel(_) => Ok(Command::Cancel),
-        Kind::Commit(c) => Ok(Command::Commit {
+        Kind::Start(_) => {
+            Command::Abort("start may be sent only once, as the first message".into())
+        }
+        Kind::Request(r) => Command::Request(r.count),
+        Kind::Cancel(_) => Command::Cancel,
+        Kind::Commit(c) => Command::Commit {
             correlation_id: c.correlation_id,
             offsets: c.offsets.into_iter().collect(),
-        }),
+        },
         Kind::Seek(s) => {
             use pb::seek_position::To;
             let to = match s.to {
                 Some(To::Boundary(b)) => match pb::SeekBoundary::try_from(b) {
                     Ok(pb::SeekBoundary::Beginning) => SeekTo::Beginning,
                     Ok(pb::SeekBoundary::End) => SeekTo::End,
-                    _ => return Err(Ok("seek.boundary must be BEGINNING or END".into())),
+                    _ => return Command::Refuse("seek.boundary must be BEGINNING or END".into()),
                 },
                 Some(To::Timestamp(t)) => {
                     SeekTo::Timestamp(t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
@@ -97,10 +99,12 @@ fn command(kind: pb::subscribe_request::Kind) -> Result<Command, Result<String, 
                     SeekTo::Offsets(o.offsets.into_iter().collect::<BTreeMap<_, _>>())
                 }
                 None => {
-                    return Err(Ok("seek needs a position: boundary, timestamp or offsets".into()));
+                    return Command::Refuse(
+                        "seek needs a position: boundary, timestamp or offsets".into(),
+                    );
                 }
             };
-            Ok(Command::Seek(to))
+            Command::Seek(to)
         }
     }
 }
@@ -134,10 +138,6 @@ fn response(event: Event) -> pb::SubscribeResponse {
     pb::SubscribeResponse { kind: Some(kind) }
 }
 
-fn error_event(reason: String) -> pb::SubscribeResponse {
-    response(Event::Error(reason))
-}
-
 #[tonic::async_trait]
 impl OfframpService for OfframpGrpc {
     type SubscribeStream = Outbound;
@@ -155,59 +155,38 @@ impl OfframpService for OfframpGrpc {
             None => return Err(protocol("the stream began without start")),
         };
         let (commands, command_rx) = mpsc::channel(64);
-        let mut events = self
+        let events = self
             .offramp
             .subscribe(start, command_rx, self.end_streams.child_token())
             .map_err(|e| status(&e))?;
-        let (out, out_rx) = mpsc::channel(64);
-        // Moves requests in and events out. When the subscriber goes away,
-        // dropping `commands` ends the subscription and its consumer leaves
-        // the group. A half-closed request stream keeps the subscription.
+        // Requests become commands. The subscription ends when `commands`
+        // is dropped (the subscriber went away) or on an abort; a
+        // half-closed request stream keeps it, until it ends by itself.
         tokio::spawn(async move {
-            let mut reading = true;
             loop {
-                tokio::select! {
-                    event = events.recv() => match event {
-                        Some(Ok(e)) => {
-                            if out.send(Ok(response(e))).await.is_err() {
-                                return;
-                            }
-                        }
-                        Some(Err(e)) => {
-                            let _ = out.send(Err(status(&e))).await;
-                            return;
-                        }
-                        None => return,
-                    },
-                    request = inbound.message(), if reading => match request {
-                        Ok(Some(pb::SubscribeRequest { kind: Some(kind) })) => match command(kind) {
-                            Ok(c) => {
-                                if commands.send(c).await.is_err() {
-                                    return;
-                                }
-                            }
-                            Err(Ok(reason)) => {
-                                if out.send(Ok(error_event(reason))).await.is_err() {
-                                    return;
-                                }
-                            }
-                            Err(Err(fatal)) => {
-                                let _ = out.send(Err(fatal)).await;
-                                return;
-                            }
-                        },
-                        Ok(Some(pb::SubscribeRequest { kind: None })) => {
-                            if out.send(Ok(error_event("an empty request was ignored".into()))).await.is_err() {
-                                return;
-                            }
-                        }
-                        Ok(None) => reading = false,
-                        Err(_) => return,
-                    },
-                    () = out.closed() => return,
+                let command = match inbound.message().await {
+                    Ok(Some(pb::SubscribeRequest { kind: Some(kind) })) => command(kind),
+                    Ok(Some(_)) => Command::Refuse("an empty request was ignored".into()),
+                    Ok(None) => {
+                        commands.closed().await;
+                        return;
+                    }
+                    Err(_) => return,
+                };
+                if commands.send(command).await.is_err() {
+                    return;
                 }
             }
         });
-        Ok(Response::new(Box::pin(ReceiverStream::new(out_rx))))
+        // Events come in batches; each becomes one response, encoded by
+        // tonic straight from the subscription's channel.
+        let outbound = ReceiverStream::new(events).flat_map(|batch| {
+            let responses: Vec<Result<pb::SubscribeResponse, Status>> = match batch {
+                Ok(events) => events.into_iter().map(|e| Ok(response(e))).collect(),
+                Err(e) => vec![Err(status(&e))],
+            };
+            futures::stream::iter(responses)
+        });
+        Ok(Response::new(Box::pin(outbound)))
     }
 }

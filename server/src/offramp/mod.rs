@@ -71,8 +71,15 @@ pub struct Start {
 pub enum Command {
     Request(i64),
     Cancel,
-    Commit { correlation_id: String, offsets: BTreeMap<i32, i64> },
+    Commit {
+        correlation_id: String,
+        offsets: BTreeMap<i32, i64>,
+    },
     Seek(SeekTo),
+    /// A request that was ignored; the subscriber is told why.
+    Refuse(String),
+    /// A request that breaks the protocol; the subscription ends.
+    Abort(String),
 }
 
 /// Where a seek goes.
@@ -121,8 +128,9 @@ pub struct Offramp {
     instance_id: String,
 }
 
-/// Events waiting for the subscriber; credit bounds messages anyway.
-const EVENT_BUFFER: usize = 256;
+/// Batches of events waiting for the subscriber; credit bounds messages
+/// anyway.
+const EVENT_BUFFER: usize = 16;
 
 impl Offramp {
     #[allow(clippy::too_many_arguments)]
@@ -138,15 +146,16 @@ impl Offramp {
         Self { kafka, registry, board, schemas, settings, topic_prefix, instance_id }
     }
 
-    /// Opens a subscription. Its events, ending with an error when it fails,
-    /// come on the returned channel; it ends when `commands` closes (the
-    /// subscriber left) or `stop` fires (shutdown).
+    /// Opens a subscription. Its events come in batches on the returned
+    /// channel, ending with an error when it fails; it ends when `commands`
+    /// closes (the subscriber left), on [`Command::Abort`], or when `stop`
+    /// fires (shutdown).
     pub fn subscribe(
         &self,
         start: Start,
         commands: mpsc::Receiver<Command>,
         stop: CancellationToken,
-    ) -> Result<mpsc::Receiver<Result<Event, OfframpError>>, OfframpError> {
+    ) -> Result<mpsc::Receiver<Result<Vec<Event>, OfframpError>>, OfframpError> {
         let mut violations = Vec::new();
         if let Err(e) = rules::name(&start.road) {
             violations.push(FieldViolation::new("start.road", e));
@@ -215,7 +224,7 @@ impl Offramp {
             instance_id: self.instance_id.clone(),
             consumer_group: group.clone(),
         };
-        let session = Session::new(Arc::new(consumer), topic, credit, renderer, events, stop);
+        let mut session = Session::new(Arc::new(consumer), topic, credit, renderer, events, stop);
         let kafka = self.kafka.clone();
         tokio::spawn(async move {
             let outcome = async {

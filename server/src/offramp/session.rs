@@ -8,7 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::KafkaResult;
+use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -17,11 +20,14 @@ use super::context::{Assignment, SubscriptionContext};
 use super::credit::Credit;
 use super::held::Held;
 use super::render::Renderer;
-use super::snapshot::Progress;
+use super::snapshot::{Progress, Verdict};
 use super::{Command, Delivered, Event, OfframpError, SeekTo};
 
 /// How long a seek, commit or offset lookup may take.
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Records taken from the consumer per wake-up beyond the first, at most.
+const DRAIN: usize = 512;
 
 /// What waits to go out, in order.
 #[derive(Debug)]
@@ -37,7 +43,11 @@ pub(super) struct Session {
     pub topic: String,
     pub credit: Credit,
     pub renderer: Renderer,
-    pub events: mpsc::Sender<Result<Event, OfframpError>>,
+    pub events: mpsc::Sender<Result<Vec<Event>, OfframpError>>,
+    /// Events of the current wake-up, sent together.
+    outbox: Vec<Event>,
+    /// Changes read before a snapshot completed, sent after it.
+    early: Vec<Delivered>,
     pub stop: CancellationToken,
     /// Received but not yet sent, for lack of credit.
     pub held: Held,
@@ -58,7 +68,7 @@ impl Session {
         topic: String,
         credit: Credit,
         renderer: Renderer,
-        events: mpsc::Sender<Result<Event, OfframpError>>,
+        events: mpsc::Sender<Result<Vec<Event>, OfframpError>>,
         stop: CancellationToken,
     ) -> Self {
         Self {
@@ -67,6 +77,8 @@ impl Session {
             credit,
             renderer,
             events,
+            outbox: Vec::new(),
+            early: Vec::new(),
             stop,
             held: Held::default(),
             throttled: false,
@@ -77,9 +89,23 @@ impl Session {
         }
     }
 
-    /// Sends an event; fails when the subscriber is gone.
-    pub async fn send(&self, event: Event) -> Result<(), OfframpError> {
-        self.events.send(Ok(event)).await.map_err(|_| OfframpError::SubscriberGone)
+    /// Sends an event at once; fails when the subscriber is gone.
+    pub async fn send(&mut self, event: Event) -> Result<(), OfframpError> {
+        self.outbox.push(event);
+        self.flush_outbox().await
+    }
+
+    /// Queues an event for the end of this wake-up.
+    fn emit(&mut self, event: Event) {
+        self.outbox.push(event);
+    }
+
+    async fn flush_outbox(&mut self) -> Result<(), OfframpError> {
+        if self.outbox.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.outbox);
+        self.events.send(Ok(batch)).await.map_err(|_| OfframpError::SubscriberGone)
     }
 
     /// A GROUP subscription: joins the stream's consumer group and delivers
@@ -107,7 +133,8 @@ impl Session {
         result
     }
 
-    /// The delivery loop.
+    /// The delivery loop. Each wake-up takes every record ready (up to a
+    /// bound), then sends what credit allows in one batch.
     pub async fn deliver(
         &mut self,
         mut commands: mpsc::Receiver<Command>,
@@ -115,56 +142,85 @@ impl Session {
     ) -> Result<(), OfframpError> {
         let consumer = self.consumer.clone();
         loop {
-            self.flush_held().await?;
+            self.flush_held();
+            self.flush_outbox().await?;
             self.update_pause()?;
+            let events = self.events.clone();
             tokio::select! {
                 biased;
                 () = self.stop.cancelled() => return Err(OfframpError::ShuttingDown),
+                // The subscriber went away (its call was cancelled), even if
+                // there is nothing to send it: the consumer leaves now.
+                () = events.closed() => return Err(OfframpError::SubscriberGone),
                 command = commands.recv() => match command {
                     None => return Ok(()),
                     Some(command) => self.handle(command).await?,
                 },
-                Some(change) = assignments.recv() => self.reassigned(change).await?,
+                Some(change) = assignments.recv() => self.reassigned(change),
                 // Always polled, with or without credit: polling keeps the
                 // member in its group and runs rebalances.
-                message = consumer.recv() => match message {
-                    Ok(m) => match self.renderer.render(&m) {
-                        Ok(delivered) => self.received(delivered),
-                        Err(reason) => self.send(Event::Error(reason)).await?,
-                    },
-                    Err(e) => {
-                        tracing::warn!(topic = %self.topic, error = %e, "consumer error");
-                        self.send(Event::Error(format!("topic {}: {e}", self.topic))).await?;
+                message = consumer.recv() => {
+                    self.take(message);
+                    for _ in 0..DRAIN {
+                        if self.held.is_full() {
+                            break;
+                        }
+                        match consumer.recv().now_or_never() {
+                            Some(message) => self.take(message),
+                            None => break,
+                        }
                     }
-                },
+                }
             }
         }
     }
 
-    /// A record from the consumer: queued behind what is held, filtered by
-    /// the snapshot while one is being delivered.
-    fn received(&mut self, delivered: Delivered) {
-        match &mut self.snapshot {
-            Some(progress) => progress.judge(delivered).into_iter().for_each(|o| self.held.push(o)),
-            None => self.held.push(Outgoing::Message(delivered)),
+    /// A record from the consumer: filtered by the snapshot while one is
+    /// being delivered (before rendering, so skipped records cost little),
+    /// then held until credit allows it out.
+    fn take(&mut self, message: KafkaResult<BorrowedMessage<'_>>) {
+        let m = match message {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(topic = %self.topic, error = %e, "consumer error");
+                self.emit(Event::Error(format!("topic {}: {e}", self.topic)));
+                return;
+            }
+        };
+        let verdict = match &mut self.snapshot {
+            Some(progress) => progress.judge(m.partition(), m.offset()),
+            None => Verdict::Send,
+        };
+        if verdict == Verdict::Skip {
+            return;
+        }
+        match (self.renderer.render(&m), verdict) {
+            (Ok(delivered), Verdict::Early) => self.early.push(delivered),
+            (Ok(delivered), _) => self.held.push(Outgoing::Message(delivered)),
+            (Err(reason), _) => self.emit(Event::Error(reason)),
+        }
+        if let Some(ends) = self.snapshot.as_mut().and_then(Progress::take_completion) {
+            self.held.push(Outgoing::SnapshotComplete(ends));
+            for delivered in std::mem::take(&mut self.early) {
+                self.held.push(Outgoing::Message(delivered));
+            }
         }
     }
 
-    /// Sends what credit allows, in order.
-    async fn flush_held(&mut self) -> Result<(), OfframpError> {
+    /// Moves what credit allows from `held` to the outbox, in order.
+    fn flush_held(&mut self) {
         while let Some(next) = self.held.front() {
             if matches!(next, Outgoing::Message(_)) && !self.credit.take() {
                 break;
             }
             match self.held.pop_front() {
-                Some(Outgoing::Message(d)) => self.send(Event::Message(d)).await?,
+                Some(Outgoing::Message(d)) => self.outbox.push(Event::Message(d)),
                 Some(Outgoing::SnapshotComplete(ends)) => {
-                    self.send(Event::SnapshotComplete(ends)).await?
+                    self.outbox.push(Event::SnapshotComplete(ends))
                 }
                 None => break,
             }
         }
-        Ok(())
     }
 
     /// Pauses every partition while the held records are at their bound,
@@ -199,7 +255,7 @@ impl Session {
         match command {
             Command::Request(count) => {
                 if let Err(reason) = self.credit.add(count) {
-                    self.send(Event::Error(reason)).await?;
+                    self.emit(Event::Error(reason));
                 }
             }
             Command::Cancel => self.credit.cancel(),
@@ -209,13 +265,15 @@ impl Session {
                     Ok(()) => (true, String::new()),
                     Err(e) => (false, e),
                 };
-                self.send(Event::CommitResponse { correlation_id, success, error }).await?;
+                self.emit(Event::CommitResponse { correlation_id, success, error });
             }
             Command::Seek(to) => {
                 if let Err(reason) = self.seek(to).await {
-                    self.send(Event::Error(reason)).await?;
+                    self.emit(Event::Error(reason));
                 }
             }
+            Command::Refuse(reason) => self.emit(Event::Error(reason)),
+            Command::Abort(reason) => return Err(OfframpError::Protocol(reason)),
         }
         Ok(())
     }
@@ -316,13 +374,13 @@ impl Session {
         Ok(())
     }
 
-    async fn reassigned(&mut self, change: Assignment) -> Result<(), OfframpError> {
+    fn reassigned(&mut self, change: Assignment) {
         match change {
             Assignment::Assigned(partitions) => {
                 self.assignment = partitions.iter().copied().collect();
                 // Newly assigned partitions start unpaused.
                 self.paused.retain(|p| self.assignment.contains(p));
-                self.send(Event::Rebalance(partitions)).await?;
+                self.emit(Event::Rebalance(partitions));
             }
             Assignment::Revoked(partitions) => {
                 let revoked: BTreeSet<i32> = partitions.into_iter().collect();
@@ -332,7 +390,6 @@ impl Session {
                 self.held.forget(&revoked);
             }
         }
-        Ok(())
     }
 
     pub fn list(&self, partitions: &[i32]) -> TopicPartitionList {

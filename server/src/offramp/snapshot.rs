@@ -16,14 +16,17 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
+use futures::FutureExt;
 use rdkafka::Message;
 use rdkafka::consumer::Consumer;
+use rdkafka::error::KafkaResult;
+use rdkafka::message::BorrowedMessage;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 
 use super::context::Assignment;
 use super::session::{Outgoing, Session};
-use super::{Command, Delivered, Event, OfframpError};
+use super::{Command, Event, OfframpError};
 use crate::kafka::Kafka;
 
 /// Runs a SNAPSHOT subscription to its end.
@@ -50,8 +53,9 @@ pub async fn run(
         session.consumer.assign(&start).map_err(|e| session.kafka_error("assign", e))?;
         session.assignment = ends.keys().copied().collect();
         session.send(Event::Rebalance(ends.keys().copied().collect())).await?;
-        if let Some(complete) = progress.complete_at_start() {
-            session.held.push(complete);
+        let mut progress = progress;
+        if let Some(ends) = progress.take_completion() {
+            session.held.push(Outgoing::SnapshotComplete(ends));
         }
         session.snapshot = Some(progress);
         session.deliver(commands, assignments).await
@@ -93,7 +97,6 @@ async fn index(
     empty: &BTreeSet<i32>,
     commands: &mut mpsc::Receiver<Command>,
 ) -> Result<Option<BTreeMap<i32, Vec<i64>>>, OfframpError> {
-    let mut keys: BTreeMap<i32, HashMap<Box<[u8]>, i64>> = BTreeMap::new();
     let mut reading = TopicPartitionList::new();
     let mut open: BTreeSet<i32> = BTreeSet::new();
     for (&partition, &end) in ends {
@@ -106,37 +109,30 @@ async fn index(
     }
     session.consumer.assign(&reading).map_err(|e| session.kafka_error("assign", e))?;
     let consumer = session.consumer.clone();
-    while !open.is_empty() {
+    let mut index = Index { keys: BTreeMap::new(), open, ends };
+    let events = session.events.clone();
+    while !index.open.is_empty() {
         tokio::select! {
             biased;
             () = session.stop.cancelled() => return Err(OfframpError::ShuttingDown),
+            () = events.closed() => return Err(OfframpError::SubscriberGone),
             command = commands.recv() => match command {
                 None => return Ok(None),
                 Some(command) => during_snapshot(session, command).await?,
             },
             message = consumer.recv() => {
-                let m = message.map_err(|e| session.kafka_error("read", e))?;
-                let (partition, offset) = (m.partition(), m.offset());
-                let end = ends.get(&partition).copied().unwrap_or(0);
-                if offset < end
-                    && let Some(key) = m.key()
-                {
-                    let partition_keys = keys.entry(partition).or_default();
-                    match m.payload() {
-                        Some(_) => {
-                            partition_keys.insert(key.into(), offset);
-                        }
-                        None => {
-                            partition_keys.remove(key);
-                        }
+                index.add(message).map_err(|e| session.kafka_error("read", e))?;
+                // Everything already fetched, without waking again.
+                for _ in 0..DRAIN {
+                    match consumer.recv().now_or_never() {
+                        Some(message) => index.add(message).map_err(|e| session.kafka_error("read", e))?,
+                        None => break,
                     }
-                }
-                if offset + 1 >= end {
-                    open.remove(&partition);
                 }
             }
         }
     }
+    let keys = index.keys;
     Ok(Some(
         keys.into_iter()
             .map(|(partition, map)| {
@@ -146,6 +142,48 @@ async fn index(
             })
             .collect(),
     ))
+}
+
+/// Records read while indexing beyond the first per wake-up, at most.
+const DRAIN: usize = 1024;
+
+/// The first read: the latest offset of each live key, per partition.
+struct Index<'a> {
+    keys: BTreeMap<i32, HashMap<Box<[u8]>, i64>>,
+    /// Partitions not read to their end yet.
+    open: BTreeSet<i32>,
+    ends: &'a BTreeMap<i32, i64>,
+}
+
+impl Index<'_> {
+    fn add(&mut self, message: KafkaResult<BorrowedMessage<'_>>) -> KafkaResult<()> {
+        let m = message?;
+        let (partition, offset) = (m.partition(), m.offset());
+        let end = self.ends.get(&partition).copied().unwrap_or(0);
+        if offset < end
+            && let Some(key) = m.key()
+        {
+            let keys = self.keys.entry(partition).or_default();
+            match m.payload() {
+                Some(_) => {
+                    // Replacing a value keeps the key's allocation.
+                    match keys.get_mut(key) {
+                        Some(latest) => *latest = offset,
+                        None => {
+                            keys.insert(key.into(), offset);
+                        }
+                    }
+                }
+                None => {
+                    keys.remove(key);
+                }
+            }
+        }
+        if offset + 1 >= end {
+            self.open.remove(&partition);
+        }
+        Ok(())
+    }
 }
 
 /// Commands while indexing: credit accumulates; commits and seeks wait for
@@ -174,8 +212,21 @@ async fn during_snapshot(session: &mut Session, command: Command) -> Result<(), 
                 .send(Event::Error("seek is available once the snapshot is complete".into()))
                 .await?;
         }
+        Command::Refuse(reason) => session.send(Event::Error(reason)).await?,
+        Command::Abort(reason) => return Err(OfframpError::Protocol(reason)),
     }
     Ok(())
+}
+
+/// What becomes of a record of the second read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Part of the snapshot, or a change after it completed.
+    Send,
+    /// A record the snapshot does not want.
+    Skip,
+    /// A change read before the snapshot completed: sent after it.
+    Early,
 }
 
 /// Which records of the second read are sent, and when the snapshot ends.
@@ -187,8 +238,6 @@ pub struct Progress {
     /// Partitions with nothing more to send before the snapshot completes;
     /// they stay paused until it does.
     finished: BTreeSet<i32>,
-    /// Changes read from finished partitions before the snapshot completed.
-    early: Vec<Delivered>,
     complete: bool,
 }
 
@@ -197,7 +246,7 @@ impl Progress {
         let wanted: HashMap<i32, VecDeque<i64>> =
             latest.into_iter().filter(|(_, o)| !o.is_empty()).map(|(p, o)| (p, o.into())).collect();
         let finished = ends.keys().filter(|p| !wanted.contains_key(p)).copied().collect();
-        Self { ends, wanted, finished, early: Vec::new(), complete: false }
+        Self { ends, wanted, finished, complete: false }
     }
 
     /// The first offset to read in `partition`, if any is wanted.
@@ -205,14 +254,17 @@ impl Progress {
         self.wanted.get(&partition).and_then(|q| q.front().copied())
     }
 
-    /// The completion, when there is nothing to send at all.
-    pub fn complete_at_start(&self) -> Option<Outgoing> {
-        (self.finished.len() == self.ends.len())
-            .then(|| Outgoing::SnapshotComplete(self.ends.clone()))
-    }
-
     pub fn is_complete(&self) -> bool {
         self.complete || self.finished.len() == self.ends.len()
+    }
+
+    /// The end offsets, once, when every partition has sent its part.
+    pub fn take_completion(&mut self) -> Option<BTreeMap<i32, i64>> {
+        if self.complete || self.finished.len() < self.ends.len() {
+            return None;
+        }
+        self.complete = true;
+        Some(self.ends.clone())
     }
 
     /// The partitions to keep paused: those done before the snapshot is.
@@ -224,40 +276,32 @@ impl Progress {
         }
     }
 
-    /// What a record read in the second pass leads to sending.
-    pub fn judge(&mut self, record: Delivered) -> Vec<Outgoing> {
-        if self.finished.len() == self.ends.len() {
-            self.complete = true;
-        }
-        let partition = record.partition;
+    /// What to do with the record at `offset` of `partition`.
+    pub fn judge(&mut self, partition: i32, offset: i64) -> Verdict {
         let end = self.ends.get(&partition).copied().unwrap_or(0);
         if self.complete {
             // Records before the end are snapshot records not wanted.
-            return if record.offset >= end { vec![Outgoing::Message(record)] } else { Vec::new() };
+            return if offset >= end { Verdict::Send } else { Verdict::Skip };
         }
-        let mut out = Vec::new();
-        if record.offset >= end {
+        if offset >= end {
             self.finished.insert(partition);
-            self.early.push(record);
-        } else if let Some(queue) = self.wanted.get_mut(&partition) {
-            // Offsets passed without being seen were compacted meanwhile.
-            while queue.front().is_some_and(|&o| o < record.offset) {
-                queue.pop_front();
-            }
-            if queue.front() == Some(&record.offset) {
-                queue.pop_front();
-                out.push(Outgoing::Message(record));
-            }
-            if queue.is_empty() {
-                self.finished.insert(partition);
-            }
+            return Verdict::Early;
         }
-        if self.finished.len() == self.ends.len() {
-            self.complete = true;
-            out.push(Outgoing::SnapshotComplete(self.ends.clone()));
-            out.extend(self.early.drain(..).map(Outgoing::Message));
+        let Some(queue) = self.wanted.get_mut(&partition) else { return Verdict::Skip };
+        // Offsets passed without being seen were compacted meanwhile.
+        while queue.front().is_some_and(|&o| o < offset) {
+            queue.pop_front();
         }
-        out
+        let verdict = if queue.front() == Some(&offset) {
+            queue.pop_front();
+            Verdict::Send
+        } else {
+            Verdict::Skip
+        };
+        if queue.is_empty() {
+            self.finished.insert(partition);
+        }
+        verdict
     }
 }
 
@@ -265,26 +309,21 @@ impl Progress {
 mod tests {
     use super::*;
 
-    fn record(partition: i32, offset: i64) -> Delivered {
-        Delivered {
-            partition,
-            offset,
-            timestamp_ms: None,
-            schema_version: 1,
-            key: Some(format!("k{offset}")),
-            payload: Some("{}".into()),
-            traceparent: None,
-            tracestate: None,
+    fn run(p: &mut Progress, records: &[(i32, i64)]) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut early = Vec::new();
+        for &(partition, offset) in records {
+            match p.judge(partition, offset) {
+                Verdict::Send => out.push(format!("{partition}:{offset}")),
+                Verdict::Early => early.push(format!("{partition}:{offset}")),
+                Verdict::Skip => {}
+            }
+            if p.take_completion().is_some() {
+                out.push("complete".into());
+                out.append(&mut early);
+            }
         }
-    }
-
-    fn sent(out: &[Outgoing]) -> Vec<String> {
-        out.iter()
-            .map(|o| match o {
-                Outgoing::Message(d) => format!("{}:{}", d.partition, d.offset),
-                Outgoing::SnapshotComplete(_) => "complete".into(),
-            })
-            .collect()
+        out
     }
 
     #[test]
@@ -293,37 +332,45 @@ mod tests {
         let latest = BTreeMap::from([(0, vec![1, 4]), (1, vec![2])]);
         let mut p = Progress::new(ends, latest);
         assert_eq!(p.first_wanted(0), Some(1));
-        assert!(p.complete_at_start().is_none());
-        let mut all = Vec::new();
-        for r in [record(0, 1), record(0, 2), record(1, 2), record(0, 3)] {
-            all.extend(p.judge(r));
-        }
-        assert_eq!(sent(&all), ["0:1", "1:2"]);
+        assert_eq!(p.take_completion(), None);
+        assert_eq!(run(&mut p, &[(0, 1), (0, 2), (1, 2), (0, 3)]), ["0:1", "1:2"]);
         assert_eq!(
             p.held_back(&BTreeSet::from([0, 1])),
             BTreeSet::from([1]),
             "partition 1 is done"
         );
         // A change arriving early on a finished partition waits.
-        let early = p.judge(record(1, 3));
-        assert!(early.is_empty());
-        let last = p.judge(record(0, 4));
-        assert_eq!(sent(&last), ["0:4", "complete", "1:3"]);
+        assert_eq!(p.judge(1, 3), Verdict::Early);
+        assert_eq!(run(&mut p, &[(0, 4)]), ["0:4", "complete"]);
         assert!(p.is_complete());
-        assert_eq!(sent(&p.judge(record(0, 5))), ["0:5"]);
+        assert_eq!(
+            run(&mut p, &[(0, 5), (0, 2)]),
+            ["0:5"],
+            "later changes pass, old records do not"
+        );
+    }
+
+    #[test]
+    fn early_changes_follow_the_completion() {
+        let mut p = Progress::new(
+            BTreeMap::from([(0, 2), (1, 2)]),
+            BTreeMap::from([(0, vec![1]), (1, vec![1])]),
+        );
+        assert_eq!(run(&mut p, &[(0, 1), (0, 2), (1, 1)]), ["0:1", "1:1", "complete", "0:2"]);
     }
 
     #[test]
     fn a_wanted_record_compacted_meanwhile_is_skipped() {
         let mut p = Progress::new(BTreeMap::from([(0, 10)]), BTreeMap::from([(0, vec![3, 6])]));
-        assert!(p.judge(record(0, 5)).is_empty(), "3 is gone, 5 is not wanted");
-        assert_eq!(sent(&p.judge(record(0, 6))), ["0:6", "complete"]);
+        assert_eq!(run(&mut p, &[(0, 5)]), Vec::<String>::new(), "3 is gone, 5 is not wanted");
+        assert_eq!(run(&mut p, &[(0, 6)]), ["0:6", "complete"]);
     }
 
     #[test]
     fn an_empty_road_completes_at_once() {
-        let p = Progress::new(BTreeMap::from([(0, 0), (1, 4)]), BTreeMap::new());
-        assert!(p.complete_at_start().is_some());
+        let mut p = Progress::new(BTreeMap::from([(0, 0), (1, 4)]), BTreeMap::new());
         assert!(p.is_complete());
+        assert!(p.take_completion().is_some());
+        assert!(p.take_completion().is_none(), "only once");
     }
 }

@@ -351,3 +351,18 @@ async fn bad_subscriptions_end_with_the_right_status() {
     assert_eq!(err.code(), Code::InvalidArgument);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn credit_granted_after_a_quiet_start_delivers_from_every_partition() {
+    let server = TestServer::start().await;
+    open_road(&server, stream_road("spread_out"), numbered()).await;
+    produce(&server, "spread_out", (0..3).map(|n| json!({"n": n}))).await;
+    let mut sub =
+        Subscriber::start(&server, group_start("spread_out", "late", 0)).await.expect("subscribe");
+    sub.no_message_for(Duration::from_millis(500)).await;
+    sub.request(3).await;
+    let mut got: Vec<i64> = sub.messages(3, WAIT).await.iter().map(n_of).collect();
+    got.sort_unstable();
+    assert_eq!(got, [0, 1, 2]);
+    server.shutdown().await;
+}
