@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 
-use futures::Stream;
+use futures::{FutureExt, Stream};
 use roadroller_api::v1 as pb;
 use roadroller_api::v1::subscribe_request::Kind as Ask;
 use roadroller_api::v1::subscribe_response::Kind as Got;
@@ -169,7 +169,9 @@ fn closed() -> Error {
 /// A subscription: a stream of events. Dropping it ends the subscription
 /// (the server's consumer leaves its group).
 pub struct Subscription {
-    events: mpsc::Receiver<Result<Event, Error>>,
+    /// Events arrive in batches, handed out one at a time from `buffer`.
+    events: mpsc::Receiver<Result<Vec<Event>, Error>>,
+    buffer: VecDeque<Event>,
     control: Control,
 }
 
@@ -183,7 +185,17 @@ impl Stream for Subscription {
     type Item = Result<Event, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.events.poll_recv(cx)
+        loop {
+            if let Some(event) = self.buffer.pop_front() {
+                return Poll::Ready(Some(Ok(event)));
+            }
+            match self.events.poll_recv(cx) {
+                Poll::Ready(Some(Ok(batch))) => self.buffer.extend(batch),
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 }
 
@@ -192,14 +204,13 @@ impl Client {
     /// (unknown road, SNAPSHOT of a STREAM road, ...).
     pub async fn subscribe(&self, options: SubscribeOptions) -> Result<Subscription, Error> {
         let connection = open(self, &options).await?;
-        let window = options.window.max(1) as usize;
-        // Messages are asked for as the reader takes them: the channel holds
-        // half a window, the server the rest.
-        let (events, rx) = mpsc::channel(window.div_ceil(2));
+        // Messages are asked for as the reader takes them, so the server
+        // holds at most a window; a few batches wait here.
+        let (events, rx) = mpsc::channel(4);
         let (orders, order_rx) = mpsc::channel(16);
         let client = self.clone();
         tokio::spawn(run(client, options, connection, events, order_rx));
-        Ok(Subscription { events: rx, control: Control { orders } })
+        Ok(Subscription { events: rx, buffer: VecDeque::new(), control: Control { orders } })
     }
 }
 
@@ -227,7 +238,7 @@ async fn run(
     client: Client,
     options: SubscribeOptions,
     mut connection: Connection,
-    events: mpsc::Sender<Result<Event, Error>>,
+    events: mpsc::Sender<Result<Vec<Event>, Error>>,
     mut orders: mpsc::Receiver<Order>,
 ) {
     let mut backoff = Duration::from_millis(200);
@@ -260,7 +271,7 @@ async fn run(
                 Ok(c) => {
                     connection = c;
                     backoff = Duration::from_millis(200);
-                    if events.send(Ok(Event::Reconnected)).await.is_err() {
+                    if events.send(Ok(vec![Event::Reconnected])).await.is_err() {
                         return;
                     }
                     break;
@@ -287,57 +298,58 @@ enum Ended {
 
 /// One connection's life: answers routed to the reader and to waiting
 /// commits. Events wait in `ready` while the reader is busy, so commits are
-/// still answered; credit is topped up as messages reach the reader, which
-/// bounds `ready` by the window.
+/// still answered; they go to the reader in batches, and credit is topped up
+/// as messages reach it, which bounds `ready` by the window.
 async fn serve(
     options: &SubscribeOptions,
     connection: &mut Connection,
-    events: &mpsc::Sender<Result<Event, Error>>,
+    events: &mpsc::Sender<Result<Vec<Event>, Error>>,
     orders: &mut mpsc::Receiver<Order>,
 ) -> Ended {
     let window = i64::from(options.window.max(1));
     let mut outstanding = window;
-    let mut ready: VecDeque<Event> = VecDeque::new();
+    let mut ready: Vec<Event> = Vec::new();
     let mut commits: HashMap<String, oneshot::Sender<Result<(), Error>>> = HashMap::new();
     let ask = |kind| pb::SubscribeRequest { kind: Some(kind) };
     let outcome = loop {
         tokio::select! {
             permit = events.reserve(), if !ready.is_empty() => {
                 let Ok(permit) = permit else { break Ended::ReaderGone };
-                let Some(event) = ready.pop_front() else { continue };
-                let is_message = matches!(event, Event::Message(_));
-                permit.send(Ok(event));
-                if is_message {
-                    outstanding -= 1;
-                    // Top up once half the window is used.
-                    if outstanding <= window / 2 {
-                        let more = window - outstanding;
-                        outstanding = window;
-                        if connection.asks.send(ask(Ask::Request(pb::RequestMessages { count: more }))).await.is_err() {
-                            break Ended::Failed(closed());
-                        }
+                let batch = std::mem::take(&mut ready);
+                let messages = batch.iter().filter(|e| matches!(e, Event::Message(_))).count() as i64;
+                permit.send(Ok(batch));
+                outstanding -= messages;
+                // Top up once half the window is used.
+                if messages > 0 && outstanding <= window / 2 {
+                    let more = window - outstanding;
+                    outstanding = window;
+                    if connection.asks.send(ask(Ask::Request(pb::RequestMessages { count: more }))).await.is_err() {
+                        break Ended::Failed(closed());
                     }
                 }
             }
             answer = connection.answers.message() => {
-                let kind = match answer {
-                    Ok(Some(pb::SubscribeResponse { kind: Some(kind) })) => kind,
-                    Ok(Some(_)) => continue,
-                    Ok(None) => break Ended::Failed(Error::Status(tonic::Status::unavailable("the server ended the subscription"))),
-                    Err(status) => break Ended::Failed(Error::Status(status)),
-                };
-                match kind {
-                    Got::Message(m) => ready.push_back(Event::Message(message(m))),
-                    Got::Rebalance(r) => ready.push_back(Event::Rebalance(r.partitions)),
-                    Got::SnapshotComplete(c) => ready.push_back(Event::SnapshotComplete(c.offsets.into_iter().collect())),
-                    Got::Error(e) => ready.push_back(Event::Warning(e.reason)),
-                    Got::CommitResponse(r) => {
-                        if let Some(reply) = commits.remove(&r.correlation_id) {
-                            let result = if r.success { Ok(()) } else { Err(Error::Closed(format!("commit refused: {}", r.error))) };
-                            let _ = reply.send(result);
+                let mut answer = answer;
+                // Whatever else has arrived, without waiting.
+                loop {
+                    match answer {
+                        Ok(Some(pb::SubscribeResponse { kind: Some(kind) })) => route(kind, &mut ready, &mut commits),
+                        Ok(Some(_)) => {}
+                        Ok(None) => break,
+                        Err(_) => break,
+                    }
+                    match connection.answers.message().now_or_never() {
+                        Some(next) => answer = next,
+                        None => {
+                            answer = Ok(Some(pb::SubscribeResponse { kind: None }));
+                            break;
                         }
                     }
-                    Got::Connection(_) => {}
+                }
+                match answer {
+                    Ok(None) => break Ended::Failed(Error::Status(tonic::Status::unavailable("the server ended the subscription"))),
+                    Err(status) => break Ended::Failed(Error::Status(status)),
+                    Ok(Some(_)) => {}
                 }
             }
             order = orders.recv() => {
@@ -363,6 +375,34 @@ async fn serve(
         )));
     }
     outcome
+}
+
+/// An answer from the server: an event for the reader, or the reply to a
+/// commit.
+fn route(
+    kind: Got,
+    ready: &mut Vec<Event>,
+    commits: &mut HashMap<String, oneshot::Sender<Result<(), Error>>>,
+) {
+    match kind {
+        Got::Message(m) => ready.push(Event::Message(message(m))),
+        Got::Rebalance(r) => ready.push(Event::Rebalance(r.partitions)),
+        Got::SnapshotComplete(c) => {
+            ready.push(Event::SnapshotComplete(c.offsets.into_iter().collect()))
+        }
+        Got::Error(e) => ready.push(Event::Warning(e.reason)),
+        Got::CommitResponse(r) => {
+            if let Some(reply) = commits.remove(&r.correlation_id) {
+                let result = if r.success {
+                    Ok(())
+                } else {
+                    Err(Error::Closed(format!("commit refused: {}", r.error)))
+                };
+                let _ = reply.send(result);
+            }
+        }
+        Got::Connection(_) => {}
+    }
 }
 
 fn message(m: pb::RoadMessage) -> Message {
