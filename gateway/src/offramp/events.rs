@@ -28,15 +28,14 @@ pub fn decode(frame: &[u8]) -> Result<Option<ClientEvent>, String> {
     if frame.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    // serde_json keeps object members in document order here (the
-    // workspace enables `preserve_order`), which is what lets the check
-    // below see which property came first.
     let value: Value =
         serde_json::from_slice(frame).map_err(|e| format!("Unable to parse event: {e}"))?;
     let Value::Object(event) = value else {
         return Err("Unable to parse event: an event is a JSON object".into());
     };
-    match event.keys().next().map(String::as_str) {
+    // Maps do not keep document order, so the first member is read from the
+    // text itself.
+    match first_key(frame).as_deref() {
         Some("type") => {}
         Some(other) => return Err(format!("Expected \"type\" field but got \"{other}\"")),
         None => return Err("Expected \"type\" field but got an empty object".into()),
@@ -155,6 +154,34 @@ pub fn rebalance(assignment: &[i32]) -> String {
 
 pub fn error(reason: &str) -> String {
     text(&Error { r#type: "ERROR", reason })
+}
+
+/// The name of the first member of the JSON object in `frame`, in document
+/// order.
+fn first_key(frame: &[u8]) -> Option<String> {
+    use serde::Deserializer;
+    use serde::de::{IgnoredAny, MapAccess, Visitor};
+
+    struct FirstKey;
+
+    impl<'de> Visitor<'de> for FirstKey {
+        type Value = Option<String>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let first = map.next_key::<String>()?;
+            if first.is_some() {
+                map.next_value::<IgnoredAny>()?;
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            }
+            Ok(first)
+        }
+    }
+
+    serde_json::Deserializer::from_slice(frame).deserialize_map(FirstKey).ok().flatten()
 }
 
 #[cfg(test)]

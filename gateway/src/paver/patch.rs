@@ -102,7 +102,7 @@ pub fn apply(doc: &mut Value, ops: &[Operation]) -> Result<(), ApiError> {
                 items.insert(at, value);
             }
             ("remove", Value::Object(map)) => {
-                map.shift_remove(last).ok_or_else(|| fail("the path does not exist"))?;
+                map.remove(last).ok_or_else(|| fail("the path does not exist"))?;
             }
             ("remove", Value::Array(items)) => {
                 let at = index(last, items.len()).ok_or_else(|| fail("no such index"))?;

@@ -124,8 +124,10 @@ pub async fn data_highway_flow(base: &str, ws: &str, road: &str) {
         assert!(m.get("key").is_none(), "no key on a STREAM road: {m}");
     }
     let offsets = next_offsets(&messages);
-    let commit = json!({"type": "COMMIT", "correlationId": "c-1", "offsets": offsets});
-    socket.send_text(&commit.to_string()).await;
+    // As a Data Highway client writes it: "type" first.
+    let commit =
+        format!(r#"{{"type":"COMMIT","correlationId":"c-1","offsets":{}}}"#, json!(offsets));
+    socket.send_text(&commit).await;
     let response = socket.wait_for("COMMIT_RESPONSE", WAIT).await;
     assert_eq!(
         response,
