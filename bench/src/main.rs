@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::Parser;
 use roadroller_bench::figures::{self, Figure, Target};
 use roadroller_bench::stage::{Result, STREAM, Stage};
-use roadroller_bench::{scenarios, throughput};
+use roadroller_bench::{proc, scenarios, throughput};
 
 #[derive(Parser, Debug)]
 #[command(about = "Roadroller against raw Kafka clients on the same broker")]
@@ -28,6 +28,15 @@ struct Args {
     /// Scenario numbers to leave out, e.g. --skip 4,9
     #[arg(long, value_delimiter = ',')]
     skip: Vec<u32>,
+    /// Records per throughput scenario, instead of the run's default
+    #[arg(long)]
+    records: Option<u64>,
+    /// Keys of the SNAPSHOT scenario, instead of the run's default
+    #[arg(long)]
+    snapshot_keys: Option<u64>,
+    /// Idle subscriptions, instead of the run's default
+    #[arg(long)]
+    idle: Option<usize>,
 }
 
 /// Sizes of one run.
@@ -61,6 +70,11 @@ impl Sizes {
     }
 }
 
+// The broker and the Rust client run in this process; the raw clients are
+// librdkafka's C and allocate with their own malloc either way.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -89,7 +103,10 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: &Args) -> Result<Vec<Figure>> {
-    let sizes = Sizes::of(args.quick);
+    let mut sizes = Sizes::of(args.quick);
+    sizes.records = args.records.unwrap_or(sizes.records);
+    sizes.snapshot_keys = args.snapshot_keys.unwrap_or(sizes.snapshot_keys);
+    sizes.idle = args.idle.unwrap_or(sizes.idle);
     let bin = match &args.server_bin {
         Some(bin) => bin.clone(),
         None => std::env::current_exe()?.with_file_name("roadroller"),
@@ -98,57 +115,84 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
     let mut figures = Vec::new();
     let n = sizes.records;
     let step = |name: &str| eprintln!("-- {name}");
+    // Each figure is shown as soon as it is measured.
+    let mut shown = 0;
+    let mut show = |figures: &Vec<Figure>| {
+        for f in &figures[shown..] {
+            eprintln!("   {} = {:.2} {}", f.scenario, f.value, f.unit);
+        }
+        shown = figures.len();
+    };
 
     step("1. raw producer");
+    let pid = stage.server.pid();
     let raw_topic = "bench.raw";
     create_topic(&stage, raw_topic, 6).await?;
+    let cpu = proc::Cpu::start(pid);
     let bootstrap = stage.bootstrap();
     let raw =
         tokio::task::spawn_blocking(move || throughput::raw_produce(&bootstrap, raw_topic, n))
             .await??;
     figures.push(Figure::new("1 raw rdkafka producer", raw, "records/s"));
+    cpu_figures(&mut figures, "1", cpu, n);
 
+    show(&figures);
     step("2. Onramp ProduceStream");
+    let cpu = proc::Cpu::start(pid);
     let value = throughput::produce_stream(&stage, STREAM, n).await?;
     figures.push(
         Figure::new("2 Onramp ProduceStream", value, "records/s")
             .against(raw, Target::RatioAtLeast(0.85)),
     );
+    cpu_figures(&mut figures, "2", cpu, n);
 
+    show(&figures);
     step("3. Onramp Produce, 500 x 4 callers");
+    let cpu = proc::Cpu::start(pid);
     let value = throughput::produce_batches(&stage, n).await?;
     figures.push(
         Figure::new("3 Onramp Produce 500 x 4", value, "records/s")
             .against(raw, Target::RatioAtLeast(0.70)),
     );
+    cpu_figures(&mut figures, "3", cpu, n);
 
     let mut total = 2 * n;
     if !args.skip.contains(&4) {
+        show(&figures);
         step("4. HTTP Onramp, 500 per request");
+        let cpu = proc::Cpu::start(pid);
         let value = throughput::produce_http(&stage, n).await?;
         figures.push(
             Figure::new("4 HTTP Onramp 500 x 4", value, "records/s")
                 .against(raw, Target::RatioAtLeast(0.50)),
         );
+        cpu_figures(&mut figures, "4", cpu, n);
         total += n;
     }
 
+    show(&figures);
     step("5. raw consumer");
+    let cpu = proc::Cpu::start(pid);
     let bootstrap = stage.bootstrap();
     let topic = format!("road.{STREAM}");
     let raw =
         tokio::task::spawn_blocking(move || throughput::raw_consume(&bootstrap, &topic, 6, total))
             .await??;
     figures.push(Figure::new("5 raw rdkafka consumer", raw, "records/s"));
+    cpu_figures(&mut figures, "5", cpu, total);
 
+    show(&figures);
     step("6. Offramp GROUP, push mode");
+    let cpu = proc::Cpu::start(pid);
     let value = throughput::offramp_push(&stage, STREAM, total).await?;
     figures.push(
         Figure::new("6 Offramp GROUP push", value, "records/s")
             .against(raw, Target::RatioAtLeast(0.85)),
     );
+    cpu_figures(&mut figures, "6", cpu, total);
 
     if !args.skip.contains(&7) {
+        show(&figures);
         step("7. SNAPSHOT against a raw read");
         let s = scenarios::snapshot(&stage, sizes.snapshot_keys).await?;
         figures.push(
@@ -166,6 +210,7 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
     }
 
     if !args.skip.contains(&8) {
+        show(&figures);
         step("8. produce -> Offramp latency at 5,000/s");
         let l = scenarios::latency(&stage, 5_000, sizes.latency_for).await?;
         figures.push(Figure::new("8 latency p50", l.p50, "ms"));
@@ -174,6 +219,7 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
     }
 
     if !args.skip.contains(&9) {
+        show(&figures);
         step("9. idle subscriptions");
         let i = scenarios::idle(&stage, sizes.idle).await?;
         let gib = 1024.0 * 1024.0 * 1024.0;
@@ -195,6 +241,7 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
         figures.push(Figure::new("9 threads before", i.threads_before as f64, "threads"));
     }
 
+    show(&figures);
     step("10. validating a 1 KiB document, 30 properties");
     let rate =
         tokio::task::spawn_blocking(move || scenarios::validation(sizes.validate_for)).await??;
@@ -202,6 +249,13 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
         Figure::new("10 validation, one core", rate, "docs/s").target(Target::AtLeast(200_000.0)),
     );
     Ok(figures)
+}
+
+/// The CPU a scenario used per record, as two figures.
+fn cpu_figures(figures: &mut Vec<Figure>, scenario: &str, cpu: proc::Cpu, records: u64) {
+    let (bench, server) = cpu.per_record(records);
+    figures.push(Figure::new(format!("{scenario}: CPU clients+broker"), bench, "us/record"));
+    figures.push(Figure::new(format!("{scenario}: CPU server"), server, "us/record"));
 }
 
 async fn create_topic(stage: &Stage, name: &str, partitions: i32) -> Result<()> {

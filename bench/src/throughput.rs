@@ -53,6 +53,7 @@ pub fn raw_produce(bootstrap: &str, topic: &str, n: u64) -> Result<f64> {
         .set("sticky.partitioning.linger.ms", "0")
         .set("linger.ms", "5")
         .set("batch.num.messages", "10000")
+        .set("socket.nagle.disable", "true")
         .create_with_context(Counting(acks.clone()))?;
     let warm_up = 1_000;
     send_all(&producer, topic, 0..warm_up)?;
@@ -184,6 +185,7 @@ pub fn raw_consume(bootstrap: &str, topic: &str, partitions: i32, n: u64) -> Res
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "bench-raw")
         .set("enable.auto.commit", "false")
+        .set("socket.nagle.disable", "true")
         .create()?;
     let mut assignment = TopicPartitionList::new();
     for p in 0..partitions {
