@@ -9,7 +9,8 @@
 //! exits the process, which would bypass the drain.
 //!
 //! Clients connect through [`relay`], which serves Fetch as a broker does
-//! (long-polling, trimmed to the requested sizes); the engine's own handler
+//! (long-polling, trimmed to the requested sizes, large reads served from
+//! [`tails`] rather than copied again); the engine's own handler
 //! listens on a private loopback port for everything else.
 //!
 //! Persistence: the whole state is one JSON snapshot, `<dir>/kafka.json`,
@@ -17,6 +18,7 @@
 //! last save.
 
 mod relay;
+mod tails;
 
 use std::fs::File;
 use std::io;
@@ -35,6 +37,7 @@ pub struct EmbeddedBroker {
     /// Where the engine itself listens; only relays connect to it.
     engine_addr: SocketAddr,
     wakeup: Arc<relay::Wakeup>,
+    tails: Arc<tails::Tails>,
     store: Option<Store>,
     /// The current accept loop; `None` while stopped.
     life: Mutex<Option<Lifecycle>>,
@@ -105,6 +108,7 @@ impl EmbeddedBroker {
             addr,
             engine_addr,
             wakeup: Arc::default(),
+            tails: Arc::default(),
             store,
             life: Mutex::new(None),
         });
@@ -115,14 +119,14 @@ impl EmbeddedBroker {
     fn accept(&self, listener: TcpListener) {
         let life = Lifecycle::default();
         let incoming = life.incoming(listener);
-        let (engine_addr, wakeup, engine) =
-            (self.engine_addr, self.wakeup.clone(), self.engine.clone());
+        let (engine_addr, wakeup, tails, engine) =
+            (self.engine_addr, self.wakeup.clone(), self.tails.clone(), self.engine.clone());
         spawn("broker-accept", move || {
             for (stream, conn) in incoming {
-                let (wakeup, engine) = (wakeup.clone(), engine.clone());
+                let (wakeup, tails, engine) = (wakeup.clone(), tails.clone(), engine.clone());
                 spawn("broker-relay", move || {
                     let _conn = conn;
-                    if let Err(e) = relay::relay(stream, engine_addr, &engine, &wakeup) {
+                    if let Err(e) = relay::relay(stream, engine_addr, &engine, &wakeup, &tails) {
                         tracing::debug!(error = %e, "embedded broker connection ended");
                     }
                 });

@@ -20,11 +20,14 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
+use kafka_protocol::messages::fetch_response::FetchableTopicResponse;
 use kafka_protocol::messages::{
     ApiKey, FetchRequest, FetchResponse, RequestHeader, ResponseHeader,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 use noida::kafka::engine::Engine;
+
+use super::tails::Tails;
 
 /// Largest frame relayed; the engine refuses larger ones too.
 const MAX_FRAME: usize = 100 * 1024 * 1024;
@@ -66,8 +69,14 @@ impl Wakeup {
 }
 
 enum Request {
-    Fetch { header: RequestHeader, fetch: Box<FetchRequest>, version: i16 },
+    Fetch {
+        header: RequestHeader,
+        fetch: Box<FetchRequest>,
+        version: i16,
+    },
     Produce,
+    /// Deletes topics or records, which kept answers must not outlive.
+    Delete,
     Other,
 }
 
@@ -78,6 +87,7 @@ pub fn relay(
     handler: SocketAddr,
     engine: &Engine,
     wakeup: &Wakeup,
+    tails: &Tails,
 ) -> io::Result<()> {
     client.set_nodelay(true)?;
     let upstream = TcpStream::connect(handler)?;
@@ -88,11 +98,16 @@ pub fn relay(
         let Some(request) = read_frame(&mut from_client)? else { return Ok(()) };
         let response = match classify(&request) {
             Request::Fetch { header, fetch, version } => {
-                fetch_answer(engine, wakeup, &header, &fetch, version)?
+                fetch_answer(engine, wakeup, tails, &header, &fetch, version)?
             }
             Request::Produce => {
                 let response = exchange(&mut to_engine, &mut from_engine, &request)?;
                 wakeup.bump();
+                response
+            }
+            Request::Delete => {
+                let response = exchange(&mut to_engine, &mut from_engine, &request)?;
+                tails.forget();
                 response
             }
             Request::Other => exchange(&mut to_engine, &mut from_engine, &request)?,
@@ -105,6 +120,7 @@ pub fn relay(
 fn fetch_answer(
     engine: &Engine,
     wakeup: &Wakeup,
+    tails: &Tails,
     header: &RequestHeader,
     fetch: &FetchRequest,
     version: i16,
@@ -112,14 +128,14 @@ fn fetch_answer(
     let max_wait = Duration::from_millis(fetch.max_wait_ms.max(0) as u64);
     let deadline = Instant::now() + max_wait.min(MAX_HOLD);
     let mut seen = wakeup.current();
-    let mut response = engine.handle_fetch(fetch, version);
+    let mut response = serve(engine, tails, fetch, version);
     while fetched_nothing(&response) {
         let now = wakeup.wait_past(seen, deadline);
         if now == seen {
             break;
         }
         seen = now;
-        response = engine.handle_fetch(fetch, version);
+        response = serve(engine, tails, fetch, version);
     }
     trim(&mut response, fetch);
     let response_header = ResponseHeader::default().with_correlation_id(header.correlation_id);
@@ -131,6 +147,60 @@ fn fetch_answer(
             io::Error::new(io::ErrorKind::InvalidData, format!("encoding a fetch answer: {e}"))
         })?;
     Ok(out.to_vec())
+}
+
+/// A Fetch answered from kept answers where they reach, by the engine for
+/// the other partitions.
+fn serve(engine: &Engine, tails: &Tails, fetch: &FetchRequest, version: i16) -> FetchResponse {
+    let mut kept = Vec::new();
+    let mut rest = FetchRequest::default();
+    for topic in &fetch.topics {
+        let mut missing = Vec::new();
+        for partition in &topic.partitions {
+            match tails.answer(&topic.topic, partition.partition, partition.fetch_offset) {
+                Some(data) => kept.push((topic.topic.clone(), topic.topic_id, data)),
+                None => missing.push(partition.clone()),
+            }
+        }
+        if !missing.is_empty() {
+            let mut asked = topic.clone();
+            asked.partitions = missing;
+            rest.topics.push(asked);
+        }
+    }
+    let mut response = if kept.is_empty() {
+        engine.handle_fetch(fetch, version)
+    } else if rest.topics.is_empty() {
+        FetchResponse::default()
+    } else {
+        rest.isolation_level = fetch.isolation_level;
+        rest.max_bytes = fetch.max_bytes;
+        engine.handle_fetch(&rest, version)
+    };
+    for topic in &response.responses {
+        let asked = fetch.topics.iter().find(|t| t.topic == topic.topic);
+        for data in &topic.partitions {
+            let offset = asked
+                .and_then(|t| t.partitions.iter().find(|p| p.partition == data.partition_index))
+                .map(|p| p.fetch_offset);
+            if let Some(offset) = offset {
+                tails.keep(&topic.topic, offset, data);
+            }
+        }
+    }
+    for (name, id, data) in kept {
+        match response.responses.iter_mut().find(|t| t.topic == name) {
+            Some(topic) => topic.partitions.push(data),
+            None => {
+                let mut topic = FetchableTopicResponse::default();
+                topic.topic = name;
+                topic.topic_id = id;
+                topic.partitions.push(data);
+                response.responses.push(topic);
+            }
+        }
+    }
+    response
 }
 
 /// Cuts each partition's records to the request's `partition_max_bytes`
@@ -197,6 +267,7 @@ fn classify(frame: &[u8]) -> Request {
     let version = i16::from_be_bytes([frame[2], frame[3]]);
     match ApiKey::try_from(key) {
         Ok(ApiKey::Produce) => Request::Produce,
+        Ok(ApiKey::DeleteTopics | ApiKey::DeleteRecords) => Request::Delete,
         Ok(ApiKey::Fetch) => {
             let mut buf = Bytes::copy_from_slice(frame);
             let header =
