@@ -186,6 +186,9 @@ pub fn raw_consume(bootstrap: &str, topic: &str, partitions: i32, n: u64) -> Res
         .set("group.id", "bench-raw")
         .set("enable.auto.commit", "false")
         .set("socket.nagle.disable", "true")
+        // As Roadroller's consumers: at the 1 s default, a consumer whose
+        // queue is full waits that long before fetching again.
+        .set("fetch.queue.backoff.ms", "5")
         .create()?;
     let mut assignment = TopicPartitionList::new();
     for p in 0..partitions {
