@@ -51,7 +51,7 @@ pub fn raw_produce(bootstrap: &str, topic: &str, n: u64) -> Result<f64> {
         .set("enable.idempotence", "true")
         .set("partitioner", "murmur2_random")
         .set("sticky.partitioning.linger.ms", "0")
-        .set("linger.ms", "5")
+        .set("linger.ms", "1")
         .set("batch.num.messages", "10000")
         .set("socket.nagle.disable", "true")
         .create_with_context(Counting(acks.clone()))?;

@@ -238,7 +238,10 @@ fn base_config(bootstrap: &str, client_id: &str) -> ClientConfig {
 /// The producer of DESIGN.md: acknowledged by every in-sync replica,
 /// idempotent (no duplicates or reordering on retry), and partitioning keys
 /// with murmur2 as Java clients do, so every producer agrees where a key
-/// lives. A short linger batches concurrent callers without hurting latency.
+/// lives. Linger is short: a Produce call waits for its records' acks, so
+/// with a few callers the linger is most of each call (5 ms held four
+/// callers of 500 records to 214k records/s and 6 ms p50 latency; 1 ms gives
+/// 314k and 2 ms), while a busy producer fills its batches either way.
 fn producer_config(base: &ClientConfig, produce_timeout: Duration) -> ClientConfig {
     let mut config = base.clone();
     config
@@ -248,7 +251,7 @@ fn producer_config(base: &ClientConfig, produce_timeout: Duration) -> ClientConf
         // Keyless records go to a random partition each, so a batch spreads
         // over the partitions instead of sticking to one.
         .set("sticky.partitioning.linger.ms", "0")
-        .set("linger.ms", "5")
+        .set("linger.ms", "1")
         .set("batch.num.messages", "10000")
         .set("message.timeout.ms", produce_timeout.as_millis().to_string());
     config
