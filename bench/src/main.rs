@@ -70,8 +70,8 @@ impl Sizes {
     }
 }
 
-// The broker and the Rust client run in this process; the raw clients are
-// librdkafka's C and allocate with their own malloc either way.
+// The same allocator as the server's, for the broker, the Rust client and,
+// through mimalloc's `override` feature, the raw librdkafka clients.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
