@@ -218,7 +218,9 @@ pub async fn offramp_push(stage: &Stage, road: &str, n: u64) -> Result<f64> {
     options.window = 1_000_000;
     options.reconnect = false;
     let mut subscription = stage.client.subscribe(options).await?;
-    let started = Instant::now();
+    // Timed from the assignment, as the raw consumer is from its assign():
+    // joining the group is not reading.
+    let mut started = None;
     let mut read = 0u64;
     while read < n {
         let event = tokio::time::timeout(Duration::from_secs(60), subscription.next())
@@ -226,15 +228,20 @@ pub async fn offramp_push(stage: &Stage, road: &str, n: u64) -> Result<f64> {
             .map_err(|_| format!("offramp: {read} of {n}, then nothing for 60 s"))?;
         match event {
             Some(Ok(Event::Message(m))) => {
+                started.get_or_insert_with(Instant::now);
                 std::hint::black_box(m.payload);
                 read += 1;
+            }
+            Some(Ok(Event::Rebalance(_))) => {
+                started.get_or_insert_with(Instant::now);
             }
             Some(Ok(_)) => {}
             Some(Err(e)) => return Err(e.into()),
             None => return Err("the subscription ended".into()),
         }
     }
-    Ok(n as f64 / started.elapsed().as_secs_f64())
+    let elapsed = started.map_or(Duration::ZERO, |s| s.elapsed());
+    Ok(n as f64 / elapsed.as_secs_f64())
 }
 
 fn count(outcomes: Vec<Outcome>) -> u64 {
