@@ -27,7 +27,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Decodable, Encodable};
 use noida::kafka::engine::Engine;
 
-use super::tails::Tails;
+use super::tails::{Tails, batches};
 
 /// Largest frame relayed; the engine refuses larger ones too.
 const MAX_FRAME: usize = 100 * 1024 * 1024;
@@ -234,24 +234,9 @@ fn trim(response: &mut FetchResponse, request: &FetchRequest) {
 }
 
 /// The length of the leading whole record batches that fit in `limit`
-/// (the first batch always, when `at_least_one`). A batch is its 8-byte base
-/// offset, its 4-byte length, then that many bytes.
+/// (the first batch always, when `at_least_one`).
 fn whole_batches(records: &Bytes, limit: usize, at_least_one: bool) -> usize {
-    let mut end = 0;
-    while end + 12 <= records.len() {
-        let length = i32::from_be_bytes([
-            records[end + 8],
-            records[end + 9],
-            records[end + 10],
-            records[end + 11],
-        ]);
-        let next = end + 12 + usize::try_from(length).unwrap_or(0);
-        if next > records.len() || (next > limit && !(at_least_one && end == 0)) {
-            break;
-        }
-        end = next;
-    }
-    end
+    batches(records, limit, at_least_one).last().map_or(0, |&(_, _, end)| end)
 }
 
 fn exchange(to: &mut impl Write, from: &mut impl Read, request: &[u8]) -> io::Result<Vec<u8>> {
@@ -320,7 +305,7 @@ mod tests {
     use super::*;
 
     /// Record batches of the given body sizes, as Kafka lays them out.
-    fn batches(sizes: &[usize]) -> Bytes {
+    fn sized(sizes: &[usize]) -> Bytes {
         let mut out = Vec::new();
         for (i, &size) in sizes.iter().enumerate() {
             out.extend_from_slice(&(i as i64).to_be_bytes());
@@ -332,7 +317,7 @@ mod tests {
 
     #[test]
     fn only_whole_batches_within_the_limit_are_kept() {
-        let records = batches(&[100, 100, 100]);
+        let records = sized(&[100, 100, 100]);
         assert_eq!(whole_batches(&records, 250, false), 224);
         assert_eq!(whole_batches(&records, 1_000, false), 336);
         assert_eq!(whole_batches(&records, 50, false), 0);
@@ -340,7 +325,7 @@ mod tests {
 
     #[test]
     fn a_first_batch_larger_than_the_limit_still_passes() {
-        let records = batches(&[500, 100]);
+        let records = sized(&[500, 100]);
         assert_eq!(whole_batches(&records, 50, true), 512);
     }
 }

@@ -29,7 +29,8 @@ const MAX_BLOCK: usize = 8 * 1024 * 1024;
 
 #[derive(Default)]
 pub struct Tails {
-    blocks: Mutex<HashMap<(String, i32), Block>>,
+    /// Per topic, per partition.
+    blocks: Mutex<HashMap<String, HashMap<i32, Block>>>,
 }
 
 struct Block {
@@ -48,7 +49,7 @@ impl Tails {
     /// answer covers it.
     pub fn answer(&self, topic: &str, partition: i32, offset: i64) -> Option<PartitionData> {
         let blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
-        let block = blocks.get(&(topic.to_owned(), partition))?;
+        let block = blocks.get(topic)?.get(&partition)?;
         if block.taken.elapsed() >= FRESH || offset < block.from {
             return None;
         }
@@ -74,7 +75,7 @@ impl Tails {
         {
             return;
         }
-        let batches = batches(records, MAX_BLOCK);
+        let batches = batches(records, MAX_BLOCK, true);
         let Some(&(_, _, end)) = batches.last() else { return };
         // A slice would hold on to the whole copy.
         let records = if end == records.len() {
@@ -91,8 +92,11 @@ impl Tails {
             log_start_offset: data.log_start_offset,
         };
         let mut blocks = self.blocks.lock().unwrap_or_else(|e| e.into_inner());
-        blocks.retain(|_, b| b.taken.elapsed() < FRESH);
-        blocks.insert((topic.to_owned(), data.partition_index), block);
+        for partitions in blocks.values_mut() {
+            partitions.retain(|_, b| b.taken.elapsed() < FRESH);
+        }
+        blocks.retain(|_, partitions| !partitions.is_empty());
+        blocks.entry(topic.to_owned()).or_default().insert(data.partition_index, block);
     }
 
     pub fn forget(&self) {
@@ -100,21 +104,28 @@ impl Tails {
     }
 }
 
-/// The leading whole v2 record batches within `limit` bytes (at least the
-/// first): (last offset, start, end) of each. A batch is its 8-byte base
-/// offset, its 4-byte length, then that many bytes; the last offset delta
-/// sits 23 bytes in.
-fn batches(records: &[u8], limit: usize) -> Vec<(i64, usize, usize)> {
+/// The leading whole record batches within `limit` bytes (the first one
+/// always, when `at_least_one`): (last offset, start, end) of each. A batch
+/// is its 8-byte base offset, its 4-byte length, then that many bytes; a v2
+/// batch (magic 2, 16 bytes in) holds its last offset delta 23 bytes in.
+pub(super) fn batches(
+    records: &[u8],
+    limit: usize,
+    at_least_one: bool,
+) -> Vec<(i64, usize, usize)> {
     let mut out = Vec::new();
     let mut start = 0;
-    while let Some(header) = records.get(start..start + 27) {
+    while let Some(header) = records.get(start..start + 12) {
         let base = i64::from_be_bytes(header[0..8].try_into().unwrap_or_default());
         let length = i32::from_be_bytes(header[8..12].try_into().unwrap_or_default());
-        let delta = i32::from_be_bytes(header[23..27].try_into().unwrap_or_default());
         let end = start + 12 + usize::try_from(length).unwrap_or(0);
-        if end > records.len() || (end > limit && !out.is_empty()) || header[16] != 2 {
+        if end > records.len() || (end > limit && !(at_least_one && out.is_empty())) {
             break;
         }
+        let delta = match records.get(start + 16..start + 27) {
+            Some(v2) if v2[0] == 2 => i32::from_be_bytes(v2[7..11].try_into().unwrap_or_default()),
+            _ => 0,
+        };
         out.push((base + i64::from(delta), start, end));
         start = end;
     }
@@ -179,8 +190,8 @@ mod tests {
 
     #[test]
     fn a_long_answer_keeps_its_leading_batches() {
-        let found = batches(&log(&[(0, 1, 100), (1, 1, 100), (2, 1, 100)]), 260);
+        let found = batches(&log(&[(0, 1, 100), (1, 1, 100), (2, 1, 100)]), 260, true);
         assert_eq!(found, [(0, 0, 127), (1, 127, 254)]);
-        assert_eq!(batches(&log(&[(0, 1, 500)]), 10).len(), 1, "the first always");
+        assert_eq!(batches(&log(&[(0, 1, 500)]), 10, true).len(), 1, "the first always");
     }
 }
