@@ -11,6 +11,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use roadroller_client::{Event, Outcome, Record, SubscribeOptions};
+use roadroller_server::kafka::producer_config;
 
 use crate::payload;
 use crate::stage::{Result, STREAM, Stage};
@@ -40,21 +41,15 @@ impl ProducerContext for Counting {
     }
 }
 
-/// Scenario 1: a raw idempotent acks=all producer with the server's batching
-/// settings; records per second acknowledged. Warmed up first (metadata,
+/// Scenario 1: a raw producer with exactly the server's producer settings
+/// (idempotent, acks=all, the same linger and batching); records per second
+/// acknowledged. Warmed up first (metadata,
 /// producer id), as the server's producer is by the time it is measured.
 pub fn raw_produce(bootstrap: &str, topic: &str, n: u64) -> Result<f64> {
     let acks = Arc::new(Acks::default());
-    let producer: ThreadedProducer<Counting> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("acks", "all")
-        .set("enable.idempotence", "true")
-        .set("partitioner", "murmur2_random")
-        .set("sticky.partitioning.linger.ms", "0")
-        .set("linger.ms", "1")
-        .set("batch.num.messages", "10000")
-        .set("socket.nagle.disable", "true")
-        .create_with_context(Counting(acks.clone()))?;
+    let producer: ThreadedProducer<Counting> =
+        producer_config(bootstrap, "bench-raw", Duration::from_secs(120))
+            .create_with_context(Counting(acks.clone()))?;
     let warm_up = 1_000;
     send_all(&producer, topic, 0..warm_up)?;
     producer.flush(Duration::from_secs(60))?;

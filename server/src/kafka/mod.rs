@@ -71,7 +71,7 @@ impl Kafka {
         produce_timeout: Duration,
     ) -> Result<Self, KafkaError> {
         let base = base_config(bootstrap, client_id);
-        let producer_config = producer_config(&base, produce_timeout);
+        let producer_config = producer_config(bootstrap, client_id, produce_timeout);
         let producer = Arc::new(producer_config.create_with_context(BatchingContext)?);
         let admin = base.create()?;
         Ok(Self {
@@ -245,8 +245,15 @@ fn base_config(bootstrap: &str, client_id: &str) -> ClientConfig {
 /// with a few callers the linger is most of each call (5 ms held four
 /// callers of 500 records to 214k records/s and 6 ms p50 latency; 1 ms gives
 /// 314k and 2 ms), while a busy producer fills its batches either way.
-fn producer_config(base: &ClientConfig, produce_timeout: Duration) -> ClientConfig {
-    let mut config = base.clone();
+///
+/// Public so that the benchmark's raw baseline produces with the very same
+/// settings.
+pub fn producer_config(
+    bootstrap: &str,
+    client_id: &str,
+    produce_timeout: Duration,
+) -> ClientConfig {
+    let mut config = base_config(bootstrap, client_id);
     config
         .set("acks", "all")
         .set("enable.idempotence", "true")
