@@ -175,6 +175,23 @@ impl TestServer {
         OnrampServiceClient::new(self.channel().await)
     }
 
+    /// Produces `records` to `road` and asserts that every one was accepted.
+    pub async fn produce_accepted(&self, road: &str, records: Vec<roadroller_api::v1::Record>) {
+        use roadroller_api::v1::{ProduceRequest, record_result};
+        let results = self
+            .onramp()
+            .await
+            .produce(ProduceRequest { road: road.into(), records })
+            .await
+            .expect("produce")
+            .into_inner()
+            .results;
+        assert!(
+            results.iter().all(|r| matches!(r.result, Some(record_result::Result::Accepted(_)))),
+            "{results:?}"
+        );
+    }
+
     /// The overall health status, or `None` when the call failed.
     pub async fn health(&self, service: &str) -> Option<ServingStatus> {
         let mut client = HealthClient::new(self.channel().await);

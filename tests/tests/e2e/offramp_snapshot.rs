@@ -25,18 +25,7 @@ async fn put(server: &TestServer, road: &str, pairs: &[(&str, Option<&str>)]) {
             payload: v.map(|v| json!({"v": v}).to_string()),
         })
         .collect();
-    let results = server
-        .onramp()
-        .await
-        .produce(pb::ProduceRequest { road: road.into(), records })
-        .await
-        .expect("produce")
-        .into_inner()
-        .results;
-    assert!(
-        results.iter().all(|r| matches!(r.result, Some(pb::record_result::Result::Accepted(_)))),
-        "{results:?}"
-    );
+    server.produce_accepted(road, records).await;
 }
 
 fn pair(m: &pb::RoadMessage) -> (String, Option<String>) {
