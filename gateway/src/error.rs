@@ -133,7 +133,16 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(StandardResponse::new(false, self.message))).into_response()
+        let mut response =
+            (self.status, Json(StandardResponse::new(false, self.message))).into_response();
+        // Data Highway's clients answer a Basic challenge.
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Basic realm=\"roadroller\", Bearer"),
+            );
+        }
+        response
     }
 }
 

@@ -11,6 +11,7 @@
 
 mod body;
 mod error;
+mod forward;
 mod offramp;
 mod onramp;
 mod paver;
@@ -21,13 +22,13 @@ use std::io;
 
 use axum::Router;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
-use tokio::net::TcpListener;
+use roadroller_tls::{Incoming, PeerInfo};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::transport::Channel;
 
 pub use error::StandardResponse;
+pub use forward::CLIENT_PRINCIPAL;
 
 use upstream::Upstream;
 
@@ -87,12 +88,14 @@ fn app(upstream: Channel, limits: Limits, sessions: Sessions) -> Router {
         .with_state(gateway)
 }
 
-/// Serves the legacy API on `listener` until `shutdown` completes. Then it
+/// Serves the legacy API on `listener` (TLS or not, as it was made) until
+/// `shutdown` completes. Every call upstream carries the caller's
+/// `Authorization` and its address in `X-Forwarded-For`. Then it
 /// stops accepting connections, closes every WebSocket session (code 1001,
 /// going away), and returns once in-flight requests and sessions are done;
 /// callers bound that with their own grace period.
 pub async fn serve(
-    listener: TcpListener,
+    listener: Incoming,
     upstream: Channel,
     limits: Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -100,12 +103,7 @@ pub async fn serve(
     let sessions = Sessions::default();
     let closing = sessions.closing.clone();
     let app = app(upstream, limits, sessions.clone());
-    // Answers go out at once: with Nagle on, a small write after another can
-    // wait for a delayed ACK (40 ms on loopback).
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app)
+    axum::serve(listener, app.into_make_service_with_connect_info::<PeerInfo>())
         .with_graceful_shutdown(async move {
             shutdown.await;
             closing.cancel();

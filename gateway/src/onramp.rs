@@ -10,21 +10,21 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::HeaderMap;
 use roadroller_api::v1 as pb;
 use roadroller_api::v1::record_result::Result as Outcome;
 use serde_json::value::RawValue;
 
-use crate::Gateway;
 use crate::body;
 use crate::error::{ApiError, StandardResponse};
+use crate::forward::Calling;
 
 const ACCEPTED: &str = "Message accepted.";
 const INVALID: &str = "The event failed validation. ";
 
 pub async fn post_messages(
-    State(gateway): State<Gateway>,
+    Calling(gateway): Calling,
     Path(road): Path<String>,
     headers: HeaderMap,
     request: Body,

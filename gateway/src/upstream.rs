@@ -9,9 +9,14 @@ use roadroller_api::v1 as pb;
 use roadroller_api::v1::offramp_service_client::OfframpServiceClient;
 use roadroller_api::v1::onramp_service_client::OnrampServiceClient;
 use roadroller_api::v1::paver_service_client::PaverServiceClient;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::error::ApiError;
+use crate::forward::Forward;
+
+/// A channel whose requests carry the caller's credentials.
+pub type Forwarding = InterceptedService<Channel, Forward>;
 
 /// A road's type is immutable, so it may be remembered; the time to live only
 /// bounds how long a road that was deleted and created again with the other
@@ -23,19 +28,35 @@ const ROAD_TYPE_PRUNE_AT: usize = 1024;
 
 #[derive(Clone)]
 pub struct Upstream {
-    pub paver: PaverServiceClient<Channel>,
-    pub onramp: OnrampServiceClient<Channel>,
-    pub offramp: OfframpServiceClient<Channel>,
+    channel: Channel,
+    pub paver: PaverServiceClient<Forwarding>,
+    pub onramp: OnrampServiceClient<Forwarding>,
+    pub offramp: OfframpServiceClient<Forwarding>,
     road_types: Arc<Mutex<HashMap<String, (pb::RoadType, Instant)>>>,
 }
 
 impl Upstream {
     pub fn new(channel: Channel) -> Self {
+        Self::clients(channel, Forward::default(), Arc::default())
+    }
+
+    /// The same upstream, speaking for the caller that `forward` describes.
+    pub fn forwarding(&self, forward: Forward) -> Self {
+        Self::clients(self.channel.clone(), forward, self.road_types.clone())
+    }
+
+    fn clients(
+        channel: Channel,
+        forward: Forward,
+        road_types: Arc<Mutex<HashMap<String, (pb::RoadType, Instant)>>>,
+    ) -> Self {
+        let with = |c: &Channel| InterceptedService::new(c.clone(), forward.clone());
         Self {
-            paver: PaverServiceClient::new(channel.clone()),
-            onramp: OnrampServiceClient::new(channel.clone()),
-            offramp: OfframpServiceClient::new(channel),
-            road_types: Arc::default(),
+            paver: PaverServiceClient::new(with(&channel)),
+            onramp: OnrampServiceClient::new(with(&channel)),
+            offramp: OfframpServiceClient::new(with(&channel)),
+            channel,
+            road_types,
         }
     }
 

@@ -13,6 +13,7 @@ pub enum Code {
     Aborted,
     ResourceExhausted,
     PermissionDenied,
+    Unauthenticated,
     Unavailable,
     Internal,
 }
@@ -51,6 +52,8 @@ pub struct ErrorReport {
     pub message: String,
     pub field_violations: Vec<FieldViolation>,
     pub precondition_violations: Vec<PreconditionViolation>,
+    /// Extra facts for the ErrorInfo, e.g. the action that was denied.
+    pub metadata: Vec<(String, String)>,
 }
 
 impl ErrorReport {
@@ -61,6 +64,7 @@ impl ErrorReport {
             message: message.into(),
             field_violations: Vec::new(),
             precondition_violations: Vec::new(),
+            metadata: Vec::new(),
         }
     }
 

@@ -1,6 +1,8 @@
 //! The Roadroller service: the gRPC services over their domains, the Kafka
 //! port, the embedded broker, and what holds them together.
 
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod embedded;

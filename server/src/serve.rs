@@ -17,11 +17,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use roadroller_tls::{Incoming, ServerTls};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_stream::StreamExt;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
 use roadroller_api::service_names;
@@ -29,7 +28,10 @@ use roadroller_api::v1::offramp_service_server::OfframpServiceServer;
 use roadroller_api::v1::onramp_service_server::OnrampServiceServer;
 use roadroller_api::v1::paver_service_server::PaverServiceServer;
 
-use crate::config::{GatewaySettings, Settings};
+use crate::audit::Audit;
+use crate::auth::grpc::Authenticate;
+use crate::auth::{Auth, Guard};
+use crate::config::{GatewaySettings, Settings, UpstreamTls};
 use crate::embedded::EmbeddedBroker;
 use crate::health::Health;
 use crate::kafka::{self, Connectivity, Kafka};
@@ -50,8 +52,8 @@ use crate::traffic_control::TrafficControl;
 pub enum ServeError {
     #[error("embedded broker (--embedded-listen={listen}, --data-dir={}): {source}", data_dir.display())]
     Embedded { listen: SocketAddr, data_dir: PathBuf, source: io::Error },
-    #[error("--kafka-bootstrap-servers: {0} (--kafka-startup-timeout)")]
-    Kafka(#[from] kafka::Unreachable),
+    #[error("{0}")]
+    Kafka(#[from] kafka::ConnectError),
     #[error("gRPC server: {0}")]
     Transport(#[from] tonic::transport::Error),
     #[error("reflection: {0}")]
@@ -60,6 +62,14 @@ pub enum ServeError {
     Registry(#[from] RegistryError),
     #[error("HTTP gateway: {0}")]
     Gateway(String),
+    #[error("{0}")]
+    Auth(String),
+    #[error("TLS (--tls-cert-file): {0}")]
+    Tls(#[from] roadroller_tls::TlsError),
+    #[error("listening: {0}")]
+    Listen(io::Error),
+    #[error("audit.topic: {0}")]
+    Audit(String),
 }
 
 /// Where `serve` listens: gRPC, and the HTTP gateway when it has a listener.
@@ -90,6 +100,14 @@ pub async fn run(
 ) -> Result<(), ServeError> {
     let Listeners { grpc: listener, http } = listeners.into();
     let settings = settings.with_instance_id();
+    let auth = Auth::new(&settings.auth).map_err(ServeError::Auth)?;
+    if auth.policy.open {
+        tracing::warn!(
+            "no authentication is configured: every caller may do everything; \
+             only loopback listeners are served unless auth.allow_anonymous is set"
+        );
+    }
+    let tls = settings.tls.clone().map(ServerTls::new).transpose()?.map(Arc::new);
     let stop_tasks = CancellationToken::new();
     let _stop_tasks_on_exit = stop_tasks.clone().drop_guard();
 
@@ -104,6 +122,13 @@ pub async fn run(
     };
     let kafka = Kafka::connect(&bootstrap, &settings.instance_id, &settings.kafka).await?;
     tracing::info!(%bootstrap, instance = %settings.instance_id, "connected to kafka");
+
+    let audit = match &settings.audit_topic {
+        Some(topic) => Audit::with_topic(&kafka, topic).await.map_err(ServeError::Audit)?,
+        None => Audit::log_only(),
+    };
+    let guard = Guard::new(auth.policy.clone(), audit.clone());
+    let gate = Authenticate::new(auth.authenticator.clone(), audit);
 
     let (reporter, health_service) = tonic_health::server::health_reporter();
     let health = Health::new(reporter, SERVICES).await;
@@ -128,6 +153,7 @@ pub async fn run(
         schemas.clone(),
         settings.roads.clone(),
         settings.traffic_control.topic_prefix.clone(),
+        guard.clone(),
     );
 
     let onramp = Onramp::new(
@@ -136,6 +162,7 @@ pub async fn run(
         schemas.clone(),
         settings.onramp.clone(),
         settings.traffic_control.topic_prefix.clone(),
+        guard.clone(),
     );
     let offramp = Offramp::new(
         kafka.clone(),
@@ -145,6 +172,7 @@ pub async fn run(
         settings.offramp.clone(),
         settings.traffic_control.topic_prefix.clone(),
         settings.instance_id.clone(),
+        guard,
     );
     // Long-lived streams end when shutdown begins; unary calls drain.
     let end_streams = CancellationToken::new();
@@ -152,38 +180,41 @@ pub async fn run(
     // tonic's cap sits above it so that the refusal is Onramp's.
     let max_message = settings.onramp.max_request_bytes.saturating_mul(2).max(4 << 20);
 
+    // Health and reflection answer anyone (probes, grpcurl); the road
+    // services know their caller.
     let router = tonic::transport::Server::builder()
         .add_service(health_service)
-        .add_service(PaverServiceServer::new(PaverGrpc::new(paver)))
+        .add_service(gate.service(PaverServiceServer::new(PaverGrpc::new(paver))))
         .add_service(
-            OnrampServiceServer::new(OnrampGrpc::new(onramp, end_streams.clone()))
-                .max_decoding_message_size(max_message),
+            gate.service(
+                OnrampServiceServer::new(OnrampGrpc::new(onramp, end_streams.clone()))
+                    .max_decoding_message_size(max_message),
+            ),
         )
-        .add_service(OfframpServiceServer::new(OfframpGrpc::new(offramp, end_streams.clone())))
+        .add_service(
+            gate.service(OfframpServiceServer::new(OfframpGrpc::new(offramp, end_streams.clone()))),
+        )
         .add_service(reflection_v1()?)
         .add_service(reflection_v1alpha()?);
 
     let local = listener.local_addr().ok();
+    let incoming = Incoming::new(listener, tls.clone()).map_err(ServeError::Listen)?;
     let stop_gateway = stop_tasks.child_token();
     let gateway = match http {
-        Some(http) => Some(start_gateway(http, local, &settings, stop_gateway.clone())?),
+        Some(http) => {
+            let channel = local_channel(incoming.local_connector());
+            let http = Incoming::new(http, tls).map_err(ServeError::Listen)?;
+            Some(start_gateway(http, channel, &settings, stop_gateway.clone())?)
+        }
         None => None,
     };
     let http_listen = gateway.as_ref().map(|(addr, _)| addr.to_string()).unwrap_or_default();
     let stop_accepting = CancellationToken::new();
     // Boxed rather than pinned on the stack, so that it can be dropped (with
     // the services and the Kafka clients they hold) before the broker stops.
-    let mut server = Box::pin(router.serve_with_incoming_shutdown(
-        // Without TCP_NODELAY a response's trailers can wait for the peer's
-        // delayed ACK: 40 ms on every unary call. tonic sets it only on
-        // connections it accepts itself.
-        TcpListenerStream::new(listener).map(|accepted| {
-            accepted.inspect(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            })
-        }),
-        stop_accepting.clone().cancelled_owned(),
-    ));
+    let mut server = Box::pin(
+        router.serve_with_incoming_shutdown(incoming, stop_accepting.clone().cancelled_owned()),
+    );
     health.set_ready().await;
     tracing::info!(
         listen = %local.map(|a| a.to_string()).unwrap_or_default(),
@@ -233,34 +264,31 @@ pub async fn run(
     Ok(())
 }
 
-/// Starts the HTTP gateway on `http`, speaking gRPC to this server at
-/// `grpc`; it stops when `stop` is cancelled. Returns its address and task.
+/// Starts the HTTP gateway on `http`, speaking gRPC to this server over
+/// `channel`; it stops when `stop` is cancelled. Returns its address and task.
 fn start_gateway(
-    http: TcpListener,
-    grpc: Option<SocketAddr>,
+    http: Incoming,
+    channel: tonic::transport::Channel,
     settings: &Settings,
     stop: CancellationToken,
 ) -> Result<(SocketAddr, JoinHandle<io::Result<()>>), ServeError> {
-    let failed = |e: &dyn std::fmt::Display| ServeError::Gateway(format!("{e} (--http-listen)"));
-    let addr = http.local_addr().map_err(|e| failed(&e))?;
-    let grpc = grpc.ok_or_else(|| failed(&"the gRPC listener has no local address"))?;
-    let channel = local_channel(grpc).map_err(|e| failed(&e))?;
+    let addr = http.local_addr();
     let limits = settings.http.limits;
     let task =
         tokio::spawn(roadroller_gateway::serve(http, channel, limits, stop.cancelled_owned()));
     Ok((addr, task))
 }
 
-/// A lazily connecting channel to this server's own gRPC listener. A
-/// wildcard listen address is reached through loopback.
-fn local_channel(grpc: SocketAddr) -> Result<tonic::transport::Channel, tonic::transport::Error> {
-    let ip = match grpc.ip() {
-        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
-        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
-        ip => ip,
-    };
-    let target = SocketAddr::new(ip, grpc.port());
-    Ok(tonic::transport::Endpoint::from_shared(format!("http://{target}"))?.connect_lazy())
+/// A lazily connecting channel to this server's own gRPC listener, in
+/// process: no socket and no TLS, and the server believes what the gateway
+/// says of its callers' addresses (it cannot come from the network).
+fn local_channel(connector: roadroller_tls::LocalConnector) -> tonic::transport::Channel {
+    let connect = tower::service_fn(move |_: tonic::transport::Uri| {
+        let connector = connector.clone();
+        async move { connector.connect().await.map(hyper_util::rt::TokioIo::new) }
+    });
+    tonic::transport::Endpoint::from_static("http://roadroller.local")
+        .connect_with_connector_lazy(connect)
 }
 
 /// Waits for a stopping gateway until `deadline`, then abandons it.
@@ -286,11 +314,13 @@ pub async fn run_gateway(
 ) -> Result<(), ServeError> {
     let upstream = tonic::transport::Endpoint::from_shared(settings.upstream.clone())
         .map_err(|e| ServeError::Gateway(format!("{e} (--upstream)")))?;
+    let upstream = upstream_tls(upstream, &settings.upstream, &settings.upstream_tls)?;
     // Lazy: the gateway starts before its upstream answers, and requests
     // get 503 until it does.
     let channel = upstream.connect_lazy();
-    let local =
-        listener.local_addr().map_err(|e| ServeError::Gateway(format!("{e} (--listen)")))?;
+    let tls = settings.tls.clone().map(ServerTls::new).transpose()?.map(Arc::new);
+    let listener = Incoming::new(listener, tls).map_err(ServeError::Listen)?;
+    let local = listener.local_addr();
     let stop = CancellationToken::new();
     let mut task = tokio::spawn(roadroller_gateway::serve(
         listener,
@@ -314,6 +344,36 @@ pub async fn run_gateway(
     stop_within(task, Instant::now() + settings.grace_period).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// TLS towards an `https://` upstream: its CA (else the webpki roots) and
+/// the gateway's own client certificate, when given.
+fn upstream_tls(
+    endpoint: tonic::transport::Endpoint,
+    url: &str,
+    files: &UpstreamTls,
+) -> Result<tonic::transport::Endpoint, ServeError> {
+    use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+    if !url.starts_with("https://") {
+        return Ok(endpoint);
+    }
+    let read = |path: &std::path::Path, key: &str| {
+        std::fs::read(path)
+            .map_err(|e| ServeError::Gateway(format!("{key} {}: {e}", path.display())))
+    };
+    let mut tls = ClientTlsConfig::new();
+    tls = match &files.ca_file {
+        Some(ca) => tls.ca_certificate(Certificate::from_pem(read(ca, "upstream_tls.ca_file")?)),
+        None => tls.with_webpki_roots(),
+    };
+    if let (Some(cert), Some(key)) = (&files.cert_file, &files.key_file) {
+        let identity = Identity::from_pem(
+            read(cert, "upstream_tls.cert_file")?,
+            read(key, "upstream_tls.key_file")?,
+        );
+        tls = tls.identity(identity);
+    }
+    endpoint.tls_config(tls).map_err(|e| ServeError::Gateway(format!("{e} (--upstream)")))
 }
 
 /// Starts the embedded broker and saves it every `save_interval`.

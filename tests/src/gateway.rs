@@ -31,6 +31,7 @@ impl TestGateway {
             .expect("upstream endpoint")
             .connect_lazy();
         let (stop, stopped) = oneshot::channel::<()>();
+        let listener = roadroller_tls::Incoming::new(listener, None).expect("incoming");
         let task = tokio::spawn(roadroller_gateway::serve(listener, channel, limits, async move {
             let _ = stopped.await;
         }));

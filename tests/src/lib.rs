@@ -4,8 +4,10 @@
 
 mod gateway;
 mod http;
+pub mod https;
 mod kafka;
 mod roads;
+pub mod security;
 mod status;
 mod subscriber;
 
@@ -95,6 +97,11 @@ pub fn test_settings(broker: &TestBroker) -> Settings {
 pub struct TestServer {
     addr: SocketAddr,
     gateway: SocketAddr,
+    /// The CA of the server's certificate, when it serves TLS.
+    ca: Option<String>,
+    /// The bearer token [`TestServer::paver`] and [`TestServer::onramp`]
+    /// send, if any.
+    token: Bearer,
     broker: TestBroker,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), ServeError>>>,
@@ -110,6 +117,24 @@ impl TestServer {
     /// A server on `broker`, with settings adjusted by `configure`. Returns
     /// once the server reports SERVING.
     pub async fn start_on(broker: &TestBroker, configure: impl FnOnce(&mut Settings)) -> Self {
+        Self::start_with(broker, None, configure).await
+    }
+
+    /// A server on `broker` serving TLS with a certificate that `ca` (PEM)
+    /// signed for `localhost`; [`TestServer::channel`] speaks TLS to it.
+    pub async fn start_tls(
+        broker: &TestBroker,
+        ca: &str,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Self {
+        Self::start_with(broker, Some(ca.to_string()), configure).await
+    }
+
+    async fn start_with(
+        broker: &TestBroker,
+        ca: Option<String>,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Self {
         let mut settings = test_settings(broker);
         configure(&mut settings);
         let listener =
@@ -122,8 +147,15 @@ impl TestServer {
         let task = tokio::spawn(serve::run(settings, listeners, async move {
             let _ = stopped.await;
         }));
-        let server =
-            Self { addr, gateway, broker: broker.clone(), stop: Some(stop), task: Some(task) };
+        let server = Self {
+            addr,
+            gateway,
+            ca,
+            token: Bearer::default(),
+            broker: broker.clone(),
+            stop: Some(stop),
+            task: Some(task),
+        };
         server.wait_for_health(ServingStatus::Serving, Duration::from_secs(20)).await;
         server
     }
@@ -132,9 +164,12 @@ impl TestServer {
         self.addr
     }
 
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>`, or `https://localhost:<port>` with TLS.
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        match self.ca {
+            None => format!("http://{}", self.addr),
+            Some(_) => format!("https://localhost:{}", self.addr.port()),
+        }
     }
 
     /// The legacy HTTP gateway's address.
@@ -142,9 +177,12 @@ impl TestServer {
         self.gateway
     }
 
-    /// `http://127.0.0.1:<gateway port>`.
+    /// `http://127.0.0.1:<gateway port>` (`https://localhost:…` with TLS).
     pub fn gateway_url(&self) -> String {
-        format!("http://{}", self.gateway)
+        match self.ca {
+            None => format!("http://{}", self.gateway),
+            Some(_) => format!("https://localhost:{}", self.gateway.port()),
+        }
     }
 
     /// `ws://127.0.0.1:<gateway port>`.
@@ -156,23 +194,53 @@ impl TestServer {
         &self.broker
     }
 
-    /// A new gRPC channel to the server.
+    /// A new gRPC channel to the server (TLS when it serves TLS, without a
+    /// client certificate).
     pub async fn channel(&self) -> Channel {
-        Channel::from_shared(self.endpoint())
-            .expect("endpoint")
-            .connect()
-            .await
-            .expect("connect to the test server")
+        self.try_channel(None).await.expect("connect to the test server")
+    }
+
+    /// A new gRPC channel presenting `client` as its certificate; the
+    /// server must serve TLS.
+    pub async fn channel_as(&self, client: &security::Pem) -> Channel {
+        self.try_channel(Some(client)).await.expect("connect to the test server")
+    }
+
+    /// A new gRPC channel, or why the connection failed.
+    pub async fn try_channel(
+        &self,
+        client: Option<&security::Pem>,
+    ) -> Result<Channel, tonic::transport::Error> {
+        let endpoint = Channel::from_shared(self.endpoint()).expect("endpoint");
+        let endpoint = match &self.ca {
+            None => endpoint,
+            Some(ca) => {
+                let mut tls = tonic::transport::ClientTlsConfig::new()
+                    .ca_certificate(tonic::transport::Certificate::from_pem(ca));
+                if let Some(client) = client {
+                    tls = tls
+                        .identity(tonic::transport::Identity::from_pem(&client.cert, &client.key));
+                }
+                endpoint.tls_config(tls)?
+            }
+        };
+        endpoint.connect().await
+    }
+
+    /// The same server, with clients that send `token`.
+    pub fn with_token(mut self, token: &str) -> Self {
+        self.token = Bearer::new(token);
+        self
     }
 
     /// A PaverService client.
-    pub async fn paver(&self) -> PaverServiceClient<Channel> {
-        PaverServiceClient::new(self.channel().await)
+    pub async fn paver(&self) -> PaverServiceClient<Authed> {
+        PaverServiceClient::new(Authed::new(self.channel().await, self.token.clone()))
     }
 
     /// An OnrampService client.
-    pub async fn onramp(&self) -> OnrampServiceClient<Channel> {
-        OnrampServiceClient::new(self.channel().await)
+    pub async fn onramp(&self) -> OnrampServiceClient<Authed> {
+        OnrampServiceClient::new(Authed::new(self.channel().await, self.token.clone()))
     }
 
     /// Produces `records` to `road` and asserts that every one was accepted.
@@ -240,6 +308,31 @@ impl Drop for TestServer {
         if let Some(task) = self.task.take() {
             task.abort();
         }
+    }
+}
+
+/// A channel whose calls carry a bearer token, if any.
+pub type Authed = tonic::service::interceptor::InterceptedService<Channel, Bearer>;
+
+/// Sends `authorization: Bearer <token>` with every call, or nothing.
+#[derive(Clone, Debug, Default)]
+pub struct Bearer(Option<tonic::metadata::AsciiMetadataValue>);
+
+impl Bearer {
+    pub fn new(token: &str) -> Self {
+        Self(Some(format!("Bearer {token}").parse().expect("an ASCII token")))
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
     }
 }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::response::Response;
 use futures::SinkExt;
 use roadroller_api::v1 as pb;
@@ -26,8 +26,9 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Streaming;
 
+use crate::Sessions;
 use crate::error::ApiError;
-use crate::{Gateway, Sessions};
+use crate::forward::Calling;
 use events::ClientEvent;
 
 /// How long the upstream has to confirm a subscription before the upgrade
@@ -48,7 +49,7 @@ pub struct Params {
 }
 
 pub async fn connect(
-    State(gateway): State<Gateway>,
+    Calling(gateway): Calling,
     Path((road, stream)): Path<(String, String)>,
     params: Result<Query<Params>, QueryRejection>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,

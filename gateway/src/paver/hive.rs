@@ -7,7 +7,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use roadroller_api::v1 as pb;
@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::json_body;
 use crate::Gateway;
 use crate::error::{ApiError, success};
+use crate::forward::Calling;
 
 /// `{"enabled": bool, "landingInterval": "PT1H"}`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -29,7 +30,7 @@ struct HiveJson {
 }
 
 pub async fn get(
-    State(gateway): State<Gateway>,
+    Calling(gateway): Calling,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let road = gateway.upstream.road(&name).await?;
@@ -40,7 +41,7 @@ pub async fn get(
 }
 
 pub async fn create(
-    State(gateway): State<Gateway>,
+    Calling(gateway): Calling,
     Path(name): Path<String>,
     headers: HeaderMap,
     request: Body,
@@ -51,7 +52,7 @@ pub async fn create(
 }
 
 pub async fn update(
-    State(gateway): State<Gateway>,
+    Calling(gateway): Calling,
     Path(name): Path<String>,
     headers: HeaderMap,
     request: Body,
@@ -62,7 +63,7 @@ pub async fn update(
 }
 
 pub async fn delete(
-    State(gateway): State<Gateway>,
+    Calling(gateway): Calling,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     set(&gateway, &name, pb::HiveDestination { enabled: false, landing_interval: None }).await?;

@@ -7,7 +7,7 @@ mod road_json;
 mod schemas;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -17,6 +17,7 @@ use roadroller_api::v1 as pb;
 use crate::Gateway;
 use crate::body;
 use crate::error::{ApiError, success};
+use crate::forward::Calling;
 
 pub fn routes() -> Router<Gateway> {
     Router::new()
@@ -47,7 +48,7 @@ async fn json_body(
 }
 
 /// `GET /roads`: every road's name, sorted.
-async fn list_roads(State(gateway): State<Gateway>) -> Result<Json<Vec<String>>, ApiError> {
+async fn list_roads(Calling(gateway): Calling) -> Result<Json<Vec<String>>, ApiError> {
     let mut paver = gateway.upstream.paver.clone();
     let mut names = Vec::new();
     let mut page_token = String::new();
@@ -70,7 +71,7 @@ async fn list_roads(State(gateway): State<Gateway>) -> Result<Json<Vec<String>>,
 
 /// `POST /roads`.
 async fn create_road(
-    State(gateway): State<Gateway>,
+    Calling(gateway): Calling,
     headers: HeaderMap,
     request: Body,
 ) -> Result<Response, ApiError> {
@@ -89,7 +90,7 @@ async fn create_road(
 
 /// `GET /roads/{name}`.
 async fn get_road(
-    State(gateway): State<Gateway>,
+    Calling(gateway): Calling,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let road = gateway.upstream.road(&name).await?;
@@ -100,7 +101,7 @@ async fn get_road(
 /// with UpdateRoad under the etag it was read with, so a concurrent change
 /// is refused (409) instead of lost.
 async fn patch_road(
-    State(gateway): State<Gateway>,
+    Calling(gateway): Calling,
     Path(name): Path<String>,
     headers: HeaderMap,
     request: Body,
@@ -138,7 +139,7 @@ async fn patch_road(
 /// `DELETE /roads/{name}`: only a disabled road; Traffic Control then
 /// deletes its topic and the road.
 async fn delete_road(
-    State(gateway): State<Gateway>,
+    Calling(gateway): Calling,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     gateway

@@ -21,6 +21,7 @@ pub const PATCHABLE: &[(&str, &str)] = &[
     ("/partitionPath", "partition_path"),
     ("/metadata", "metadata"),
     ("/compatibilityMode", "compatibility_mode"),
+    ("/authorisation/admins", "authorisation.admins"),
     ("/authorisation/onramp/authorities", "authorisation.onramp.authorities"),
     ("/authorisation/onramp/cidrBlocks", "authorisation.onramp.cidr_blocks"),
     ("/authorisation/offramp/authorities", "authorisation.offramp.authorities"),

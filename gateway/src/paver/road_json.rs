@@ -18,6 +18,9 @@ pub struct AuthorisationJson {
     pub onramp: OnrampJson,
     #[serde(default)]
     pub offramp: OfframpJson,
+    /// Roadroller's addition: who administers the road.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admins: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,6 +200,7 @@ fn authorisation(json: &AuthorisationJson) -> Result<pb::Authorisation, ApiError
             cidr_blocks: json.onramp.cidr_blocks.clone(),
         }),
         offramp: Some(pb::OfframpAuthorisation { authorities: offramp }),
+        admins: json.admins.clone(),
     })
 }
 
@@ -221,6 +225,7 @@ fn authorisation_json(a: Option<&pb::Authorisation>) -> AuthorisationJson {
     AuthorisationJson {
         onramp: OnrampJson { cidr_blocks: onramp.cidr_blocks, authorities: onramp.authorities },
         offramp: OfframpJson { authorities },
+        admins: a.admins.clone(),
     }
 }
 

@@ -2,7 +2,7 @@
 //! Schemas travel as the exact JSON text the client sent.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 use crate::Gateway;
 use crate::body;
 use crate::error::{ApiError, success};
+use crate::forward::Calling;
 
 const ADDED: &str = "Request to add a new schema received.";
 
@@ -41,7 +42,7 @@ fn json(text: String) -> Response {
 
 /// `GET /roads/{name}/schemas`: the active versions.
 pub async fn list(
-    State(gateway): State<Gateway>,
+    Calling(gateway): Calling,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let request = pb::ListSchemasRequest { road: name.clone(), include_deleted: false };
@@ -66,7 +67,7 @@ pub async fn list(
 
 /// `POST /roads/{name}/schemas`: the next version.
 pub async fn add(
-    State(gateway): State<Gateway>,
+    Calling(gateway): Calling,
     Path(name): Path<String>,
     headers: HeaderMap,
     request: Body,
@@ -77,7 +78,7 @@ pub async fn add(
 /// `POST /roads/{name}/schemas/{version}`: an explicit version, above every
 /// earlier one.
 pub async fn add_version(
-    State(gateway): State<Gateway>,
+    Calling(gateway): Calling,
     Path((name, version)): Path<(String, String)>,
     headers: HeaderMap,
     request: Body,
@@ -112,7 +113,7 @@ async fn register(
 /// `GET /roads/{name}/schemas/{version}`, where `latest` is the latest
 /// active version.
 pub async fn get(
-    State(gateway): State<Gateway>,
+    Calling(gateway): Calling,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let number = if version == "latest" { 0 } else { number(&version)? };
@@ -138,7 +139,7 @@ pub async fn get(
 
 /// `DELETE /roads/{name}/schemas/{version}`: only the latest active version.
 pub async fn delete(
-    State(gateway): State<Gateway>,
+    Calling(gateway): Calling,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let version = number(&version)?;

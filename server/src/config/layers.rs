@@ -34,14 +34,14 @@ pub struct Value {
 
 impl fmt::Display for Value {
     /// Names the setting the way the user wrote it.
+    /// Table settings may hold secrets, so their values are never shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let raw = if self.spec.is_table() { "[redacted]" } else { self.raw.as_str() };
         match &self.origin {
-            Origin::Flag => write!(f, "--{}={:?}", self.spec.flag(), self.raw),
-            Origin::Env => write!(f, "{}={:?}", self.table.env(self.spec), self.raw),
-            Origin::File(path) => {
-                write!(f, "{} = {:?} in {}", self.spec.key, self.raw, path.display())
-            }
-            Origin::Default => write!(f, "{} (default {:?})", self.spec.key, self.raw),
+            Origin::Flag => write!(f, "--{}={raw:?}", self.spec.flag()),
+            Origin::Env => write!(f, "{}={raw:?}", self.table.env(self.spec)),
+            Origin::File(path) => write!(f, "{} = {raw:?} in {}", self.spec.key, path.display()),
+            Origin::Default => write!(f, "{} (default {raw:?})", self.spec.key),
         }
     }
 }
@@ -197,6 +197,22 @@ fn flatten(
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::Float(f) => f.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
+            // A table setting (`[kafka.properties]`) travels as the same
+            // `key=value` lines a flag or variable gives.
+            toml::Value::Table(entries) if spec.is_table() => {
+                let mut lines = Vec::with_capacity(entries.len());
+                for (name, value) in entries {
+                    let value = match value {
+                        toml::Value::String(s) => s.clone(),
+                        toml::Value::Integer(i) => i.to_string(),
+                        toml::Value::Float(f) => f.to_string(),
+                        toml::Value::Boolean(b) => b.to_string(),
+                        _ => return Err(problem(format!("`{key}.{name}` must be a single value"))),
+                    };
+                    lines.push(format!("{name}={value}"));
+                }
+                lines.join("\n")
+            }
             _ => return Err(problem(format!("`{key}` must be a single value"))),
         };
         out.push((spec.key, raw));

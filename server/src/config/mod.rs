@@ -15,11 +15,14 @@ pub use layers::{Resolved, add_args, add_args_of};
 pub use roadroller_gateway::Limits as HttpLimits;
 pub use spec::{GATEWAY, SERVE};
 
+pub use crate::auth::AuthSettings;
+pub use crate::kafka::KafkaProperties;
 pub use crate::offramp::OfframpSettings;
 pub use crate::onramp::OnrampSettings;
 pub use crate::paver::RoadDefaults;
 pub use crate::roads::registry::RegistrySettings;
 pub use crate::traffic_control::TrafficControlSettings;
+pub use roadroller_tls::TlsFiles;
 
 /// A configuration problem, reported as one line that names the setting.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +57,11 @@ pub struct Settings {
     pub onramp: OnrampSettings,
     pub offramp: OfframpSettings,
     pub http: HttpSettings,
+    /// TLS on the gRPC and HTTP listeners; `None` serves plain TCP.
+    pub tls: Option<TlsFiles>,
+    pub auth: AuthSettings,
+    /// The Kafka topic that also receives audit events.
+    pub audit_topic: Option<String>,
 }
 
 /// The legacy Data Highway HTTP gateway that `serve` runs beside gRPC.
@@ -73,18 +81,50 @@ pub struct GatewaySettings {
     pub log_format: LogFormat,
     pub grace_period: Duration,
     pub limits: HttpLimits,
+    /// TLS on the gateway's own listener.
+    pub tls: Option<TlsFiles>,
+    /// How to reach an `https://` upstream.
+    pub upstream_tls: UpstreamTls,
+}
+
+/// The gateway's side of TLS towards its upstream.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UpstreamTls {
+    pub ca_file: Option<PathBuf>,
+    /// With its key, presented as the gateway's client certificate.
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
 }
 
 impl GatewaySettings {
     /// Validates resolved values of the gateway's table.
     pub fn from_resolved(r: &Resolved) -> Result<Self, ConfigError> {
-        Ok(Self {
+        let upstream_tls = UpstreamTls {
+            ca_file: parse(r.get("upstream_tls.ca_file"), readable_file)?,
+            cert_file: parse(r.get("upstream_tls.cert_file"), readable_file)?,
+            key_file: parse(r.get("upstream_tls.key_file"), readable_file)?,
+        };
+        if upstream_tls.cert_file.is_some() != upstream_tls.key_file.is_some() {
+            return Err(invalid(
+                r.get("upstream_tls.key_file"),
+                "upstream_tls.cert_file and upstream_tls.key_file go together",
+            ));
+        }
+        let settings = Self {
             listen: parse(r.get("listen"), socket_addr)?,
             upstream: parse(r.get("upstream"), upstream)?,
             log_format: parse(r.get("log_format"), log_format)?,
             grace_period: parse(r.get("grace_period"), duration)?,
             limits: http_limits(r)?,
-        })
+            tls: tls(r)?,
+            upstream_tls,
+        };
+        if settings.upstream.starts_with("http://")
+            && settings.upstream_tls != UpstreamTls::default()
+        {
+            return Err(invalid(r.get("upstream"), "upstream_tls.* needs an https:// upstream"));
+        }
+        Ok(settings)
     }
 }
 
@@ -97,6 +137,8 @@ pub struct KafkaSettings {
     pub health_interval: Duration,
     /// How long Kafka has to acknowledge a record before it counts as failed.
     pub produce_timeout: Duration,
+    /// librdkafka settings passed through (TLS, SASL, ...).
+    pub properties: KafkaProperties,
 }
 
 /// The embedded broker, used when no bootstrap servers are configured.
@@ -122,7 +164,9 @@ impl Settings {
                 .filter(|n| (0..=32).contains(n))
                 .ok_or_else(|| "expected a number from 0 (automatic) to 32".to_string())
         })?;
-        Ok(Self {
+        let tls = tls(r)?;
+        let auth = auth(r, tls.as_ref())?;
+        let settings = Self {
             listen: parse(r.get("listen"), socket_addr)?,
             data_dir: parse(r.get("data_dir"), non_empty)?.into(),
             log_format: parse(r.get("log_format"), log_format)?,
@@ -133,6 +177,7 @@ impl Settings {
                 startup_timeout: parse(r.get("kafka.startup_timeout"), positive_duration)?,
                 health_interval: parse(r.get("kafka.health_interval"), positive_duration)?,
                 produce_timeout: parse(r.get("kafka.produce_timeout"), positive_duration)?,
+                properties: kafka_properties(r.get("kafka.properties"))?,
             },
             embedded: EmbeddedSettings {
                 listen: parse(r.get("embedded.listen"), socket_addr)?,
@@ -176,7 +221,36 @@ impl Settings {
                 })?,
                 limits: http_limits(r)?,
             },
-        })
+            tls,
+            auth,
+            audit_topic: parse(r.get("audit.topic"), |s| {
+                if s.is_empty() { Ok(None) } else { topic_name(s).map(Some) }
+            })?,
+        };
+        settings.refuse_open_networks(r)?;
+        Ok(settings)
+    }
+
+    /// Without authentication every caller may do everything, which is
+    /// safe only where nobody else can connect: a listener beyond loopback
+    /// then needs `auth.allow_anonymous` said out loud.
+    fn refuse_open_networks(&self, r: &Resolved) -> Result<(), ConfigError> {
+        if self.auth.any_source() || self.auth.allow_anonymous {
+            return Ok(());
+        }
+        let open = [("listen", Some(self.listen)), ("http.listen", self.http.listen)]
+            .into_iter()
+            .find(|(_, addr)| addr.is_some_and(|a| !a.ip().is_loopback()));
+        match open {
+            Some((key, _)) => Err(invalid(
+                r.get(key),
+                "serves every caller with full rights on a non-loopback address, since no \
+                 authentication is configured (auth.jwks_file, auth.passwords_file, \
+                 tls.client_ca_file); configure one, or set auth.allow_anonymous = true to \
+                 serve anonymous callers on purpose",
+            )),
+            None => Ok(()),
+        }
     }
 
     /// The instance id, picking a random one when none is configured.
@@ -213,6 +287,114 @@ fn http_limits(r: &Resolved) -> Result<HttpLimits, ConfigError> {
     })
 }
 
+/// TLS files, when `tls.cert_file` is set.
+fn tls(r: &Resolved) -> Result<Option<TlsFiles>, ConfigError> {
+    let cert_file = parse(r.get("tls.cert_file"), readable_file)?;
+    let key_file = parse(r.get("tls.key_file"), readable_file)?;
+    let client_ca_file = parse(r.get("tls.client_ca_file"), readable_file)?;
+    let require_client_cert = parse(r.get("tls.require_client_cert"), boolean)?;
+    let files = match (cert_file, key_file) {
+        (Some(cert_file), Some(key_file)) => {
+            TlsFiles { cert_file, key_file, client_ca_file, require_client_cert }
+        }
+        (None, None) if client_ca_file.is_none() && !require_client_cert => return Ok(None),
+        (None, None) => {
+            return Err(invalid(
+                r.get("tls.cert_file"),
+                "tls.client_ca_file and tls.require_client_cert need TLS: set tls.cert_file and tls.key_file",
+            ));
+        }
+        (Some(_), None) => {
+            return Err(invalid(r.get("tls.key_file"), "must be set with tls.cert_file"));
+        }
+        (None, Some(_)) => {
+            return Err(invalid(r.get("tls.cert_file"), "must be set with tls.key_file"));
+        }
+    };
+    if files.require_client_cert && files.client_ca_file.is_none() {
+        return Err(invalid(
+            r.get("tls.require_client_cert"),
+            "needs tls.client_ca_file to verify client certificates against",
+        ));
+    }
+    // Loaded once here, so that a bad file stops the start with its name.
+    roadroller_tls::ServerTls::new(files.clone())
+        .map_err(|e| invalid(r.get("tls.cert_file"), e))?;
+    Ok(Some(files))
+}
+
+fn auth(r: &Resolved, tls: Option<&TlsFiles>) -> Result<AuthSettings, ConfigError> {
+    let jwks_file = parse(r.get("auth.jwks_file"), readable_file)?;
+    let jwt = match &jwks_file {
+        None => None,
+        Some(_) => {
+            let required = |key: &str| {
+                parse(r.get(key), |s| {
+                    if s.is_empty() {
+                        Err("is required with auth.jwks_file: tokens are checked against it".into())
+                    } else {
+                        Ok(s.to_string())
+                    }
+                })
+            };
+            Some(crate::auth::JwtRules {
+                issuer: required("auth.jwt_issuer")?,
+                audience: required("auth.jwt_audience")?,
+                leeway: parse(r.get("auth.jwt_leeway"), duration)?,
+                principal_claim: parse(r.get("auth.principal_claim"), non_empty)?,
+                authorities_claim: parse(r.get("auth.authorities_claim"), non_empty)?,
+            })
+        }
+    };
+    let settings = AuthSettings {
+        jwks_file,
+        jwt,
+        passwords_file: parse(r.get("auth.passwords_file"), readable_file)?,
+        identities_file: parse(r.get("auth.identities_file"), readable_file)?,
+        client_certificates: tls.is_some_and(|t| t.client_ca_file.is_some()),
+        admin_authorities: parse(r.get("auth.admin_authorities"), list)?,
+        allow_anonymous: parse(r.get("auth.allow_anonymous"), boolean)?,
+        anonymous_read: parse(r.get("auth.anonymous_read"), boolean)?,
+        trusted_proxies: parse(r.get("auth.trusted_proxies"), |s| {
+            list(s)?
+                .iter()
+                .map(|n| {
+                    n.parse::<ipnet::IpNet>()
+                        .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                        .map_err(|_| format!("{n:?} is not an address or CIDR block"))
+                })
+                .collect()
+        })?,
+    };
+    // Loaded once here, so that a bad file stops the start with its name.
+    crate::auth::Auth::new(&settings).map_err(|e| invalid(r.get("auth.jwks_file"), e))?;
+    Ok(settings)
+}
+
+fn kafka_properties(value: &Value) -> Result<KafkaProperties, ConfigError> {
+    // Never echoes the value: it may hold a secret.
+    KafkaProperties::parse(value.raw.trim())
+        .map_err(|problem| ConfigError::Invalid { setting: value.to_string(), problem })
+}
+
+/// A comma-separated list, empty entries dropped.
+fn list(s: &str) -> Result<Vec<String>, String> {
+    Ok(s.split(',').map(str::trim).filter(|e| !e.is_empty()).map(str::to_string).collect())
+}
+
+/// A file that can be read, or empty for none.
+fn readable_file(s: &str) -> Result<Option<PathBuf>, String> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    std::fs::metadata(s).map_err(|e| format!("cannot read {s}: {e}"))?;
+    Ok(Some(PathBuf::from(s)))
+}
+
+fn invalid(value: &Value, problem: impl std::fmt::Display) -> ConfigError {
+    ConfigError::Invalid { setting: value.to_string(), problem: problem.to_string() }
+}
+
 fn log_format(s: &str) -> Result<LogFormat, String> {
     match s {
         "pretty" => Ok(LogFormat::Pretty),
@@ -224,12 +406,12 @@ fn log_format(s: &str) -> Result<LogFormat, String> {
 /// The gRPC server the gateway speaks to: an `http://` URL with a host.
 fn upstream(s: &str) -> Result<String, String> {
     let problem = || {
-        "expected an http:// URL of a Roadroller gRPC server, such as \
-                      http://127.0.0.1:50051"
+        "expected an http:// or https:// URL of a Roadroller gRPC server, such as \
+         http://127.0.0.1:50051"
             .to_string()
     };
     let uri: tonic::transport::Uri = s.parse().map_err(|_| problem())?;
-    if uri.scheme_str() != Some("http") || uri.host().is_none_or(str::is_empty) {
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none_or(str::is_empty) {
         return Err(problem());
     }
     Ok(s.to_string())
@@ -381,7 +563,7 @@ mod tests {
         let g = gateway(&["--upstream", "http://10.0.0.1:9000", "--http-max-body-bytes", "1KiB"])
             .expect("valid");
         assert_eq!((g.upstream.as_str(), g.limits.max_body_bytes), ("http://10.0.0.1:9000", 1024));
-        for bad in ["10.0.0.1:9000", "https://x:1", "http://", "not a url"] {
+        for bad in ["10.0.0.1:9000", "ftp://x:1", "http://", "not a url"] {
             let e = gateway(&["--upstream", bad]).expect_err(bad).to_string();
             assert!(e.contains("--upstream") && e.contains("http://"), "{e}");
         }

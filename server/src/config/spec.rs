@@ -24,6 +24,12 @@ impl Spec {
         self.key.replace(['.', '_'], "-")
     }
 
+    /// Whether the setting is a table of `key=value` entries (a TOML table
+    /// in the file).
+    pub fn is_table(&self) -> bool {
+        self.value_name.starts_with("KEY=VALUE")
+    }
+
     /// The environment variable, in `serve`'s table.
     pub fn env(&self) -> String {
         SERVE.env(self)
@@ -218,6 +224,86 @@ pub const SETTINGS: &[Spec] = &[
     HTTP_MAX_BODY_BYTES,
     HTTP_MAX_INFLATED_BYTES,
     HTTP_MAX_MESSAGES,
+    spec(
+        "kafka.properties",
+        "",
+        "KEY=VALUE;...",
+        "librdkafka client settings passed through to every Kafka client (security.protocol, \
+         sasl.*, ssl.*, ...), separated by ; or newlines; a TOML table in the file. A value \
+         ${file:PATH} or ${env:NAME} is read from that file or variable. Values are never \
+         shown",
+    ),
+    TLS_CERT_FILE,
+    TLS_KEY_FILE,
+    TLS_CLIENT_CA_FILE,
+    TLS_REQUIRE_CLIENT_CERT,
+    spec(
+        "auth.jwks_file",
+        "",
+        "FILE",
+        "JWKS file of the keys that sign bearer tokens (RS256, ES256, EdDSA); re-read on change",
+    ),
+    spec("auth.jwt_issuer", "", "ISS", "The issuer (iss) every bearer token must name"),
+    spec("auth.jwt_audience", "", "AUD", "The audience (aud) every bearer token must name"),
+    spec(
+        "auth.jwt_leeway",
+        "60s",
+        "DURATION",
+        "Clock skew allowed when checking a token's exp and nbf",
+    ),
+    spec("auth.principal_claim", "sub", "CLAIM", "The token claim that names the principal"),
+    spec(
+        "auth.authorities_claim",
+        "groups",
+        "CLAIM",
+        "The token claim that lists the principal's authorities (a string, an array, or \
+         space-separated like scope)",
+    ),
+    spec(
+        "auth.passwords_file",
+        "",
+        "FILE",
+        "HTTP Basic users for legacy clients: name:argon2-or-bcrypt-hash[:authority,...] per \
+         line; re-read on change",
+    ),
+    spec(
+        "auth.identities_file",
+        "",
+        "FILE",
+        "TOML table of principal (or pattern with *) = [authorities], for client certificates \
+         and Basic users; re-read on change",
+    ),
+    spec(
+        "auth.admin_authorities",
+        "",
+        "A,B",
+        "Authorities that may do everything; * means any authenticated principal",
+    ),
+    spec(
+        "auth.allow_anonymous",
+        "false",
+        "BOOL",
+        "Serve callers without credentials (needed for a non-loopback listener without \
+         authentication)",
+    ),
+    spec(
+        "auth.anonymous_read",
+        "false",
+        "BOOL",
+        "Let anonymous callers read road documents and schemas",
+    ),
+    spec(
+        "auth.trusted_proxies",
+        "",
+        "CIDR,...",
+        "Peers whose X-Forwarded-For names the client address (for onramp.cidr_blocks)",
+    ),
+    spec(
+        "audit.topic",
+        "",
+        "TOPIC",
+        "A Kafka topic that receives every audit event besides the audit log target; empty: none",
+    ),
 ];
 
 /// All settings of `roadroller gateway`, in the order `--help` shows them.
@@ -239,7 +325,48 @@ pub const GATEWAY_SETTINGS: &[Spec] = &[
     HTTP_MAX_BODY_BYTES,
     HTTP_MAX_INFLATED_BYTES,
     HTTP_MAX_MESSAGES,
+    TLS_CERT_FILE,
+    TLS_KEY_FILE,
+    TLS_CLIENT_CA_FILE,
+    TLS_REQUIRE_CLIENT_CERT,
+    spec(
+        "upstream_tls.ca_file",
+        "",
+        "FILE",
+        "PEM CA bundle that signed the upstream's certificate (an https:// upstream)",
+    ),
+    spec(
+        "upstream_tls.cert_file",
+        "",
+        "FILE",
+        "PEM client certificate the gateway presents to its upstream",
+    ),
+    spec("upstream_tls.key_file", "", "FILE", "PEM private key of upstream_tls.cert_file"),
 ];
+
+const TLS_CERT_FILE: Spec = spec(
+    "tls.cert_file",
+    "",
+    "FILE",
+    "PEM certificate chain to serve TLS with (TLS 1.2+); re-read on change. Empty: plain TCP",
+);
+
+const TLS_KEY_FILE: Spec =
+    spec("tls.key_file", "", "FILE", "PEM private key of tls.cert_file; re-read on change");
+
+const TLS_CLIENT_CA_FILE: Spec = spec(
+    "tls.client_ca_file",
+    "",
+    "FILE",
+    "PEM CA bundle that client certificates are verified against (mTLS identities)",
+);
+
+const TLS_REQUIRE_CLIENT_CERT: Spec = spec(
+    "tls.require_client_cert",
+    "false",
+    "BOOL",
+    "Refuse TLS connections without a client certificate signed by tls.client_ca_file",
+);
 
 const LOG_FORMAT: Spec = spec(
     "log_format",

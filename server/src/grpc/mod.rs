@@ -20,7 +20,8 @@ pub fn status(error: &impl Reportable) -> Status {
 
 pub fn status_of(report: ErrorReport) -> Status {
     let mut details = ErrorDetails::new();
-    details.set_error_info(report.reason, ERROR_DOMAIN, HashMap::new());
+    let metadata: HashMap<String, String> = report.metadata.into_iter().collect();
+    details.set_error_info(report.reason, ERROR_DOMAIN, metadata);
     for v in &report.field_violations {
         details.add_bad_request_violation(&v.field, &v.description);
     }
@@ -44,6 +45,7 @@ fn code(code: Code) -> tonic::Code {
         Code::Aborted => tonic::Code::Aborted,
         Code::ResourceExhausted => tonic::Code::ResourceExhausted,
         Code::PermissionDenied => tonic::Code::PermissionDenied,
+        Code::Unauthenticated => tonic::Code::Unauthenticated,
         Code::Unavailable => tonic::Code::Unavailable,
         Code::Internal => tonic::Code::Internal,
     }

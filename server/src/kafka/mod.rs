@@ -4,6 +4,7 @@
 mod admin;
 mod connectivity;
 pub mod delivery;
+mod properties;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -19,6 +20,7 @@ use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 pub use admin::{AdminError, ConfigValue, TopicInfo, TopicSpec};
 pub use connectivity::{Connectivity, watch_connectivity};
 use delivery::{BatchingContext, Slot};
+pub use properties::KafkaProperties;
 
 /// The producer: acknowledgements are filed into batches.
 pub type BatchProducer = ThreadedProducer<BatchingContext>;
@@ -44,6 +46,7 @@ pub struct Kafka {
 struct Inner {
     bootstrap: String,
     client_id: String,
+    properties: KafkaProperties,
     producer_config: ClientConfig,
     produce_timeout: Duration,
     /// Replaced when librdkafka declares it fatally failed.
@@ -61,6 +64,15 @@ pub struct Unreachable {
     pub source: KafkaError,
 }
 
+/// Kafka could not be used: its settings are refused, or no broker answers.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("kafka.properties: librdkafka refuses the settings: {0}")]
+    Settings(KafkaError),
+    #[error("--kafka-bootstrap-servers: {0} (--kafka-startup-timeout)")]
+    Unreachable(#[from] Unreachable),
+}
+
 impl Kafka {
     /// Builds the clients. librdkafka connects lazily; use [`Kafka::probe`]
     /// to find out whether a broker answers. A record not acknowledged
@@ -69,15 +81,25 @@ impl Kafka {
         bootstrap: &str,
         client_id: &str,
         produce_timeout: Duration,
+        properties: &KafkaProperties,
     ) -> Result<Self, KafkaError> {
-        let base = base_config(bootstrap, client_id);
-        let producer_config = producer_config(bootstrap, client_id, produce_timeout);
-        let producer = Arc::new(producer_config.create_with_context(BatchingContext)?);
-        let admin = base.create()?;
+        // librdkafka words some refusals with the value in them.
+        let redact = |e: KafkaError| match e {
+            KafkaError::ClientCreation(m) => KafkaError::ClientCreation(properties.redact(&m)),
+            e => e,
+        };
+        let mut base = base_config(bootstrap, client_id);
+        properties.apply(&mut base);
+        let mut producer_config = producer_config(bootstrap, client_id, produce_timeout);
+        properties.apply(&mut producer_config);
+        let producer =
+            Arc::new(producer_config.create_with_context(BatchingContext).map_err(redact)?);
+        let admin = base.create().map_err(redact)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 bootstrap: bootstrap.to_string(),
                 client_id: client_id.to_string(),
+                properties: properties.clone(),
                 producer_config,
                 produce_timeout,
                 producer: RwLock::new(producer),
@@ -92,12 +114,12 @@ impl Kafka {
         bootstrap: &str,
         client_id: &str,
         settings: &KafkaSettings,
-    ) -> Result<Self, Unreachable> {
+    ) -> Result<Self, ConnectError> {
         let timeout = settings.startup_timeout;
         let unreachable =
             |source| Unreachable { bootstrap: bootstrap.to_string(), timeout, source };
-        let kafka =
-            Self::new(bootstrap, client_id, settings.produce_timeout).map_err(unreachable)?;
+        let kafka = Self::new(bootstrap, client_id, settings.produce_timeout, &settings.properties)
+            .map_err(ConnectError::Settings)?;
         kafka.probe(timeout).await.map_err(unreachable)?;
         Ok(kafka)
     }
@@ -169,6 +191,12 @@ impl Kafka {
         }
     }
 
+    /// The settings of the shared producer, for another producer of the
+    /// same kind (the audit trail's).
+    pub fn producer_client_config(&self) -> ClientConfig {
+        self.inner.producer_config.clone()
+    }
+
     /// The shared admin client.
     pub fn admin(&self) -> &AdminClient<DefaultClientContext> {
         &self.inner.admin
@@ -183,6 +211,7 @@ impl Kafka {
     /// consumer holds nothing, as librdkafka drops a paused partition's queue.
     pub fn consumer_config(&self, group_id: Option<&str>) -> ClientConfig {
         let mut config = base_config(&self.inner.bootstrap, &self.inner.client_id);
+        self.inner.properties.apply(&mut config);
         config
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")

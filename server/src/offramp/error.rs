@@ -16,6 +16,10 @@ pub enum OfframpError {
     Kafka(String),
     #[error("the server is shutting down; reconnect to resume from the committed offsets")]
     ShuttingDown,
+    #[error("{0}")]
+    Denied(crate::auth::Denied),
+    #[error("{0}")]
+    Unauthenticated(crate::auth::Unauthenticated),
     /// The subscriber went away; nothing is left to tell.
     #[error("the subscriber left")]
     SubscriberGone,
@@ -40,6 +44,8 @@ impl Reportable for OfframpError {
             OfframpError::ShuttingDown => {
                 ErrorReport::new(Code::Unavailable, "SHUTTING_DOWN", self.to_string())
             }
+            OfframpError::Denied(d) => d.report(),
+            OfframpError::Unauthenticated(u) => u.report(),
             OfframpError::SubscriberGone => {
                 ErrorReport::new(Code::Internal, "SUBSCRIBER_GONE", self.to_string())
             }

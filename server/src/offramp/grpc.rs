@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{Command, Event, InitialPosition, Mode, Offramp, OfframpError, SeekTo, Start};
+use crate::auth::grpc::caller;
 use crate::grpc::status;
 use crate::paver::grpc::{grant, timestamp};
 
@@ -147,6 +148,7 @@ impl OfframpService for OfframpGrpc {
         request: Request<Streaming<pb::SubscribeRequest>>,
     ) -> Result<Response<Outbound>, Status> {
         use pb::subscribe_request::Kind;
+        let caller = caller(&request);
         let mut inbound = request.into_inner();
         let first = inbound.message().await?;
         let start = match first.and_then(|m| m.kind) {
@@ -157,7 +159,7 @@ impl OfframpService for OfframpGrpc {
         let (commands, command_rx) = mpsc::channel(64);
         let events = self
             .offramp
-            .subscribe(start, command_rx, self.end_streams.child_token())
+            .subscribe(caller, start, command_rx, self.end_streams.child_token())
             .map_err(|e| status(&e))?;
         // Requests become commands. The subscription ends when `commands`
         // is dropped (the subscriber went away) or on an abort; a

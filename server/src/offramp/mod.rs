@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use error::OfframpError;
 
+use crate::auth::{self, Action, Caller, Guard};
 use crate::error::FieldViolation;
 use crate::kafka::Kafka;
 use crate::roads::registry::Registry;
@@ -126,6 +127,7 @@ pub struct Offramp {
     settings: OfframpSettings,
     topic_prefix: String,
     instance_id: String,
+    guard: Guard,
 }
 
 /// Batches of events waiting for the subscriber; credit bounds messages
@@ -142,8 +144,9 @@ impl Offramp {
         settings: OfframpSettings,
         topic_prefix: String,
         instance_id: String,
+        guard: Guard,
     ) -> Self {
-        Self { kafka, registry, board, schemas, settings, topic_prefix, instance_id }
+        Self { kafka, registry, board, schemas, settings, topic_prefix, instance_id, guard }
     }
 
     /// Opens a subscription. Its events come in batches on the returned
@@ -152,6 +155,7 @@ impl Offramp {
     /// fires (shutdown).
     pub fn subscribe(
         &self,
+        caller: Caller,
         start: Start,
         commands: mpsc::Receiver<Command>,
         stop: CancellationToken,
@@ -171,11 +175,12 @@ impl Offramp {
         if !violations.is_empty() {
             return Err(OfframpError::InvalidStart(violations));
         }
-        let road = self
-            .registry
-            .get(&start.road)
-            .ok_or_else(|| OfframpError::RoadNotFound(start.road.clone()))?
-            .road;
+        let versioned = self.registry.get(&start.road);
+        // Before the road's existence, so that names cannot be probed.
+        self.guard
+            .subscribe(&caller, &start.road, versioned.as_ref().map(|v| &*v.road), &start.grants)
+            .map_err(OfframpError::Denied)?;
+        let road = versioned.ok_or_else(|| OfframpError::RoadNotFound(start.road.clone()))?.road;
         let road_type = road.road_type();
         if start.mode == Mode::Snapshot && road_type != RoadType::Compacted {
             return Err(OfframpError::InvalidStart(vec![FieldViolation::new(
@@ -224,7 +229,13 @@ impl Offramp {
             instance_id: self.instance_id.clone(),
             consumer_group: group.clone(),
         };
-        let mut session = Session::new(Arc::new(consumer), topic, credit, renderer, events, stop);
+        let ended = Arc::new(std::sync::OnceLock::new());
+        let stop = stop.child_token();
+        self.watch_rights(caller, &start, stop.clone(), ended.clone());
+        // Ends the watch when the subscription ends for any reason.
+        let done = stop.clone().drop_guard();
+        let mut session =
+            Session::new(Arc::new(consumer), topic, credit, renderer, events, stop, ended);
         let kafka = self.kafka.clone();
         tokio::spawn(async move {
             let outcome = async {
@@ -235,11 +246,67 @@ impl Offramp {
                 }
             }
             .await;
+            drop(done);
             if let Err(e) = outcome {
                 tracing::debug!(error = %e, "subscription ended");
             }
         });
         Ok(rx)
+    }
+}
+
+impl Offramp {
+    /// Ends the subscription (through `stop`, saying why in `ended`) as soon
+    /// as its caller no longer qualifies: the road's rules changed so that
+    /// it lost the right or a grant it asked for, or its token expired. The
+    /// registry wakes this on every change, well within a second.
+    fn watch_rights(
+        &self,
+        caller: Caller,
+        start: &Start,
+        stop: CancellationToken,
+        ended: Arc<std::sync::OnceLock<OfframpError>>,
+    ) {
+        let registry = self.registry.clone();
+        let guard = self.guard.clone();
+        let (road, grants) = (start.road.clone(), start.grants.clone());
+        let mut changes = registry.changes();
+        let expiry = auth::remaining(&caller).map(|d| tokio::time::Instant::now() + d);
+        tokio::spawn(async move {
+            let expired = async {
+                match expiry {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::pin!(expired);
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = &mut expired => {
+                        let why = "the token this subscription was opened with has expired";
+                        guard.refused(&caller, Action::Subscribe, format!("road/{road}"), why.into());
+                        let _ = ended.set(OfframpError::Unauthenticated(
+                            auth::Unauthenticated::new("TOKEN_EXPIRED", format!("{why}; reconnect with a fresh one")),
+                        ));
+                        stop.cancel();
+                        return;
+                    }
+                    changed = changes.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        // A deleted road ends its subscriptions its own way.
+                        let Some(current) = registry.get(&road) else { continue };
+                        if let Err(denied) = guard.subscribe(&caller, &road, Some(&current.road), &grants) {
+                            let _ = ended.set(OfframpError::Denied(denied));
+                            stop.cancel();
+                            return;
+                        }
+                    }
+                }
+            }
+        });
     }
 }
 

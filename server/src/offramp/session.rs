@@ -49,6 +49,9 @@ pub(super) struct Session {
     /// Changes read before a snapshot completed, sent after it.
     early: Vec<Delivered>,
     pub stop: CancellationToken,
+    /// Why `stop` fired when it was not shutdown: the caller lost its right
+    /// to the road, or its token expired.
+    pub ended: Arc<std::sync::OnceLock<OfframpError>>,
     /// Received but not yet sent, for lack of credit.
     pub held: Held,
     /// Fetching is paused because `held` filled up.
@@ -70,6 +73,7 @@ impl Session {
         renderer: Renderer,
         events: mpsc::Sender<Result<Vec<Event>, OfframpError>>,
         stop: CancellationToken,
+        ended: Arc<std::sync::OnceLock<OfframpError>>,
     ) -> Self {
         Self {
             consumer,
@@ -80,6 +84,7 @@ impl Session {
             outbox: Vec::new(),
             early: Vec::new(),
             stop,
+            ended,
             held: Held::default(),
             throttled: false,
             assignment: BTreeSet::new(),
@@ -87,6 +92,11 @@ impl Session {
             snapshot: None,
             group: true,
         }
+    }
+
+    /// Why the subscription was stopped from outside.
+    pub fn stop_reason(&self) -> OfframpError {
+        self.ended.get().cloned().unwrap_or(OfframpError::ShuttingDown)
     }
 
     /// Sends an event at once; fails when the subscriber is gone.
@@ -148,7 +158,7 @@ impl Session {
             let events = self.events.clone();
             tokio::select! {
                 biased;
-                () = self.stop.cancelled() => return Err(OfframpError::ShuttingDown),
+                () = self.stop.cancelled() => return Err(self.stop_reason()),
                 // The subscriber went away (its call was cancelled), even if
                 // there is nothing to send it: the consumer leaves now.
                 () = events.closed() => return Err(OfframpError::SubscriberGone),

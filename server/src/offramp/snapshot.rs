@@ -114,7 +114,7 @@ async fn index(
     while !index.open.is_empty() {
         tokio::select! {
             biased;
-            () = session.stop.cancelled() => return Err(OfframpError::ShuttingDown),
+            () = session.stop.cancelled() => return Err(session.stop_reason()),
             () = events.closed() => return Err(OfframpError::SubscriberGone),
             command = commands.recv() => match command {
                 None => return Ok(None),

@@ -24,10 +24,15 @@ pub enum OnrampError {
     Unavailable { topic: String, within: Duration },
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("{0}")]
+    Denied(#[from] crate::auth::Denied),
 }
 
 impl Reportable for OnrampError {
     fn report(&self) -> ErrorReport {
+        if let OnrampError::Denied(d) = self {
+            return d.report();
+        }
         let (code, reason) = match self {
             OnrampError::RoadNotFound(_) => (Code::NotFound, "ROAD_NOT_FOUND"),
             OnrampError::RoadDisabled(_) => (Code::FailedPrecondition, "ROAD_DISABLED"),
@@ -35,7 +40,7 @@ impl Reportable for OnrampError {
             OnrampError::TooManyRecords { .. } => (Code::ResourceExhausted, "TOO_MANY_RECORDS"),
             OnrampError::TooLarge { .. } => (Code::ResourceExhausted, "REQUEST_TOO_LARGE"),
             OnrampError::Unavailable { .. } => (Code::Unavailable, "KAFKA_UNAVAILABLE"),
-            OnrampError::Internal(_) => (Code::Internal, "INTERNAL"),
+            OnrampError::Internal(_) | OnrampError::Denied(_) => (Code::Internal, "INTERNAL"),
         };
         ErrorReport::new(code, reason, self.to_string())
     }

@@ -12,6 +12,7 @@ use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{Batch, Onramp, OnrampError, Outcome, Record, StreamItem, TraceContext};
+use crate::auth::grpc::caller;
 use crate::grpc::{code_number, status};
 
 /// The tonic service. `draining` ends open streams at shutdown.
@@ -79,11 +80,12 @@ impl OnrampService for OnrampGrpc {
         request: Request<pb::ProduceRequest>,
     ) -> Result<Response<pb::ProduceResponse>, Status> {
         let trace = trace_context(request.metadata());
+        let caller = caller(&request);
         let request = request.into_inner();
         self.check_size(request.encoded_len()).map_err(|e| status(&e))?;
         let outcomes = self
             .onramp
-            .produce(&request.road, records(request.records), &trace)
+            .produce(&caller, &request.road, records(request.records), &trace)
             .await
             .map_err(|e| status(&e))?;
         Ok(Response::new(pb::ProduceResponse {
@@ -98,6 +100,7 @@ impl OnrampService for OnrampGrpc {
         request: Request<Streaming<pb::ProduceStreamRequest>>,
     ) -> Result<Response<Self::ProduceStreamStream>, Status> {
         let trace = trace_context(request.metadata());
+        let caller = caller(&request);
         let batches = request.into_inner().map(|message| {
             message.map(|m| Batch {
                 encoded_bytes: m.encoded_len(),
@@ -106,7 +109,8 @@ impl OnrampService for OnrampGrpc {
                 records: records(m.records),
             })
         });
-        let answers = self.onramp.produce_stream(Box::pin(batches), trace, self.draining.clone());
+        let answers =
+            self.onramp.produce_stream(caller, Box::pin(batches), trace, self.draining.clone());
         let outbound = ReceiverStream::new(answers).map(|item| match item {
             StreamItem::Answer(answer) => Ok(match answer.result {
                 Ok(outcomes) => pb::ProduceStreamResponse {
@@ -130,6 +134,10 @@ impl OnrampService for OnrampGrpc {
             StreamItem::Draining => {
                 Err(Status::unavailable("the server is shutting down; reconnect to send more"))
             }
+            StreamItem::Expired => Err(status(&crate::auth::Unauthenticated::new(
+                "TOKEN_EXPIRED",
+                "the token this stream was opened with has expired; reconnect with a fresh one",
+            ))),
         });
         Ok(Response::new(Box::pin(outbound)))
     }

@@ -16,6 +16,7 @@ pub use error::OnrampError;
 pub use record::{MAX_KEY_BYTES, MAX_VIOLATIONS, Record, Rejection, Violation};
 pub use stream::{Batch, BatchOutcome, StreamItem};
 
+use crate::auth::{Caller, Guard};
 use crate::error::Code;
 use crate::kafka::delivery::Batch as Acks;
 use crate::kafka::{Kafka, Outgoing};
@@ -57,6 +58,7 @@ pub struct Onramp {
     schemas: Arc<SchemaCache>,
     settings: OnrampSettings,
     topic_prefix: String,
+    guard: Guard,
 }
 
 impl Onramp {
@@ -66,8 +68,9 @@ impl Onramp {
         schemas: Arc<SchemaCache>,
         settings: OnrampSettings,
         topic_prefix: String,
+        guard: Guard,
     ) -> Self {
-        Self { kafka, registry, schemas, settings, topic_prefix }
+        Self { kafka, registry, schemas, settings, topic_prefix, guard }
     }
 
     pub fn settings(&self) -> &OnrampSettings {
@@ -78,14 +81,15 @@ impl Onramp {
     /// once Kafka has acknowledged every accepted record.
     pub async fn produce(
         &self,
+        caller: &Caller,
         road_name: &str,
         records: Vec<Record>,
         trace: &TraceContext,
     ) -> Result<Vec<Outcome>, OnrampError> {
-        let versioned = self
-            .registry
-            .get(road_name)
-            .ok_or_else(|| OnrampError::RoadNotFound(road_name.into()))?;
+        let versioned = self.registry.get(road_name);
+        // Before the road's existence, so that names cannot be probed.
+        self.guard.produce(caller, road_name, versioned.as_ref().map(|v| &*v.road))?;
+        let versioned = versioned.ok_or_else(|| OnrampError::RoadNotFound(road_name.into()))?;
         let road = &versioned.road;
         if !road.enabled || road.deleting {
             return Err(OnrampError::RoadDisabled(road_name.into()));

@@ -8,6 +8,10 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::{Onramp, OnrampError, Outcome, Record, TraceContext};
+use crate::auth::{self, Caller};
+
+/// Far enough away to stand for "never".
+const YEAR: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
 
 /// One batch of a stream.
 #[derive(Debug)]
@@ -36,6 +40,9 @@ pub enum StreamItem<E> {
     /// The server is shutting down: batches answered so far are complete,
     /// later ones were not read.
     Draining,
+    /// The caller's token expired: batches answered so far are complete,
+    /// later ones were not read.
+    Expired,
 }
 
 impl Onramp {
@@ -45,6 +52,7 @@ impl Onramp {
     /// control.
     pub fn produce_stream<S, E>(
         &self,
+        caller: Caller,
         mut inbound: S,
         trace: TraceContext,
         draining: CancellationToken,
@@ -57,10 +65,18 @@ impl Onramp {
         let onramp = self.clone();
         let bound = self.settings.max_unacked_per_stream.max(1);
         let permits = Arc::new(Semaphore::new(bound));
+        let caller = Arc::new(caller);
         tokio::spawn(async move {
             let mut pending = FuturesOrdered::new();
             let mut reading = true;
             let mut drained = false;
+            let mut expired = false;
+            // A stream lives no longer than the token it was opened with.
+            let expiry = auth::remaining(&caller).map(|d| tokio::time::Instant::now() + d);
+            let expiry_sleep = tokio::time::sleep_until(
+                expiry.unwrap_or_else(|| tokio::time::Instant::now() + YEAR),
+            );
+            tokio::pin!(expiry_sleep);
             loop {
                 tokio::select! {
                     biased;
@@ -72,6 +88,10 @@ impl Onramp {
                     () = draining.cancelled(), if reading => {
                         reading = false;
                         drained = true;
+                    }
+                    () = &mut expiry_sleep, if reading && expiry.is_some() => {
+                        reading = false;
+                        expired = true;
                     }
                     next = inbound.next(), if reading => match next {
                         None => reading = false,
@@ -102,12 +122,13 @@ impl Onramp {
                             };
                             let onramp = onramp.clone();
                             let trace = trace.clone();
+                            let caller = caller.clone();
                             pending.push_back(async move {
                                 let max = onramp.settings.max_request_bytes;
                                 let result = if batch.encoded_bytes > max {
                                     Err(OnrampError::TooLarge { size: batch.encoded_bytes, max })
                                 } else {
-                                    onramp.produce(&batch.road, batch.records, &trace).await
+                                    onramp.produce(&caller, &batch.road, batch.records, &trace).await
                                 };
                                 drop(permit);
                                 BatchOutcome { sequence: batch.sequence, result }
@@ -119,6 +140,8 @@ impl Onramp {
             }
             if drained {
                 let _ = tx.send(StreamItem::Draining).await;
+            } else if expired {
+                let _ = tx.send(StreamItem::Expired).await;
             }
         });
         rx

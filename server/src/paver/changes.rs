@@ -21,11 +21,37 @@ pub enum Change {
     MinCompactionLagMs(u64),
     TombstoneRetentionMs(u64),
     Compatibility(CompatibilityMode),
+    Admins(Vec<String>),
     OnrampAuthorities(Vec<String>),
     OnrampCidrBlocks(Vec<String>),
     OfframpAuthorities(BTreeMap<String, BTreeSet<Grant>>),
     HiveEnabled(bool),
     HiveLandingIntervalMs(u64),
+}
+
+impl Change {
+    /// The road field it changes, for the audit trail.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Change::Description(_) => "description",
+            Change::TeamName(_) => "team_name",
+            Change::ContactEmail(_) => "contact_email",
+            Change::Metadata(_) => "metadata",
+            Change::Enabled(_) => "enabled",
+            Change::PartitionPath(_) => "partition_path",
+            Change::Partitions(_) => "partitions",
+            Change::RetentionMs(_) => "retention",
+            Change::MinCompactionLagMs(_) => "compaction.min_compaction_lag",
+            Change::TombstoneRetentionMs(_) => "compaction.tombstone_retention",
+            Change::Compatibility(_) => "compatibility_mode",
+            Change::Admins(_) => "authorisation.admins",
+            Change::OnrampAuthorities(_) => "authorisation.onramp.authorities",
+            Change::OnrampCidrBlocks(_) => "authorisation.onramp.cidr_blocks",
+            Change::OfframpAuthorities(_) => "authorisation.offramp.authorities",
+            Change::HiveEnabled(_) => "hive_destination.enabled",
+            Change::HiveLandingIntervalMs(_) => "hive_destination.landing_interval",
+        }
+    }
 }
 
 /// Applies `change` to `road`, refusing what a change may not do.
@@ -101,6 +127,7 @@ pub fn apply(road: &mut Road, change: Change, status: &RoadStatus) -> Result<(),
             RoadKind::Stream { .. } => return Err(compaction_on_stream("tombstone_retention")),
         },
         Change::Compatibility(v) => road.compatibility = v,
+        Change::Admins(v) => road.authorisation.admins = v,
         Change::OnrampAuthorities(v) => road.authorisation.onramp.authorities = v,
         Change::OnrampCidrBlocks(v) => road.authorisation.onramp.cidr_blocks = v,
         Change::OfframpAuthorities(v) => road.authorisation.offramp.authorities = v,

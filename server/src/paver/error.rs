@@ -26,6 +26,8 @@ pub enum PaverError {
     StaleEtag(String),
     #[error("the road registry is unavailable: {0}")]
     Unavailable(String),
+    #[error("{0}")]
+    Denied(#[from] crate::auth::Denied),
 }
 
 impl From<RegistryError> for PaverError {
@@ -40,6 +42,7 @@ impl From<RegistryError> for PaverError {
 impl Reportable for PaverError {
     fn report(&self) -> ErrorReport {
         match self {
+            PaverError::Denied(d) => d.report(),
             PaverError::InvalidRoad(v) => ErrorReport::invalid("INVALID_ROAD", v.clone()),
             PaverError::InvalidSchema(v) => ErrorReport::invalid("INVALID_SCHEMA", v.clone()),
             PaverError::RoadNotFound(_) => {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 pub use changes::Change;
 pub use error::PaverError;
 
+use crate::auth::{Action, Caller, Guard};
 use crate::error::FieldViolation;
 use crate::roads::registry::{Registry, RegistryError, Versioned};
 use crate::roads::{
@@ -74,6 +75,7 @@ pub struct Paver {
     schemas: Arc<SchemaCache>,
     defaults: RoadDefaults,
     topic_prefix: String,
+    guard: Guard,
 }
 
 impl Paver {
@@ -83,11 +85,25 @@ impl Paver {
         schemas: Arc<SchemaCache>,
         defaults: RoadDefaults,
         topic_prefix: String,
+        guard: Guard,
     ) -> Self {
-        Self { registry, board, schemas, defaults, topic_prefix }
+        Self { registry, board, schemas, defaults, topic_prefix, guard }
     }
 
-    pub async fn create_road(&self, new: NewRoad) -> Result<RoadView, PaverError> {
+    /// Refuses `caller` unless it administers road `name` (or the server).
+    fn administer(&self, caller: &Caller, action: Action, name: &str) -> Result<(), PaverError> {
+        let current = self.registry.get(name);
+        self.guard.administer(caller, action, name, current.as_ref().map(|v| &*v.road))?;
+        Ok(())
+    }
+
+    /// Records an administrative change in the audit trail.
+    fn audit(&self, caller: &Caller, action: Action, resource: String, what: String) {
+        self.guard.changed(caller, action, resource, what);
+    }
+
+    pub async fn create_road(&self, caller: &Caller, new: NewRoad) -> Result<RoadView, PaverError> {
+        self.guard.create(caller, &new.name)?;
         let Some(road_type) = new.road_type else {
             return Err(PaverError::InvalidRoad(vec![FieldViolation::new(
                 "road.type",
@@ -111,7 +127,10 @@ impl Paver {
         }
         let name = road.name.clone();
         match self.registry.write(None, road).await {
-            Ok(written) => Ok(self.view(written)),
+            Ok(written) => {
+                self.audit(caller, Action::CreateRoad, format!("road/{name}"), "created".into());
+                Ok(self.view(written))
+            }
             Err(RegistryError::Conflict { .. }) => Err(PaverError::RoadExists(name)),
             Err(e) => Err(e.into()),
         }
@@ -187,7 +206,12 @@ impl Paver {
         })
     }
 
-    pub fn get_road(&self, name: &str) -> Result<RoadView, PaverError> {
+    pub fn get_road(&self, caller: &Caller, name: &str) -> Result<RoadView, PaverError> {
+        self.guard.read(caller, name)?;
+        self.road(name)
+    }
+
+    fn road(&self, name: &str) -> Result<RoadView, PaverError> {
         self.registry
             .get(name)
             .map(|v| self.view(v))
@@ -198,10 +222,12 @@ impl Paver {
     /// on the last one).
     pub fn list_roads(
         &self,
+        caller: &Caller,
         page_size: usize,
         page_token: &str,
         road_type: Option<RoadType>,
     ) -> Result<(Vec<RoadView>, String), PaverError> {
+        self.guard.read(caller, "*")?;
         let size = match page_size {
             0 => DEFAULT_PAGE_SIZE,
             n => n.min(MAX_PAGE_SIZE),
@@ -221,10 +247,13 @@ impl Paver {
 
     pub async fn update_road(
         &self,
+        caller: &Caller,
         name: &str,
         etag: Option<i64>,
         changes: Vec<Change>,
     ) -> Result<RoadView, PaverError> {
+        self.administer(caller, Action::ChangeRoad, name)?;
+        let fields: Vec<&str> = changes.iter().map(Change::field).collect();
         let written = self
             .modify(name, etag, |road, status| {
                 if road.deleting {
@@ -237,12 +266,20 @@ impl Paver {
                 if problems.is_empty() { Ok(()) } else { Err(PaverError::InvalidRoad(problems)) }
             })
             .await?;
+        let what = format!("changed {}", fields.join(", "));
+        self.audit(caller, Action::ChangeRoad, format!("road/{name}"), what);
         Ok(self.view(written))
     }
 
     /// Marks a disabled road for deletion; Traffic Control deletes its topic,
     /// then the road.
-    pub async fn delete_road(&self, name: &str, etag: Option<i64>) -> Result<RoadView, PaverError> {
+    pub async fn delete_road(
+        &self,
+        caller: &Caller,
+        name: &str,
+        etag: Option<i64>,
+    ) -> Result<RoadView, PaverError> {
+        self.administer(caller, Action::DeleteRoad, name)?;
         let written = self
             .modify(name, etag, |road, _| {
                 if road.enabled {
@@ -255,6 +292,7 @@ impl Paver {
                 Ok(())
             })
             .await?;
+        self.audit(caller, Action::DeleteRoad, format!("road/{name}"), "deleting".into());
         Ok(self.view(written))
     }
 

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::{Paver, PaverError, deleting, now_ms, validate};
+use crate::auth::{Action, Caller};
 use crate::error::FieldViolation;
 use crate::roads::{Road, SchemaVersion};
 use crate::schema::{self, CompiledSchema, SchemaProblem, compat};
@@ -13,10 +14,12 @@ impl Paver {
     /// version. Returns the version as stored.
     pub async fn register_schema(
         &self,
+        caller: &Caller,
         road_name: &str,
         text: &str,
         version: Option<u32>,
     ) -> Result<SchemaVersion, PaverError> {
+        self.administer(caller, Action::RegisterSchema, road_name)?;
         let compiled = schema::compile(text).map_err(invalid_schema)?;
         let written = self
             .modify(road_name, None, |road, _| {
@@ -34,7 +37,10 @@ impl Paver {
             })
             .await?;
         let added = written.road.schemas.last().cloned();
-        added.ok_or_else(|| PaverError::NoSchema(road_name.to_string()))
+        let added = added.ok_or_else(|| PaverError::NoSchema(road_name.to_string()))?;
+        let what = format!("registered version {}", added.version);
+        self.audit(caller, Action::RegisterSchema, format!("road/{road_name}/schema"), what);
+        Ok(added)
     }
 
     /// The rules a new version must meet against the road's history; returns
@@ -100,10 +106,11 @@ impl Paver {
     /// One version, or the latest non-deleted one when `version` is `None`.
     pub fn get_schema(
         &self,
+        caller: &Caller,
         road: &str,
         version: Option<u32>,
     ) -> Result<SchemaVersion, PaverError> {
-        let view = self.get_road(road)?;
+        let view = self.get_road(caller, road)?;
         let found = match version {
             None => view.road.latest_schema(),
             Some(v) => view.road.schema(v),
@@ -117,19 +124,22 @@ impl Paver {
     /// The road's versions in order; deleted ones only when asked.
     pub fn list_schemas(
         &self,
+        caller: &Caller,
         road: &str,
         include_deleted: bool,
     ) -> Result<Vec<SchemaVersion>, PaverError> {
-        let view = self.get_road(road)?;
+        let view = self.get_road(caller, road)?;
         Ok(view.road.schemas.iter().filter(|s| include_deleted || !s.deleted).cloned().collect())
     }
 
     /// Soft-deletes the latest non-deleted version.
     pub async fn delete_schema(
         &self,
+        caller: &Caller,
         road_name: &str,
         version: u32,
     ) -> Result<SchemaVersion, PaverError> {
+        self.administer(caller, Action::DeleteSchema, road_name)?;
         let written = self
             .modify(road_name, None, |road, _| {
                 if road.deleting {
@@ -167,7 +177,11 @@ impl Paver {
             })
             .await?;
         let deleted = written.road.schema(version).cloned();
-        deleted.ok_or(PaverError::SchemaNotFound { road: road_name.to_string(), version })
+        let deleted =
+            deleted.ok_or(PaverError::SchemaNotFound { road: road_name.to_string(), version })?;
+        let what = format!("deleted version {version}");
+        self.audit(caller, Action::DeleteSchema, format!("road/{road_name}/schema"), what);
+        Ok(deleted)
     }
 }
 

@@ -38,6 +38,9 @@ pub fn road(road: &Road) -> Vec<FieldViolation> {
             check("road.metadata", Err("keys must not be empty".into()));
         }
     }
+    for (i, authority) in road.authorisation.admins.iter().enumerate() {
+        check(&format!("road.authorisation.admins[{i}]"), authority_name(authority));
+    }
     let onramp = &road.authorisation.onramp;
     for (i, authority) in onramp.authorities.iter().enumerate() {
         check(&format!("road.authorisation.onramp.authorities[{i}]"), authority_name(authority));

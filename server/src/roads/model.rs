@@ -132,6 +132,9 @@ pub struct Authorisation {
     pub onramp: OnrampAuthorisation,
     #[serde(default)]
     pub offramp: OfframpAuthorisation,
+    /// Who administers the road (besides the server's admins).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admins: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

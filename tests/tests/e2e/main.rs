@@ -13,5 +13,6 @@ mod onramp;
 mod onramp_stream;
 mod paver;
 mod paver_errors;
+mod security_matrix;
 mod serving;
 mod traffic_control;

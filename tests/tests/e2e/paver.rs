@@ -12,14 +12,13 @@ use roadroller_tests::{
 };
 use serde_json::json;
 use tonic::Code;
-use tonic::transport::Channel;
 
 fn mask(paths: &[&str]) -> Option<FieldMask> {
     Some(FieldMask { paths: paths.iter().map(|p| p.to_string()).collect() })
 }
 
 async fn register(
-    paver: &mut PaverServiceClient<Channel>,
+    paver: &mut PaverServiceClient<roadroller_tests::Authed>,
     road: &str,
     schema: serde_json::Value,
 ) -> pb::Schema {

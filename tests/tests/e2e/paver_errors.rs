@@ -190,6 +190,7 @@ async fn bad_requests_get_precise_answers() {
                 cidr_blocks: vec!["10.0.0.0/33".into()],
             }),
             offramp: None,
+            admins: vec![],
         }),
         ..stream_road("cidr")
     };

@@ -88,6 +88,7 @@ fn authorisation(a: Option<&pb::Authorisation>, p: &mut Problems) -> Authorisati
                 .map(|o| offramp_authorities(&o.authorities, p))
                 .unwrap_or_default(),
         },
+        admins: a.admins.clone(),
     }
 }
 
@@ -246,6 +247,7 @@ pub fn changes(road: &pb::Road, paths: &[String]) -> Result<Vec<Change>, Vec<Fie
                 Err(e) => p.add(field, e),
             },
             "authorisation"
+            | "authorisation.admins"
             | "authorisation.onramp"
             | "authorisation.onramp.authorities"
             | "authorisation.onramp.cidr_blocks"
@@ -253,6 +255,9 @@ pub fn changes(road: &pb::Road, paths: &[String]) -> Result<Vec<Change>, Vec<Fie
             | "authorisation.offramp.authorities" => {
                 let a = road.authorisation.clone().unwrap_or_default();
                 let o = a.onramp.clone().unwrap_or_default();
+                if matches!(path.as_str(), "authorisation" | "authorisation.admins") {
+                    out.push(Change::Admins(a.admins.clone()));
+                }
                 if matches!(
                     path.as_str(),
                     "authorisation" | "authorisation.onramp" | "authorisation.onramp.authorities"
@@ -354,6 +359,7 @@ pub fn road_to_pb(view: &RoadView) -> pb::Road {
         compaction,
         compatibility_mode: compatibility_to_pb(road.compatibility) as i32,
         authorisation: Some(pb::Authorisation {
+            admins: road.authorisation.admins.clone(),
             onramp: Some(pb::OnrampAuthorisation {
                 authorities: road.authorisation.onramp.authorities.clone(),
                 cidr_blocks: road.authorisation.onramp.cidr_blocks.clone(),
