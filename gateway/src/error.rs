@@ -124,6 +124,12 @@ impl ApiError {
             (Code::Unavailable, _) => {
                 (StatusCode::SERVICE_UNAVAILABLE, format!("Roadroller is unavailable: {message}"))
             }
+            // tonic's word for a connection that broke under the call (a
+            // TLS upstream that refused the gateway's certificate, say): no
+            // answer came from Roadroller at all.
+            (Code::Unknown, "") if message.starts_with("transport error") => {
+                (StatusCode::SERVICE_UNAVAILABLE, format!("Roadroller is unavailable: {message}"))
+            }
             (Code::DeadlineExceeded, _) => (StatusCode::GATEWAY_TIMEOUT, message.to_string()),
             (code, _) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{code:?}: {message}")),
         };

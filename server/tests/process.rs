@@ -190,6 +190,49 @@ async fn bad_configuration_exits_nonzero_with_one_line_naming_the_setting() {
 }
 
 #[tokio::test]
+async fn an_open_server_refuses_a_listener_beyond_loopback() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for args in [
+        &["--listen", "0.0.0.0:0", "--http-listen", ""][..],
+        &["--listen", "127.0.0.1:0", "--http-listen", "0.0.0.0:0"][..],
+    ] {
+        let err = failing_start(dir.path(), args).await;
+        assert!(err.contains("auth.allow_anonymous") && err.contains("non-loopback"), "{err}");
+    }
+    // Said out loud, it starts.
+    let mut serve = Serve::start(
+        dir.path(),
+        &["--listen", "0.0.0.0:0", "--http-listen", "", "--auth-allow-anonymous", "true"],
+    );
+    let addr = serve.logged("serving", "listen", Duration::from_secs(10));
+    let port = addr.rsplit(':').next().expect("a port");
+    wait_serving(&format!("127.0.0.1:{port}"), Duration::from_secs(10)).await;
+    serve.terminate();
+    assert!(serve.wait(Duration::from_secs(10)).await.success());
+}
+
+#[tokio::test]
+async fn secrets_in_kafka_properties_are_never_shown() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("pw"), "hunter2-in-a-file\n").expect("write");
+    // librdkafka refuses this value, and its message would name it.
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--http-listen",
+        "",
+        "--kafka-bootstrap-servers",
+        "127.0.0.1:9",
+        "--kafka-properties",
+        "security.protocol=${file:pw}",
+    ];
+    let err = failing_start(dir.path(), &args).await;
+    assert!(err.contains("kafka.properties") && !err.contains("hunter2"), "{err}");
+    let err = failing_start(dir.path(), &["--kafka-properties", "sasl.password hunter2"]).await;
+    assert!(err.contains("--kafka-properties=\"[redacted]\"") && !err.contains("hunter2"), "{err}");
+}
+
+#[tokio::test]
 async fn a_broker_that_never_answers_fails_start_up_naming_the_setting() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Accepts connections (the kernel completes the handshake) but never

@@ -52,6 +52,15 @@ impl TestBroker {
         Self { broker: EmbeddedBroker::start_in_memory(any).expect("the test broker starts") }
     }
 
+    /// A broker on 127.0.0.1 that tells clients to reach it at `advertised`
+    /// on the same port: a TLS proxy listens there.
+    pub fn behind(advertised: std::net::IpAddr) -> Self {
+        let any = "127.0.0.1:0".parse().expect("address");
+        let broker = EmbeddedBroker::start_in_memory_advertising(any, advertised)
+            .expect("the test broker starts");
+        Self { broker }
+    }
+
     /// The bootstrap address for Kafka clients.
     pub fn bootstrap(&self) -> String {
         self.broker.addr().to_string()
@@ -99,6 +108,8 @@ pub struct TestServer {
     gateway: SocketAddr,
     /// The CA of the server's certificate, when it serves TLS.
     ca: Option<String>,
+    /// The certificate this handle's own channels present, if any.
+    identity: Option<security::Pem>,
     /// The bearer token [`TestServer::paver`] and [`TestServer::onramp`]
     /// send, if any.
     token: Bearer,
@@ -117,7 +128,7 @@ impl TestServer {
     /// A server on `broker`, with settings adjusted by `configure`. Returns
     /// once the server reports SERVING.
     pub async fn start_on(broker: &TestBroker, configure: impl FnOnce(&mut Settings)) -> Self {
-        Self::start_with(broker, None, configure).await
+        Self::start_with(broker, None, None, configure).await
     }
 
     /// A server on `broker` serving TLS with a certificate that `ca` (PEM)
@@ -127,12 +138,24 @@ impl TestServer {
         ca: &str,
         configure: impl FnOnce(&mut Settings),
     ) -> Self {
-        Self::start_with(broker, Some(ca.to_string()), configure).await
+        Self::start_with(broker, Some(ca.to_string()), None, configure).await
+    }
+
+    /// As [`TestServer::start_tls`], for a server that requires client
+    /// certificates: this handle's channels present `identity`.
+    pub async fn start_mtls(
+        broker: &TestBroker,
+        ca: &str,
+        identity: &security::Pem,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Self {
+        Self::start_with(broker, Some(ca.to_string()), Some(identity.clone()), configure).await
     }
 
     async fn start_with(
         broker: &TestBroker,
         ca: Option<String>,
+        identity: Option<security::Pem>,
         configure: impl FnOnce(&mut Settings),
     ) -> Self {
         let mut settings = test_settings(broker);
@@ -151,6 +174,7 @@ impl TestServer {
             addr,
             gateway,
             ca,
+            identity,
             token: Bearer::default(),
             broker: broker.clone(),
             stop: Some(stop),
@@ -197,13 +221,21 @@ impl TestServer {
     /// A new gRPC channel to the server (TLS when it serves TLS, without a
     /// client certificate).
     pub async fn channel(&self) -> Channel {
-        self.try_channel(None).await.expect("connect to the test server")
+        self.try_channel(self.identity.as_ref()).await.expect("connect to the test server")
     }
 
     /// A new gRPC channel presenting `client` as its certificate; the
     /// server must serve TLS.
     pub async fn channel_as(&self, client: &security::Pem) -> Channel {
         self.try_channel(Some(client)).await.expect("connect to the test server")
+    }
+
+    /// An endpoint to `server` that trusts `ca` (PEM) instead of the CA the
+    /// server started with, to see which certificate it serves now.
+    pub fn client_for(server: &TestServer, ca: &str) -> tonic::transport::Endpoint {
+        let tls = tonic::transport::ClientTlsConfig::new()
+            .ca_certificate(tonic::transport::Certificate::from_pem(ca));
+        Channel::from_shared(server.endpoint()).expect("endpoint").tls_config(tls).expect("tls")
     }
 
     /// A new gRPC channel, or why the connection failed.
@@ -225,6 +257,11 @@ impl TestServer {
             }
         };
         endpoint.connect().await
+    }
+
+    /// The credentials this handle's clients send.
+    pub fn bearer(&self) -> Bearer {
+        self.token.clone()
     }
 
     /// The same server, with clients that send `token`.

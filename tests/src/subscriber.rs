@@ -7,7 +7,7 @@ use roadroller_api::v1::offramp_service_client::OfframpServiceClient;
 use roadroller_api::v1::subscribe_request::Kind as Ask;
 use roadroller_api::v1::subscribe_response::Kind as Got;
 
-use crate::TestServer;
+use crate::{Authed, Bearer, TestServer};
 
 /// A subscriber on a bidirectional Subscribe stream.
 pub struct Subscriber {
@@ -23,11 +23,21 @@ impl Subscriber {
         server: &TestServer,
         start: pb::StartSubscription,
     ) -> Result<Self, tonic::Status> {
+        Self::start_as(server, server.bearer(), start).await
+    }
+
+    /// As [`Subscriber::start`], with `bearer`'s credentials.
+    pub async fn start_as(
+        server: &TestServer,
+        bearer: Bearer,
+        start: pb::StartSubscription,
+    ) -> Result<Self, tonic::Status> {
         let (asks, rx) = tokio::sync::mpsc::channel(16);
         asks.send(pb::SubscribeRequest { kind: Some(Ask::Start(start)) })
             .await
             .expect("send start");
-        let mut client = OfframpServiceClient::new(server.channel().await);
+        let channel = Authed::new(server.channel().await, bearer);
+        let mut client = OfframpServiceClient::new(channel);
         let answers =
             client.subscribe(tokio_stream::wrappers::ReceiverStream::new(rx)).await?.into_inner();
         let mut subscriber = Self { asks, answers, others: Vec::new() };

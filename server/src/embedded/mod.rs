@@ -61,6 +61,19 @@ impl EmbeddedBroker {
         Self::serve(engine, listener, None)
     }
 
+    /// Starts an in-memory broker that tells clients to reach it at
+    /// `advertised` on the port it listens on (a proxy in front of it, say)
+    /// rather than at the address it listens on.
+    pub fn start_in_memory_advertising(
+        listen: SocketAddr,
+        advertised: std::net::IpAddr,
+    ) -> io::Result<Arc<Self>> {
+        let listener = TcpListener::bind(listen)?;
+        let port = listener.local_addr()?.port();
+        let engine = Engine::new(advertised.to_string(), i32::from(port));
+        Self::serve(engine, listener, None)
+    }
+
     /// Starts a broker whose state is loaded from, and saved to, `data_dir`.
     pub fn start_persistent(listen: SocketAddr, data_dir: &Path) -> io::Result<Arc<Self>> {
         std::fs::create_dir_all(data_dir)?;

@@ -83,11 +83,9 @@ impl Kafka {
         produce_timeout: Duration,
         properties: &KafkaProperties,
     ) -> Result<Self, KafkaError> {
-        // librdkafka words some refusals with the value in them.
-        let redact = |e: KafkaError| match e {
-            KafkaError::ClientCreation(m) => KafkaError::ClientCreation(properties.redact(&m)),
-            e => e,
-        };
+        // librdkafka words its refusals with the value in them; none may
+        // leave here unredacted.
+        let redact = |e: KafkaError| KafkaError::ClientCreation(properties.redact(&e.to_string()));
         let mut base = base_config(bootstrap, client_id);
         properties.apply(&mut base);
         let mut producer_config = producer_config(bootstrap, client_id, produce_timeout);

@@ -13,6 +13,8 @@ mod onramp;
 mod onramp_stream;
 mod paver;
 mod paver_errors;
+mod security;
+mod security_edges;
 mod security_matrix;
 mod serving;
 mod traffic_control;
