@@ -1,5 +1,6 @@
 """A live `roadroller serve` (the real binary on its embedded broker) for the
-whole session, on ports the operating system picks, and a client to it."""
+whole session, on ports the operating system picks, and a client to it; and
+further servers with extra flags (authentication, TLS) for one module."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import signal
 import subprocess
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,7 @@ def _binary() -> str:
 class Server:
     """`roadroller serve` as a child process, its JSON log lines collected."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, flags: Sequence[str] = ()) -> None:
         binary = _binary()
         if not os.access(binary, os.X_OK):
             pytest.fail(f"no roadroller binary at {binary}: run cargo build -p roadroller-server")
@@ -46,6 +47,7 @@ class Server:
             "--data-dir", str(data_dir / "data"),
             "--grace-period", "5s",
             "--http-listen", "",  # no HTTP gateway
+            *flags,
         ]  # fmt: skip
         # Settings come from flags only, not from the caller's ROADROLLER_*.
         env = {k: v for k, v in os.environ.items() if not k.startswith("ROADROLLER_")}
@@ -102,6 +104,23 @@ def server_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield server.address()
     finally:
         code = server.stop()
+        assert code == 0, f"roadroller serve exited with {code}:\n{server.output()}"
+
+
+@pytest.fixture(scope="module")
+def start_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., str]]:
+    """Starts a further server with extra `serve` flags and returns its
+    address; each stops, and must exit cleanly, at the end of the module."""
+    servers: list[Server] = []
+
+    def start(*flags: str) -> str:
+        server = Server(tmp_path_factory.mktemp("roadroller"), flags)
+        servers.append(server)
+        return server.address()
+
+    yield start
+    codes = [(server.stop(), server) for server in servers]
+    for code, server in codes:
         assert code == 0, f"roadroller serve exited with {code}:\n{server.output()}"
 
 

@@ -2,6 +2,8 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
 import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { readFileSync } from "node:fs";
+import type { SecureClientSessionOptions } from "node:http2";
 import { RoadrollerError } from "./errors.js";
 import {
   Grant,
@@ -34,9 +36,25 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Interceptors for every call, e.g. to add credentials as headers. */
   interceptors?: Interceptor[];
+  /**
+   * A bearer token, sent as `authorization: Bearer <token>` with every call,
+   * streaming ones included. Default: `tokenFile`'s, else `ROADROLLER_TOKEN`.
+   */
+  token?: string;
+  /** A file holding the bearer token, read once at construction (whitespace stripped). */
+  tokenFile?: string;
+  /** A PEM CA bundle (path) to trust for an `https://` server, instead of Node's roots. */
+  caCert?: string;
+  /** A PEM client certificate (path) for a server that asks for one; needs `clientKey`. */
+  clientCert?: string;
+  /** The PEM private key (path) of `clientCert`. */
+  clientKey?: string;
   /** A transport of your own; `baseUrl` and the options above are then unused. */
   transport?: Transport;
 }
+
+/** The environment variable read for the bearer token when none is given. */
+const TOKEN_ENV = "ROADROLLER_TOKEN";
 
 export interface SubscribeOptions extends SubscriptionOptions {
   /** Where a stream that has committed nothing starts; default EARLIEST. */
@@ -47,8 +65,12 @@ export interface SubscribeOptions extends SubscriptionOptions {
 
 /**
  * A connection to a Roadroller server over gRPC (HTTP/2), e.g.
- * `new RoadrollerClient("http://127.0.0.1:50051")`; `https://` for TLS.
- * Failed calls reject with `RoadrollerError`. Call `close()` when done.
+ * `new RoadrollerClient("http://127.0.0.1:50051")`; `https://` for TLS
+ * (with `caCert` for a private CA, `clientCert` and `clientKey` for a
+ * server that asks for a client certificate). Failed calls reject with
+ * `RoadrollerError` (`UnauthenticatedError` for missing or refused
+ * credentials, `PermissionDeniedError` when the principal lacks the right).
+ * Call `close()` when done.
  */
 export class RoadrollerClient {
   /** The generated PaverService client, for calls the wrapper does not cover. */
@@ -64,12 +86,11 @@ export class RoadrollerClient {
     this.timeoutMs = options.timeoutMs ?? 30_000;
     let transport = options.transport;
     if (!transport) {
-      this.sessions = new Http2SessionManager(baseUrl);
-      transport = createGrpcTransport({
-        baseUrl,
-        sessionManager: this.sessions,
-        interceptors: options.interceptors,
-      });
+      const token = resolveToken(options);
+      const interceptors = [...(options.interceptors ?? [])];
+      if (token !== undefined) interceptors.push(bearer(token));
+      this.sessions = new Http2SessionManager(baseUrl, undefined, tlsOptions(baseUrl, options));
+      transport = createGrpcTransport({ baseUrl, sessionManager: this.sessions, interceptors });
     }
     this.paver = createClient(PaverService, transport);
     this.onramp = createClient(OnrampService, transport);
@@ -235,4 +256,50 @@ export class RoadrollerClient {
       options,
     );
   }
+}
+
+/** The bearer token: `token`, else `tokenFile`'s contents, else `ROADROLLER_TOKEN`. */
+function resolveToken(options: ClientOptions): string | undefined {
+  if (options.token !== undefined && options.tokenFile !== undefined) {
+    throw new TypeError("give token or tokenFile, not both");
+  }
+  if (options.tokenFile !== undefined) {
+    const text = readFileSync(options.tokenFile, "utf8").trim();
+    if (!text) throw new TypeError(`token file ${options.tokenFile} is empty`);
+    return text;
+  }
+  if (options.token !== undefined) {
+    const text = options.token.trim();
+    if (!text) throw new TypeError("token is empty");
+    return text;
+  }
+  return process.env[TOKEN_ENV]?.trim() || undefined;
+}
+
+/** Adds the token to every call that carries no `authorization` of its own. */
+function bearer(token: string): Interceptor {
+  return (next) => (req) => {
+    if (!req.header.has("authorization")) req.header.set("authorization", `Bearer ${token}`);
+    return next(req);
+  };
+}
+
+/** The HTTP/2 TLS options for `caCert`, `clientCert` and `clientKey`. */
+function tlsOptions(
+  baseUrl: string,
+  options: ClientOptions,
+): SecureClientSessionOptions | undefined {
+  const { caCert, clientCert, clientKey } = options;
+  if (caCert === undefined && clientCert === undefined && clientKey === undefined) return undefined;
+  if (!baseUrl.startsWith("https://")) {
+    throw new TypeError("caCert, clientCert and clientKey need an https:// URL");
+  }
+  if ((clientCert === undefined) !== (clientKey === undefined)) {
+    throw new TypeError("give clientCert and clientKey together");
+  }
+  const tls: SecureClientSessionOptions = {};
+  if (caCert !== undefined) tls.ca = readFileSync(caCert);
+  if (clientCert !== undefined) tls.cert = readFileSync(clientCert);
+  if (clientKey !== undefined) tls.key = readFileSync(clientKey);
+  return tls;
 }

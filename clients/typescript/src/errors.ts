@@ -30,6 +30,16 @@ export class RoadrollerError extends Error {
     return this.code === Code.NotFound;
   }
 
+  /** Whether the call carried no credentials, or ones the server refused. */
+  get isUnauthenticated(): boolean {
+    return this.code === Code.Unauthenticated;
+  }
+
+  /** Whether the credentials are valid but their principal may not make the call. */
+  get isPermissionDenied(): boolean {
+    return this.code === Code.PermissionDenied;
+  }
+
   /** Converts any error from a call; a `RoadrollerError` is returned as is. */
   static from(error: unknown): RoadrollerError {
     if (error instanceof RoadrollerError) return error;
@@ -50,8 +60,30 @@ export class RoadrollerError extends Error {
         }
       }
     }
-    return new RoadrollerError(e.code, e.rawMessage, reason, violations);
+    const type =
+      e.code === Code.Unauthenticated
+        ? UnauthenticatedError
+        : e.code === Code.PermissionDenied
+          ? PermissionDeniedError
+          : RoadrollerError;
+    return new type(e.code, e.rawMessage, reason, violations);
   }
+}
+
+/**
+ * The call carried no credentials, or ones the server refused
+ * (`Code.Unauthenticated`): a missing, expired or otherwise invalid token.
+ */
+export class UnauthenticatedError extends RoadrollerError {
+  override name = "UnauthenticatedError";
+}
+
+/**
+ * The credentials are valid but their principal may not make this call
+ * (`Code.PermissionDenied`).
+ */
+export class PermissionDeniedError extends RoadrollerError {
+  override name = "PermissionDeniedError";
 }
 
 /** The server answered a commit with a failure. */

@@ -12,10 +12,20 @@
  * }
  * ```
  *
+ * For a secured server, give a bearer token (or `tokenFile`, or set
+ * `ROADROLLER_TOKEN`) and, for a private CA, its certificate:
+ * `new RoadrollerClient("https://roadroller.example:50051", { token, caCert: "ca.pem" })`.
+ *
  * The generated messages are exported too (`Road`, `RoadType`, ...).
  */
 export { RoadrollerClient, type ClientOptions, type RoadFields, type SubscribeOptions } from "./client.js";
-export { CommitError, RoadrollerError, type FieldViolation } from "./errors.js";
+export {
+  CommitError,
+  PermissionDeniedError,
+  RoadrollerError,
+  UnauthenticatedError,
+  type FieldViolation,
+} from "./errors.js";
 export {
   Subscription,
   type CommitTarget,

@@ -23,7 +23,8 @@ export class Server {
     return join(target, "debug", "roadroller");
   }
 
-  static async start(withinMs = 30_000): Promise<Server> {
+  /** Starts a server; `flags` are further `serve` flags (authentication, TLS). */
+  static async start(flags: string[] = [], withinMs = 30_000): Promise<Server> {
     const binary = Server.binary();
     const dir = mkdtempSync(join(tmpdir(), "roadroller-ts-"));
     const args = [
@@ -34,6 +35,7 @@ export class Server {
       "--data-dir", join(dir, "data"),
       "--grace-period", "5s",
       "--http-listen", "", // no HTTP gateway
+      ...flags,
     ];
     // Settings come from flags only, not from the caller's ROADROLLER_*.
     const env = Object.fromEntries(
@@ -73,6 +75,11 @@ export class Server {
   /** The base URL for the client. */
   get url(): string {
     return `http://${this.address}`;
+  }
+
+  /** The base URL for a client of a server started with TLS flags. */
+  get httpsUrl(): string {
+    return `https://${this.address}`;
   }
 
   /** The latest log lines, for a failure message. */

@@ -12,12 +12,24 @@ automatic credit and commits, and snapshot-then-follow of COMPACTED roads.
                 print(message.key, message.value)
                 sub.commit(message)
 
+For a secured server, give a bearer token (or `token_file`, or set
+``ROADROLLER_TOKEN``) and, for a private CA, its certificate::
+
+    Client("https://roadroller.example:50051", token=token, ca_cert="ca.pem")
+
 The generated messages and stubs are in `roadroller.pb`.
 """
 
 from . import pb
 from ._client import Client, RecordLike
-from ._errors import CommitError, FieldViolation, NotFoundError, RoadrollerError
+from ._errors import (
+    CommitError,
+    FieldViolation,
+    NotFoundError,
+    PermissionDeniedError,
+    RoadrollerError,
+    UnauthenticatedError,
+)
 from ._subscription import Subscription
 from ._types import (
     Accepted,
@@ -39,6 +51,7 @@ __all__ = [
     "InitialPosition",
     "Message",
     "NotFoundError",
+    "PermissionDeniedError",
     "Record",
     "RecordLike",
     "Rejected",
@@ -47,6 +60,7 @@ __all__ = [
     "RoadrollerError",
     "SnapshotComplete",
     "Subscription",
+    "UnauthenticatedError",
     "Violation",
     "pb",
 ]

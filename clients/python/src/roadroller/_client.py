@@ -11,6 +11,7 @@ import grpc
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from . import pb
+from ._auth import BearerToken, StrPath, resolve_token, split_target, ssl_credentials
 from ._errors import from_rpc_error
 from ._subscription import Subscription
 from ._types import (
@@ -29,13 +30,26 @@ mapping alone."""
 
 
 class Client:
-    """A connection to a Roadroller server at `target` (``host:port``).
+    """A connection to a Roadroller server at `target` (``host:port``, or
+    ``https://host:port`` for TLS).
 
-    Plaintext unless `credentials` are given (e.g.
-    `grpc.ssl_channel_credentials()`). `timeout` bounds every unary call, in
-    seconds; `metadata` is sent with every call. Failed calls raise
-    `RoadrollerError` (`NotFoundError` for NOT_FOUND). Use it as a context
-    manager, or call `close()`.
+    TLS is used for an ``https://`` target, or when `ca_cert` or
+    `client_cert` is given: `ca_cert` is a PEM CA bundle to trust instead of
+    the system's roots, and `client_cert` with `client_key` (PEM files) the
+    certificate the client presents to a server that asks for one. Other
+    channel `credentials` can be given instead (e.g.
+    `grpc.ssl_channel_credentials()`); otherwise the channel is plaintext.
+
+    `token` is a bearer token sent as ``authorization: Bearer <token>`` with
+    every call, streaming ones and the generated stubs' included; or
+    `token_file`, a file holding it (read once, here, whitespace stripped);
+    with neither, ``$ROADROLLER_TOKEN`` when set.
+
+    `timeout` bounds every unary call, in seconds; `metadata` is sent with
+    every call. Failed calls raise `RoadrollerError` (`NotFoundError` for
+    NOT_FOUND, `UnauthenticatedError` for missing or refused credentials,
+    `PermissionDeniedError` when the principal lacks the right). Use it as a
+    context manager, or call `close()`.
     """
 
     def __init__(
@@ -46,12 +60,32 @@ class Client:
         timeout: float | None = 30.0,
         metadata: Sequence[tuple[str, str]] = (),
         options: Sequence[tuple[str, Any]] = (),
+        token: str | None = None,
+        token_file: StrPath | None = None,
+        ca_cert: StrPath | None = None,
+        client_cert: StrPath | None = None,
+        client_key: StrPath | None = None,
     ) -> None:
+        target, scheme_tls = split_target(target)
+        tls_files = ca_cert is not None or client_cert is not None or client_key is not None
+        if tls_files and credentials is not None:
+            raise ValueError("give credentials or ca_cert/client_cert/client_key, not both")
+        if tls_files and scheme_tls is False:
+            raise ValueError("ca_cert/client_cert/client_key need TLS, not an http:// target")
+        if credentials is None and (tls_files or scheme_tls):
+            credentials = ssl_credentials(ca_cert, client_cert, client_key)
+        bearer = resolve_token(token, token_file)
+        if bearer is not None and any(key == "authorization" for key, _ in metadata):
+            if token is not None or token_file is not None:
+                raise ValueError("give token/token_file or an authorization in metadata, not both")
+            bearer = None  # the caller's own authorization wins over $ROADROLLER_TOKEN
         self._channel = (
             grpc.secure_channel(target, credentials, options)
             if credentials is not None
             else grpc.insecure_channel(target, options)
         )
+        if bearer is not None:
+            self._channel = grpc.intercept_channel(self._channel, BearerToken(bearer))
         self._timeout = timeout
         self._metadata = tuple(metadata)
         self.paver = pb.PaverServiceStub(self._channel)

@@ -45,8 +45,25 @@ class NotFoundError(RoadrollerError):
     """The road or schema version does not exist (NOT_FOUND)."""
 
 
+class UnauthenticatedError(RoadrollerError):
+    """The call carried no credentials, or ones the server refused
+    (UNAUTHENTICATED): a missing, expired or otherwise invalid token."""
+
+
+class PermissionDeniedError(RoadrollerError):
+    """The credentials are valid but their principal may not make this call
+    (PERMISSION_DENIED)."""
+
+
 class CommitError(RoadrollerError):
     """The server answered a commit with a failure."""
+
+
+_BY_CODE: dict[grpc.StatusCode, type[RoadrollerError]] = {
+    grpc.StatusCode.NOT_FOUND: NotFoundError,
+    grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
+}
 
 
 def from_rpc_error(error: grpc.RpcError) -> RoadrollerError:
@@ -68,5 +85,5 @@ def from_rpc_error(error: grpc.RpcError) -> RoadrollerError:
                 bad = error_details_pb2.BadRequest()
                 detail.Unpack(bad)
                 violations += [FieldViolation(v.field, v.description) for v in bad.field_violations]
-    cls = NotFoundError if code == grpc.StatusCode.NOT_FOUND else RoadrollerError
+    cls = _BY_CODE.get(code, RoadrollerError)
     return cls(code, message or "", reason, violations)

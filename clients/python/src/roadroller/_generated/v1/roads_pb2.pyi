@@ -110,12 +110,14 @@ class Compaction(_message.Message):
     def __init__(self, min_compaction_lag: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., tombstone_retention: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Authorisation(_message.Message):
-    __slots__ = ("onramp", "offramp")
+    __slots__ = ("onramp", "offramp", "admins")
     ONRAMP_FIELD_NUMBER: _ClassVar[int]
     OFFRAMP_FIELD_NUMBER: _ClassVar[int]
+    ADMINS_FIELD_NUMBER: _ClassVar[int]
     onramp: OnrampAuthorisation
     offramp: OfframpAuthorisation
-    def __init__(self, onramp: _Optional[_Union[OnrampAuthorisation, _Mapping]] = ..., offramp: _Optional[_Union[OfframpAuthorisation, _Mapping]] = ...) -> None: ...
+    admins: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, onramp: _Optional[_Union[OnrampAuthorisation, _Mapping]] = ..., offramp: _Optional[_Union[OfframpAuthorisation, _Mapping]] = ..., admins: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class OnrampAuthorisation(_message.Message):
     __slots__ = ("authorities", "cidr_blocks")
