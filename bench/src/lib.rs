@@ -1,6 +1,7 @@
 //! The pieces of `roadroller-bench`: the stage (a broker and a server
 //! process), the scenarios, and the figures they produce.
 
+pub mod auth;
 pub mod figures;
 mod http;
 pub mod payload;

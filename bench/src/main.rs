@@ -241,6 +241,17 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
         figures.push(Figure::new("9 threads before", i.threads_before as f64, "threads"));
     }
 
+    if !args.skip.contains(&11) {
+        show(&figures);
+        step("11. ProduceStream with JWT authentication, against none");
+        let (open, jwt) = roadroller_bench::auth::produce_stream_with_jwt(&stage, &bin, n).await?;
+        figures.push(Figure::new("11 ProduceStream, no authentication", open, "records/s"));
+        figures.push(
+            Figure::new("11 ProduceStream, JWT authentication", jwt, "records/s")
+                .against(open, Target::RatioAtLeast(0.95)),
+        );
+    }
+
     show(&figures);
     step("10. validating a 1 KiB document, 30 properties");
     let rate =

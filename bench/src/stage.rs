@@ -63,6 +63,11 @@ pub struct Server {
 
 impl Server {
     fn spawn(bin: &Path, bootstrap: &str) -> Result<Self> {
+        Self::spawn_with(bin, bootstrap, &[])
+    }
+
+    /// A server with `extra` settings; later flags beat earlier ones.
+    pub fn spawn_with(bin: &Path, bootstrap: &str, extra: &[&str]) -> Result<Self> {
         let mut child = Command::new(bin)
             .args([
                 "serve",
@@ -74,6 +79,7 @@ impl Server {
                 "127.0.0.1:0",
             ])
             .args(["--kafka-bootstrap-servers", bootstrap])
+            .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

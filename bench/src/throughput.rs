@@ -88,7 +88,16 @@ fn send_all(
 
 /// Scenario 2: Onramp ProduceStream, batches of 500, 16 in flight.
 pub async fn produce_stream(stage: &Stage, road: &str, n: u64) -> Result<f64> {
-    let mut producer = stage.client.producer(16).await?;
+    produce_stream_with(&stage.client, road, n).await
+}
+
+/// Scenario 2 through `client`.
+pub async fn produce_stream_with(
+    client: &roadroller_client::Client,
+    road: &str,
+    n: u64,
+) -> Result<f64> {
+    let mut producer = client.producer(16).await?;
     let started = Instant::now();
     let mut pending = std::collections::VecDeque::new();
     let mut accepted = 0u64;

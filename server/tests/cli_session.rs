@@ -163,3 +163,60 @@ async fn failures_read_as_sentences_with_distinct_exit_codes() {
     );
     server.shutdown().await;
 }
+
+/// The command line against a server with TLS, client certificates and
+/// tokens: a CA, a certificate and a token file or variable get it in, and
+/// without the token it is refused with exit code 4.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_reaches_a_secured_server_with_a_ca_a_certificate_and_a_token() {
+    use roadroller_tests::security::Secured;
+    let broker = roadroller_tests::TestBroker::start();
+    let secured = Secured::new();
+    let server = TestServer::start_tls(&broker, &secured.pki.ca_pem, |s| secured.apply(s)).await;
+    let client = secured.pki.client(None, "cli");
+    let cert = secured.write("cli.pem", &client.cert);
+    let key = secured.write("cli.key", &client.key);
+    let token =
+        secured.write("token", &format!("{}\n", secured.tokens.token("root", &["platform"])));
+    let ca = secured.path("ca.pem");
+    let path = |p: &std::path::Path| p.to_str().expect("utf-8").to_string();
+    let with_cert =
+        ["--client-cert".to_string(), path(&cert), "--client-key".to_string(), path(&key)];
+    let run_as = |args: &[&str], env: &[(&str, String)], cert: bool| {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args).args(["--ca-cert", &path(&ca), "--server", &server.endpoint()]);
+        if cert {
+            cmd.args(&with_cert);
+        }
+        for name in ["ROADROLLER_SERVER", "ROADROLLER_TOKEN", "ROADROLLER_TOKEN_FILE"] {
+            cmd.env_remove(name);
+        }
+        for (name, value) in env {
+            cmd.env(name, value);
+        }
+        cmd.output().expect("roadroller runs")
+    };
+    let run = |args: &[&str], env: &[(&str, String)]| run_as(args, env, true);
+
+    let (out, _) = ok(run(
+        &["road", "create", "secured", "--type", "stream", "--token-file", &path(&token)],
+        &[],
+    ));
+    assert!(out.contains("secured"), "{out}");
+    let raw = std::fs::read_to_string(&token).expect("token");
+    let (out, _) = ok(run(&["road", "list"], &[("ROADROLLER_TOKEN", raw.trim().to_string())]));
+    assert!(out.contains("secured"), "{out}");
+
+    // The certificate alone is an identity without rights to create.
+    let refused = run(&["road", "create", "mine", "--type", "stream"], &[]);
+    assert_eq!(refused.status.code(), Some(4), "{}", text(&refused.stderr));
+    let err = text(&refused.stderr);
+    assert!(err.contains("cli may not create road \"mine\""), "{err}");
+    // Neither certificate nor token: no way in.
+    let refused = run_as(&["road", "list"], &[], false);
+    assert_eq!(refused.status.code(), Some(4), "{}", text(&refused.stderr));
+    let err = text(&refused.stderr);
+    assert!(err.contains("needs credentials"), "{err}");
+    assert!(!err.contains(raw.trim()), "the token is never printed");
+    server.shutdown().await;
+}

@@ -1,10 +1,49 @@
-//! Channel configuration: timeouts and TLS.
+//! Channel configuration: timeouts, TLS, and the credentials every call
+//! carries.
 
 use std::time::Duration;
 
+use tonic::metadata::AsciiMetadataValue;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::Error;
+
+/// What every call sends to prove who makes it: a bearer token, or
+/// nothing. (A client certificate is part of the TLS settings.)
+#[derive(Clone, Default)]
+pub struct Credentials {
+    authorization: Option<AsciiMetadataValue>,
+}
+
+impl std::fmt::Debug for Credentials {
+    /// Never shows the token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = if self.authorization.is_some() { "Bearer [redacted]" } else { "none" };
+        f.debug_struct("Credentials").field("authorization", &shown).finish()
+    }
+}
+
+impl Credentials {
+    /// `authorization: Bearer <token>` on every call.
+    pub fn bearer(token: &str) -> Result<Self, Error> {
+        let value = format!("Bearer {}", token.trim())
+            .parse()
+            .map_err(|_| Error::Credentials { reason: "a token must be printable ASCII".into() })?;
+        Ok(Self { authorization: Some(value) })
+    }
+}
+
+impl tonic::service::Interceptor for Credentials {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.authorization {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
 
 /// How to reach the server.
 #[derive(Clone, Debug)]
@@ -16,6 +55,8 @@ pub struct ConnectOptions {
     /// when the endpoint is `https://`.
     #[cfg(feature = "tls")]
     pub tls: Option<tonic::transport::ClientTlsConfig>,
+    /// Sent with every call.
+    pub credentials: Credentials,
 }
 
 impl Default for ConnectOptions {
@@ -25,6 +66,7 @@ impl Default for ConnectOptions {
             keep_alive: Duration::from_secs(30),
             #[cfg(feature = "tls")]
             tls: None,
+            credentials: Credentials::default(),
         }
     }
 }
@@ -34,8 +76,31 @@ impl ConnectOptions {
     #[cfg(feature = "tls")]
     pub fn with_ca_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
         let ca = tonic::transport::Certificate::from_pem(pem);
-        self.tls = Some(tonic::transport::ClientTlsConfig::new().ca_certificate(ca));
+        let tls = self.tls.take().unwrap_or_default();
+        self.tls = Some(tls.ca_certificate(ca));
         self
+    }
+
+    /// Presents a client certificate (PEM chain and key) for mutual TLS.
+    #[cfg(feature = "tls")]
+    pub fn with_client_cert_pem(mut self, cert: impl AsRef<[u8]>, key: impl AsRef<[u8]>) -> Self {
+        let identity = tonic::transport::Identity::from_pem(cert, key);
+        let tls = self
+            .tls
+            .take()
+            .unwrap_or_else(|| tonic::transport::ClientTlsConfig::new().with_webpki_roots());
+        self.tls = Some(tls.identity(identity));
+        self
+    }
+
+    /// Sends `token` as a bearer token with every call.
+    pub fn with_token(mut self, token: &str) -> Result<Self, Error> {
+        self.credentials = Credentials::bearer(token)?;
+        Ok(self)
+    }
+
+    pub(crate) fn credentials(&self) -> Credentials {
+        self.credentials.clone()
     }
 
     pub(crate) fn endpoint(&self, url: String) -> Result<Endpoint, Error> {

@@ -22,6 +22,9 @@ pub enum Error {
     /// The subscription or producer is closed.
     #[error("{0}")]
     Closed(String),
+    /// The credentials given cannot be sent.
+    #[error("unusable credentials: {reason}")]
+    Credentials { reason: String },
 }
 
 impl Error {

@@ -38,15 +38,21 @@ pub use subscribe::{
 use roadroller_api::v1::offramp_service_client::OfframpServiceClient;
 use roadroller_api::v1::onramp_service_client::OnrampServiceClient;
 use roadroller_api::v1::paver_service_client::PaverServiceClient;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+pub use connect::Credentials;
+
+/// A channel whose calls carry the client's credentials.
+pub type AuthChannel = InterceptedService<Channel, Credentials>;
 
 /// A connection to one Roadroller server (or a load balancer in front of
 /// several). Cheap to clone; clones share the connection.
 #[derive(Clone, Debug)]
 pub struct Client {
-    paver: PaverServiceClient<Channel>,
-    onramp: OnrampServiceClient<Channel>,
-    offramp: OfframpServiceClient<Channel>,
+    paver: PaverServiceClient<AuthChannel>,
+    onramp: OnrampServiceClient<AuthChannel>,
+    offramp: OfframpServiceClient<AuthChannel>,
 }
 
 impl Client {
@@ -56,16 +62,24 @@ impl Client {
         Self::connect_with(endpoint, ConnectOptions::default()).await
     }
 
-    /// Connects with explicit options (timeouts, TLS).
+    /// Connects with explicit options (timeouts, TLS, a bearer token).
     pub async fn connect_with(
         endpoint: impl Into<String>,
         options: ConnectOptions,
     ) -> Result<Self, Error> {
-        Ok(Self::from_channel(options.connect(endpoint.into()).await?))
+        let channel = options.connect(endpoint.into()).await?;
+        Ok(Self::from_channel_with(channel, options.credentials()))
     }
 
-    /// Uses a channel configured elsewhere.
+    /// Uses a channel configured elsewhere, without credentials.
     pub fn from_channel(channel: Channel) -> Self {
+        Self::from_channel_with(channel, Credentials::default())
+    }
+
+    /// Uses a channel configured elsewhere; every call carries
+    /// `credentials`.
+    pub fn from_channel_with(channel: Channel, credentials: Credentials) -> Self {
+        let channel = InterceptedService::new(channel, credentials);
         // Records and batches can be large; the server enforces its own
         // limits and says so.
         const MAX_MESSAGE: usize = 64 << 20;
@@ -79,7 +93,7 @@ impl Client {
     }
 
     /// The generated PaverService client, for calls the helpers don't cover.
-    pub fn paver(&self) -> PaverServiceClient<Channel> {
+    pub fn paver(&self) -> PaverServiceClient<AuthChannel> {
         self.paver.clone()
     }
 }

@@ -193,3 +193,56 @@ async fn subscribing_to_an_unknown_road_fails_at_once() {
     assert!(err.is_not_found());
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secured_server_is_reached_with_a_ca_a_client_certificate_and_a_token() {
+    use roadroller_client::ConnectOptions;
+    use roadroller_tests::security::Secured;
+    let broker = roadroller_tests::TestBroker::start();
+    let secured = Secured::new();
+    let own = secured.pki.client(None, "rust-client");
+    let server = TestServer::start_mtls(&broker, &secured.pki.ca_pem, &own, |s| {
+        secured.apply(s);
+        s.tls.as_mut().expect("tls").require_client_cert = true;
+    })
+    .await;
+    let options = || {
+        ConnectOptions::default()
+            .with_ca_pem(&secured.pki.ca_pem)
+            .with_client_cert_pem(&own.cert, &own.key)
+    };
+    // The certificate alone names a principal without authorities: it may
+    // read, not create.
+    let cert_only = Client::connect_with(server.endpoint(), options()).await.expect("connect");
+    cert_only.list_roads(None).await.expect("a certificate is an identity");
+    let refused = cert_only
+        .create_road(compacted_road("not_mine", Duration::from_secs(3600)))
+        .await
+        .expect_err("no rights to create");
+    assert_eq!(refused.code(), Some(tonic::Code::PermissionDenied));
+    assert!(refused.to_string().contains("rust-client may not create road"), "{refused}");
+    let admin = secured.tokens.token("root", &["platform"]);
+    let client =
+        Client::connect_with(server.endpoint(), options().with_token(&admin).expect("token"))
+            .await
+            .expect("connect");
+    table(&client, "secure_people").await;
+    client
+        .produce("secure_people", [Record::keyed("1", &json!({"name": "Ada"}))])
+        .await
+        .expect("produce");
+    // Streams carry the token too.
+    let mut sub =
+        client.subscribe(SubscribeOptions::snapshot("secure_people")).await.expect("subscribe");
+    assert_eq!(next_message(&mut sub).await.key.as_deref(), Some("1"));
+    let bad = Client::connect_with(
+        server.endpoint(),
+        options().with_token("not a token").expect("ascii"),
+    )
+    .await
+    .expect("connect");
+    let e = bad.list_roads(None).await.expect_err("a bad token");
+    assert_eq!(e.code(), Some(tonic::Code::Unauthenticated));
+    assert_eq!(e.reason().as_deref(), Some("MALFORMED_TOKEN"));
+    server.shutdown().await;
+}

@@ -145,7 +145,7 @@ impl Authenticator {
             return Ok(Caller::anonymous(addr));
         }
         if let Some(value) = credentials.authorization {
-            return self.from_authorization(value, addr);
+            return self.authorization(value, addr);
         }
         match &credentials.certificate {
             Some(Ok(name)) => {
@@ -169,11 +169,7 @@ impl Authenticator {
         ))
     }
 
-    fn from_authorization(
-        &self,
-        value: &str,
-        addr: Option<IpAddr>,
-    ) -> Result<Caller, Unauthenticated> {
+    fn authorization(&self, value: &str, addr: Option<IpAddr>) -> Result<Caller, Unauthenticated> {
         let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
         let rest = rest.trim();
         if scheme.eq_ignore_ascii_case("bearer") {

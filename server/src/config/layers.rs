@@ -174,6 +174,33 @@ fn read_file(
     Ok(out)
 }
 
+/// `name=value` lines of a table setting; `security.protocol = "ssl"`
+/// (a nested table in TOML) and `"security.protocol" = "ssl"` are the same.
+fn table_lines(
+    key: &str,
+    prefix: &str,
+    entries: &toml::Table,
+    lines: &mut Vec<String>,
+    problem: &dyn Fn(String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    for (name, value) in entries {
+        let name = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+        let value = match value {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Table(inner) => {
+                table_lines(key, &name, inner, lines, problem)?;
+                continue;
+            }
+            _ => return Err(problem(format!("`{key}.{name}` must be a single value"))),
+        };
+        lines.push(format!("{name}={value}"));
+    }
+    Ok(())
+}
+
 fn flatten(
     settings: &'static Table,
     prefix: &str,
@@ -201,16 +228,7 @@ fn flatten(
             // `key=value` lines a flag or variable gives.
             toml::Value::Table(entries) if spec.is_table() => {
                 let mut lines = Vec::with_capacity(entries.len());
-                for (name, value) in entries {
-                    let value = match value {
-                        toml::Value::String(s) => s.clone(),
-                        toml::Value::Integer(i) => i.to_string(),
-                        toml::Value::Float(f) => f.to_string(),
-                        toml::Value::Boolean(b) => b.to_string(),
-                        _ => return Err(problem(format!("`{key}.{name}` must be a single value"))),
-                    };
-                    lines.push(format!("{name}={value}"));
-                }
+                table_lines(&key, "", entries, &mut lines, problem)?;
                 lines.join("\n")
             }
             _ => return Err(problem(format!("`{key}` must be a single value"))),

@@ -618,6 +618,53 @@ mod tests {
     }
 
     #[test]
+    fn kafka_properties_come_as_a_table_or_lines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("r.toml");
+        std::fs::write(
+            &path,
+            "[kafka.properties]\nsecurity.protocol = \"ssl\"\n\"ssl.ca.location\" = \"/ca.pem\"\n\
+             socket.timeout.ms = 5000\n",
+        )
+        .expect("write");
+        let s = settings(&["--config", path.to_str().expect("utf-8")]).expect("valid");
+        let mut config = rdkafka::ClientConfig::new();
+        s.kafka.properties.apply(&mut config);
+        assert_eq!(config.get("security.protocol"), Some("ssl"));
+        assert_eq!(config.get("ssl.ca.location"), Some("/ca.pem"));
+        assert_eq!(config.get("socket.timeout.ms"), Some("5000"));
+        let s = settings(&["--kafka-properties", "sasl.mechanism=PLAIN;sasl.username=me"])
+            .expect("valid");
+        let mut config = rdkafka::ClientConfig::new();
+        s.kafka.properties.apply(&mut config);
+        assert_eq!(config.get("sasl.username"), Some("me"));
+        let e = settings(&["--kafka-properties", "acks=0"]).expect_err("reserved").to_string();
+        assert!(e.contains("--kafka-properties") && e.contains("set by Roadroller"), "{e}");
+    }
+
+    #[test]
+    fn security_settings_are_checked_together() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("any.pem");
+        std::fs::write(&file, "x").expect("write");
+        let file = file.to_str().expect("utf-8");
+        let e = settings(&["--tls-cert-file", file]).expect_err("no key").to_string();
+        assert!(e.contains("--tls-key-file") || e.contains("tls.key_file"), "{e}");
+        let e = settings(&["--tls-require-client-cert", "true"]).expect_err("no tls").to_string();
+        assert!(e.contains("tls.cert_file"), "{e}");
+        let e = settings(&["--auth-jwks-file", file]).expect_err("no issuer").to_string();
+        assert!(e.contains("auth.jwt_issuer") && e.contains("required"), "{e}");
+        let e = settings(&["--auth-passwords-file", "/nonexistent"]).expect_err("missing");
+        assert!(e.to_string().contains("--auth-passwords-file"), "{e}");
+        let e = settings(&["--auth-trusted-proxies", "10.0.0.0/8,nope"]).expect_err("bad cidr");
+        assert!(e.to_string().contains("\"nope\" is not an address"), "{e}");
+        let e = settings(&["--listen", "0.0.0.0:50051"]).expect_err("open").to_string();
+        assert!(e.contains("auth.allow_anonymous"), "{e}");
+        settings(&["--listen", "0.0.0.0:50051", "--auth-allow-anonymous", "true"])
+            .expect("said so");
+    }
+
+    #[test]
     fn file_values_are_named_with_the_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("r.toml");

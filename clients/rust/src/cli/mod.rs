@@ -2,7 +2,8 @@
 //! `produce`, `tail` and `snapshot`.
 //!
 //! Exit codes: 0 success, 2 usage, 3 not found, 4 refused by the server
-//! (invalid input, a failed precondition, a conflict, or rejected records),
+//! (invalid input, a failed precondition, a conflict, missing or refused
+//! credentials, no permission, or rejected records),
 //! 5 server unavailable or failing, 1 anything local (a file, the terminal).
 
 mod produce;
@@ -65,15 +66,38 @@ pub struct Server {
     /// A PEM file of the CA that signed the server's certificate (https)
     #[arg(long, env = "ROADROLLER_CA_CERT", global = true)]
     pub ca_cert: Option<PathBuf>,
+    /// A PEM client certificate to present (mutual TLS); needs --client-key
+    #[arg(long, env = "ROADROLLER_CLIENT_CERT", global = true, requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// The PEM private key of --client-cert
+    #[arg(long, env = "ROADROLLER_CLIENT_KEY", global = true, requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+    /// A file holding a bearer token (JWT) to send; the variable ROADROLLER_TOKEN
+    /// holds a token itself
+    #[arg(long, env = "ROADROLLER_TOKEN_FILE", global = true)]
+    pub token_file: Option<PathBuf>,
+}
+
+fn read(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| Failure::local(format!("cannot read {}: {e}", path.display())))
 }
 
 impl Server {
     async fn connect(&self) -> Result<Client, Failure> {
         let mut options = ConnectOptions::default();
         if let Some(path) = &self.ca_cert {
-            let pem = std::fs::read(path)
-                .map_err(|e| Failure::local(format!("cannot read {}: {e}", path.display())))?;
-            options = options.with_ca_pem(pem);
+            options = options.with_ca_pem(read(path)?);
+        }
+        if let (Some(cert), Some(key)) = (&self.client_cert, &self.client_key) {
+            options = options.with_client_cert_pem(read(cert)?, read(key)?);
+        }
+        // A file beats the variable; neither is ever printed.
+        let token = match &self.token_file {
+            Some(path) => Some(String::from_utf8_lossy(&read(path)?).trim().to_string()),
+            None => std::env::var("ROADROLLER_TOKEN").ok().filter(|t| !t.trim().is_empty()),
+        };
+        if let Some(token) = token {
+            options = options.with_token(&token).map_err(Failure::from)?;
         }
         Client::connect_with(self.server.clone(), options).await.map_err(Failure::from)
     }
@@ -148,9 +172,11 @@ impl From<Error> for Failure {
                 | Code::AlreadyExists
                 | Code::Aborted
                 | Code::PermissionDenied
+                | Code::Unauthenticated
                 | Code::ResourceExhausted
                 | Code::OutOfRange,
             ) => 4,
+            None if matches!(e, Error::Credentials { .. }) => 1,
             _ => 5,
         };
         let details = e

@@ -63,11 +63,21 @@ class OfframpServiceServicer:
         offsets, so what was delivered but not committed is delivered again and
         nothing is skipped.
 
-        Fatal problems end the stream with a gRPC status: NOT_FOUND (no such
-        road), INVALID_ARGUMENT (first message not `start`, a second `start`, a bad
+        Who may subscribe (once the server has authentication configured): a
+        server admin, or a holder of one of the road's offramp authorities that
+        grants every grant `start.grants` asks for (PUBLIC when it asks for
+        none); an anonymous caller holds PUBLIC at most.
+
+        Fatal problems end the stream with a gRPC status: UNAUTHENTICATED
+        (missing or refused credentials; or, later, the token the stream was
+        opened with expired: reason `TOKEN_EXPIRED`), PERMISSION_DENIED (the
+        caller lacks the right or a grant it asked for, answered the same whether
+        or not the road exists; or, later, the road's offramp authorities changed
+        so that it no longer qualifies), NOT_FOUND (no such road),
+        INVALID_ARGUMENT (first message not `start`, a second `start`, a bad
         field, SNAPSHOT on a STREAM road), FAILED_PRECONDITION (the road's topic
-        does not exist yet), PERMISSION_DENIED, UNAVAILABLE (Kafka unreachable, or
-        the server is shutting down: reconnect, possibly to another instance).
+        does not exist yet), UNAVAILABLE (Kafka unreachable, or the server is
+        shutting down: reconnect, possibly to another instance).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -37,6 +37,16 @@ class PaverServiceStub:
     ALREADY_EXISTS; FAILED_PRECONDITION when the road's state forbids the call;
     ABORTED when a supplied etag is stale. Every error carries a
     `google.rpc.ErrorInfo` with a stable reason (e.g. `ROAD_NOT_FOUND`).
+
+    Who may call (once the server has authentication configured): reads need
+    an authenticated principal; CreateRoad needs a server admin; UpdateRoad,
+    DeleteRoad, RegisterSchema and DeleteSchema need a server admin or one of
+    the road's `authorisation.admins`. Missing or refused credentials are
+    UNAUTHENTICATED with the reason in the ErrorInfo (`NO_CREDENTIALS`,
+    `TOKEN_EXPIRED`, `BAD_SIGNATURE`, ...). Missing rights are
+    PERMISSION_DENIED, checked before the road is looked up so that the answer
+    is the same whether or not it exists; its ErrorInfo reason is
+    `PERMISSION_DENIED` with `action`, `road` and `missing` in the metadata.
     """
 
     def __init__(self, channel):
@@ -104,6 +114,16 @@ class PaverServiceServicer:
     ALREADY_EXISTS; FAILED_PRECONDITION when the road's state forbids the call;
     ABORTED when a supplied etag is stale. Every error carries a
     `google.rpc.ErrorInfo` with a stable reason (e.g. `ROAD_NOT_FOUND`).
+
+    Who may call (once the server has authentication configured): reads need
+    an authenticated principal; CreateRoad needs a server admin; UpdateRoad,
+    DeleteRoad, RegisterSchema and DeleteSchema need a server admin or one of
+    the road's `authorisation.admins`. Missing or refused credentials are
+    UNAUTHENTICATED with the reason in the ErrorInfo (`NO_CREDENTIALS`,
+    `TOKEN_EXPIRED`, `BAD_SIGNATURE`, ...). Missing rights are
+    PERMISSION_DENIED, checked before the road is looked up so that the answer
+    is the same whether or not it exists; its ErrorInfo reason is
+    `PERMISSION_DENIED` with `action`, `road` and `missing` in the metadata.
     """
 
     def CreateRoad(self, request, context):
@@ -242,6 +262,16 @@ class PaverService:
     ALREADY_EXISTS; FAILED_PRECONDITION when the road's state forbids the call;
     ABORTED when a supplied etag is stale. Every error carries a
     `google.rpc.ErrorInfo` with a stable reason (e.g. `ROAD_NOT_FOUND`).
+
+    Who may call (once the server has authentication configured): reads need
+    an authenticated principal; CreateRoad needs a server admin; UpdateRoad,
+    DeleteRoad, RegisterSchema and DeleteSchema need a server admin or one of
+    the road's `authorisation.admins`. Missing or refused credentials are
+    UNAUTHENTICATED with the reason in the ErrorInfo (`NO_CREDENTIALS`,
+    `TOKEN_EXPIRED`, `BAD_SIGNATURE`, ...). Missing rights are
+    PERMISSION_DENIED, checked before the road is looked up so that the answer
+    is the same whether or not it exists; its ErrorInfo reason is
+    `PERMISSION_DENIED` with `action`, `road` and `missing` in the metadata.
     """
 
     @staticmethod

@@ -356,8 +356,18 @@ export const ViolationSchema: GenMessage<Violation> = /*@__PURE__*/
  *   `0` on a delete, which no schema validates) and, when the call carried
  *   them, the W3C `traceparent` and `tracestate`.
  *
- * Whole-call errors: NOT_FOUND (no such road); FAILED_PRECONDITION (road
- * disabled, or without a schema); PERMISSION_DENIED; RESOURCE_EXHAUSTED
+ * Who may produce (once the server has authentication configured): a server
+ * admin, a holder of one of the road's onramp authorities, or an anonymous
+ * caller from one of its CIDR blocks. A ProduceStream's caller is checked for
+ * each batch (a refused batch is answered with a BatchError and the stream
+ * goes on), and the stream ends with UNAUTHENTICATED when the token it was
+ * opened with expires.
+ *
+ * Whole-call errors: UNAUTHENTICATED (missing or refused credentials, with
+ * the reason in the ErrorInfo); PERMISSION_DENIED (checked before the road
+ * is looked up: the same answer whether or not it exists); NOT_FOUND (no
+ * such road); FAILED_PRECONDITION (road disabled, or without a schema);
+ * RESOURCE_EXHAUSTED
  * (request too large, too many records); UNAVAILABLE (Kafka did not
  * acknowledge within the server's deadline; nothing was reported accepted).
  *

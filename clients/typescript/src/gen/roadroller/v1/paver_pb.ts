@@ -423,6 +423,16 @@ export const DeleteSchemaResponseSchema: GenMessage<DeleteSchemaResponse> = /*@_
  * ABORTED when a supplied etag is stale. Every error carries a
  * `google.rpc.ErrorInfo` with a stable reason (e.g. `ROAD_NOT_FOUND`).
  *
+ * Who may call (once the server has authentication configured): reads need
+ * an authenticated principal; CreateRoad needs a server admin; UpdateRoad,
+ * DeleteRoad, RegisterSchema and DeleteSchema need a server admin or one of
+ * the road's `authorisation.admins`. Missing or refused credentials are
+ * UNAUTHENTICATED with the reason in the ErrorInfo (`NO_CREDENTIALS`,
+ * `TOKEN_EXPIRED`, `BAD_SIGNATURE`, ...). Missing rights are
+ * PERMISSION_DENIED, checked before the road is looked up so that the answer
+ * is the same whether or not it exists; its ErrorInfo reason is
+ * `PERMISSION_DENIED` with `action`, `road` and `missing` in the metadata.
+ *
  * @generated from service roadroller.v1.PaverService
  */
 export const PaverService: GenService<{
