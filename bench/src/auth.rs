@@ -38,8 +38,6 @@ pub async fn produce_stream_with_jwt(stage: &Stage, bin: &Path, n: u64) -> Resul
             AUDIENCE,
             "--auth-admin-authorities",
             "bench",
-            "--http-listen",
-            "",
         ],
     )?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();

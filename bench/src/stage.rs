@@ -66,7 +66,7 @@ impl Server {
         Self::spawn_with(bin, bootstrap, &[])
     }
 
-    /// A server with `extra` settings; later flags beat earlier ones.
+    /// A server with `extra` settings besides the listeners and the broker.
     pub fn spawn_with(bin: &Path, bootstrap: &str, extra: &[&str]) -> Result<Self> {
         let mut child = Command::new(bin)
             .args([
