@@ -5,7 +5,7 @@ use crate::error::{Code, ErrorReport, Reportable};
 /// The credentials are missing, malformed or not good (any more). The reason
 /// is stable: `NO_CREDENTIALS`, `MALFORMED_TOKEN`, `ALGORITHM_NOT_ALLOWED`,
 /// `UNKNOWN_KEY`, `BAD_SIGNATURE`, `TOKEN_EXPIRED`, `TOKEN_NOT_YET_VALID`,
-/// `WRONG_ISSUER`, `WRONG_AUDIENCE`, `BAD_PASSWORD`, `UNKNOWN_USER`,
+/// `WRONG_ISSUER`, `WRONG_AUDIENCE`, `BAD_PASSWORD` (also for an unknown user),
 /// `UNSUPPORTED_CREDENTIALS`, `BAD_CERTIFICATE`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]

@@ -43,13 +43,15 @@ impl Passwords {
         Ok(Self { users: Reloading::new(path, parse)? })
     }
 
-    /// The authorities of `name` when `password` is theirs.
+    /// The authorities of `name` when `password` is theirs. An unknown
+    /// user is answered as a wrong password, after as much work, so that
+    /// neither the answer nor its time tells which names exist.
     pub fn verify(&self, name: &str, password: &str) -> Result<BTreeSet<String>, Unauthenticated> {
         let users = self.users.get();
-        let bad =
-            || Unauthenticated::new("BAD_PASSWORD", format!("wrong password for user {name:?}"));
+        let bad = || Unauthenticated::new("BAD_PASSWORD", "wrong user name or password");
         let Some(user) = users.by_name.get(name) else {
-            return Err(Unauthenticated::new("UNKNOWN_USER", format!("no user {name:?}")));
+            let _ = check(password, decoy());
+            return Err(bad());
         };
         let digest: [u8; 32] = Sha256::new()
             .chain_update(name)
@@ -62,14 +64,7 @@ impl Passwords {
             return Ok(user.authorities.clone());
         }
         drop(verified);
-        let ok = if user.hash.starts_with("$argon2") {
-            PasswordHash::new(&user.hash)
-                .map(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
-                .unwrap_or(false)
-        } else {
-            bcrypt::verify(password, &user.hash).unwrap_or(false)
-        };
-        if !ok {
+        if !check(password, &user.hash) {
             return Err(bad());
         }
         let mut verified = users.verified.lock().unwrap_or_else(|e| e.into_inner());
@@ -79,6 +74,30 @@ impl Passwords {
         verified.insert(digest, Instant::now());
         Ok(user.authorities.clone())
     }
+}
+
+/// Whether `password` matches an argon2 or bcrypt `hash`.
+fn check(password: &str, hash: &str) -> bool {
+    if hash.starts_with("$argon2") {
+        PasswordHash::new(hash)
+            .map(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .unwrap_or(false)
+    } else {
+        bcrypt::verify(password, hash).unwrap_or(false)
+    }
+}
+
+/// A hash no password is known to match, verified for unknown users.
+fn decoy() -> &'static str {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        let salt = SaltString::encode_b64(b"roadroller-decoy").expect("a valid salt");
+        argon2::Argon2::default()
+            .hash_password(uuid::Uuid::new_v4().as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
 }
 
 /// Parses the file; a problem names the line, never its content.
@@ -151,7 +170,10 @@ mod tests {
         assert!(passwords.verify("ada", "hunter2").is_ok());
         assert!(passwords.verify("bob", "s3cret").expect("bob").is_empty());
         assert_eq!(passwords.verify("ada", "hunter3").expect_err("wrong").reason, "BAD_PASSWORD");
-        assert_eq!(passwords.verify("eve", "x").expect_err("unknown").reason, "UNKNOWN_USER");
+        // An unknown user reads as a wrong password.
+        let unknown = passwords.verify("eve", "x").expect_err("unknown");
+        let wrong = passwords.verify("ada", "x").expect_err("wrong");
+        assert_eq!(unknown, wrong);
     }
 
     #[test]
