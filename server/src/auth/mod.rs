@@ -257,3 +257,56 @@ impl Authenticator {
         client
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn authenticator(trusted: &[&str]) -> Authenticator {
+        Authenticator {
+            jwt: None,
+            passwords: None,
+            identities: None,
+            open: false,
+            allow_anonymous: true,
+            trusted_proxies: trusted.iter().map(|t| t.parse().expect("cidr")).collect(),
+        }
+    }
+
+    fn addr(a: &Authenticator, peer: &str, forwarded: Option<&str>) -> Option<IpAddr> {
+        let credentials = Credentials {
+            peer: Some(peer.parse().expect("ip")),
+            forwarded_for: forwarded,
+            ..Credentials::default()
+        };
+        a.authenticate(&credentials).expect("anonymous").addr
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_from_trusted_proxies() {
+        let ip = |s: &str| Some(s.parse::<IpAddr>().expect("ip"));
+        let none = authenticator(&[]);
+        assert_eq!(addr(&none, "192.0.2.7", Some("10.1.2.3")), ip("192.0.2.7"));
+        let trusted = authenticator(&["192.0.2.0/24"]);
+        assert_eq!(addr(&trusted, "192.0.2.7", Some("10.1.2.3")), ip("10.1.2.3"));
+        // Hops the trusted proxies added are skipped; a forged hop further
+        // left is not believed.
+        assert_eq!(
+            addr(&trusted, "192.0.2.7", Some("6.6.6.6, 10.1.2.3, 192.0.2.8")),
+            ip("10.1.2.3")
+        );
+        assert_eq!(addr(&trusted, "192.0.2.7", Some("garbage")), ip("192.0.2.7"));
+        assert_eq!(addr(&trusted, "::ffff:192.0.2.7", Some("10.1.2.3")), ip("10.1.2.3"));
+    }
+
+    #[test]
+    fn bad_credentials_are_never_taken_for_none() {
+        let a = authenticator(&[]);
+        let credentials = Credentials { authorization: Some("Bearer x.y.z"), ..Default::default() };
+        let e = a.authenticate(&credentials).expect_err("no JWKS");
+        assert_eq!(e.reason, "UNSUPPORTED_CREDENTIALS");
+        let credentials =
+            Credentials { certificate: Some(Err("no name".into())), ..Default::default() };
+        assert_eq!(a.authenticate(&credentials).expect_err("bad cert").reason, "BAD_CERTIFICATE");
+    }
+}

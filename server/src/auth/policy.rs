@@ -188,3 +188,108 @@ pub fn canonical(addr: IpAddr) -> IpAddr {
         v4 => v4,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+    use crate::auth::{Principal, Source};
+    use crate::roads::{Authorisation, OfframpAuthorisation, OnrampAuthorisation};
+
+    fn caller(name: &str, authorities: &[&str]) -> Caller {
+        let principal = Principal {
+            name: name.into(),
+            authorities: authorities.iter().map(|a| a.to_string()).collect(),
+            source: Source::Token,
+        };
+        Caller { principal: Some(principal), addr: None, expires_at: None }
+    }
+
+    fn anonymous(addr: &str) -> Caller {
+        Caller::anonymous(Some(addr.parse().expect("ip")))
+    }
+
+    fn road(authorisation: Authorisation) -> Road {
+        let json = serde_json::json!({"name": "r", "type": "STREAM", "retention_ms": 1,
+            "partitions": 1, "compatibility": "NONE", "create_time_ms": 0, "update_time_ms": 0});
+        let mut road: Road = serde_json::from_value(json).expect("a road");
+        road.authorisation = authorisation;
+        road
+    }
+
+    fn policy(admins: &[&str]) -> Policy {
+        Policy {
+            open: false,
+            admin_authorities: admins.iter().map(|a| a.to_string()).collect(),
+            anonymous_read: false,
+        }
+    }
+
+    #[test]
+    fn a_star_admin_is_any_authenticated_principal_never_an_anonymous_one() {
+        let p = policy(&[ANY]);
+        assert!(p.is_admin(&caller("anyone", &[])));
+        assert!(!p.is_admin(&anonymous("127.0.0.1")));
+        let p = policy(&["platform"]);
+        assert!(p.is_admin(&caller("x", &["platform"])));
+        // A principal's own name counts as an authority.
+        assert!(p.is_admin(&caller("platform", &[])));
+        assert!(!p.is_admin(&caller("x", &["platforms"])));
+    }
+
+    #[test]
+    fn a_star_on_a_road_admits_anonymous_callers_with_public_only() {
+        let offramp = OfframpAuthorisation {
+            authorities: BTreeMap::from([(
+                ANY.to_string(),
+                BTreeSet::from([Grant::Public, Grant::Pii]),
+            )]),
+        };
+        let r = road(Authorisation { offramp, ..Default::default() });
+        let p = policy(&[]);
+        assert!(p.subscribe(&anonymous("10.0.0.1"), "r", Some(&r), &[Grant::Public]).is_ok());
+        let denied = p.subscribe(&anonymous("10.0.0.1"), "r", Some(&r), &[Grant::Pii]);
+        assert!(denied.expect_err("no PII").missing.contains("PII"));
+        assert!(p.subscribe(&caller("bob", &[]), "r", Some(&r), &[Grant::Pii]).is_ok());
+    }
+
+    #[test]
+    fn cidr_blocks_admit_anonymous_producers_only() {
+        let onramp =
+            OnrampAuthorisation { authorities: vec![], cidr_blocks: vec!["10.0.0.0/8".into()] };
+        let r = road(Authorisation { onramp, ..Default::default() });
+        let p = policy(&[]);
+        assert!(p.produce(&anonymous("10.1.2.3"), "r", Some(&r)).is_ok());
+        // An IPv4 client seen through an IPv6 socket is the same client.
+        assert!(p.produce(&anonymous("::ffff:10.1.2.3"), "r", Some(&r)).is_ok());
+        assert!(p.produce(&anonymous("192.168.0.1"), "r", Some(&r)).is_err());
+        // A principal is judged by its authorities, not its address.
+        let mut bob = caller("bob", &[]);
+        bob.addr = Some("10.1.2.3".parse().expect("ip"));
+        assert!(p.produce(&bob, "r", Some(&r)).is_err());
+    }
+
+    #[test]
+    fn a_missing_road_is_refused_as_an_existing_one() {
+        let p = policy(&[]);
+        let r = road(Authorisation::default());
+        let bob = caller("bob", &[]);
+        let on_missing = p.produce(&bob, "r", None).expect_err("no road");
+        let on_existing = p.produce(&bob, "r", Some(&r)).expect_err("no right");
+        assert_eq!(on_missing, on_existing);
+        let on_missing = p.administer(&bob, Action::ChangeRoad, "r", None).expect_err("no road");
+        let on_existing = p.administer(&bob, Action::ChangeRoad, "r", Some(&r)).expect_err("no");
+        assert_eq!(on_missing, on_existing);
+    }
+
+    #[test]
+    fn reading_needs_a_principal_unless_anonymous_reading_is_on() {
+        let mut p = policy(&[]);
+        assert!(p.read(&anonymous("127.0.0.1"), "r").is_err());
+        assert!(p.read(&caller("bob", &[]), "r").is_ok());
+        p.anonymous_read = true;
+        assert!(p.read(&anonymous("127.0.0.1"), "r").is_ok());
+        assert!(Policy::open().create(&anonymous("127.0.0.1"), "r").is_ok());
+    }
+}
