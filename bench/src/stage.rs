@@ -77,6 +77,8 @@ impl Server {
                 "127.0.0.1:0",
                 "--http-listen",
                 "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
             ])
             .args(["--kafka-bootstrap-servers", bootstrap])
             .args(extra)

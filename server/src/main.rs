@@ -37,7 +37,11 @@ fn serve_command(matches: &clap::ArgMatches) -> ExitCode {
             Some(addr) => Some(bind("--http-listen", addr).await?),
             None => None,
         };
-        let listeners = Listeners { grpc, http };
+        let admin = match settings.admin_listen {
+            Some(addr) => Some(bind("--admin-listen", addr).await?),
+            None => None,
+        };
+        let listeners = Listeners { grpc, http, admin };
         serve::run(settings, listeners, shutdown).await.map_err(|e| e.to_string())
     })
 }

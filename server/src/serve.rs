@@ -44,6 +44,7 @@ use crate::paver::grpc::PaverGrpc;
 use crate::roads::StatusBoard;
 use crate::roads::registry::{Registry, RegistryError};
 use crate::schema::SchemaCache;
+use crate::telemetry::grpc::Measured;
 use crate::traffic_control::TrafficControl;
 
 /// Why the server could not start or stopped with an error. Each renders as
@@ -78,12 +79,14 @@ pub enum ServeError {
 pub struct Listeners {
     pub grpc: TcpListener,
     pub http: Option<TcpListener>,
+    /// Metrics and probes.
+    pub admin: Option<TcpListener>,
 }
 
 impl From<TcpListener> for Listeners {
     /// gRPC only.
     fn from(grpc: TcpListener) -> Self {
-        Self { grpc, http: None }
+        Self { grpc, http: None, admin: None }
     }
 }
 
@@ -98,7 +101,8 @@ pub async fn run(
     listeners: impl Into<Listeners>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let Listeners { grpc: listener, http } = listeners.into();
+    let Listeners { grpc: listener, http, admin } = listeners.into();
+    let metrics = crate::telemetry::Metrics::new(settings.metrics);
     let settings = settings.with_instance_id();
     let auth = Auth::new(&settings.auth).map_err(ServeError::Auth)?;
     if auth.policy.open {
@@ -155,6 +159,7 @@ pub async fn run(
         settings.traffic_control.topic_prefix.clone(),
         guard.clone(),
     );
+    let gauges = watch_registry(&metrics, &registry, &board, stop_tasks.clone());
 
     let onramp = Onramp::new(
         kafka.clone(),
@@ -163,6 +168,7 @@ pub async fn run(
         settings.onramp.clone(),
         settings.traffic_control.topic_prefix.clone(),
         guard.clone(),
+        metrics.clone(),
     );
     let offramp = Offramp::new(
         kafka.clone(),
@@ -173,6 +179,7 @@ pub async fn run(
         settings.traffic_control.topic_prefix.clone(),
         settings.instance_id.clone(),
         guard,
+        metrics.clone(),
     );
     // Long-lived streams end when shutdown begins; unary calls drain.
     let end_streams = CancellationToken::new();
@@ -183,17 +190,22 @@ pub async fn run(
     // Health and reflection answer anyone (probes, grpcurl); the road
     // services know their caller.
     let router = tonic::transport::Server::builder()
-        .add_service(health_service)
-        .add_service(gate.service(PaverServiceServer::new(PaverGrpc::new(paver))))
-        .add_service(
+        .add_service(health_service.clone())
+        .add_service(Measured::new(
+            gate.service(PaverServiceServer::new(PaverGrpc::new(paver))),
+            metrics.clone(),
+        ))
+        .add_service(Measured::new(
             gate.service(
                 OnrampServiceServer::new(OnrampGrpc::new(onramp, end_streams.clone()))
                     .max_decoding_message_size(max_message),
             ),
-        )
-        .add_service(
+            metrics.clone(),
+        ))
+        .add_service(Measured::new(
             gate.service(OfframpServiceServer::new(OfframpGrpc::new(offramp, end_streams.clone()))),
-        )
+            metrics.clone(),
+        ))
         .add_service(reflection_v1()?)
         .add_service(reflection_v1alpha()?);
 
@@ -209,6 +221,18 @@ pub async fn run(
         None => None,
     };
     let http_listen = gateway.as_ref().map(|(addr, _)| addr.to_string()).unwrap_or_default();
+    let admin_listen = admin.as_ref().and_then(|a| a.local_addr().ok()).map(|a| a.to_string());
+    // Probes answer until the very end, so that a drain shows as unready.
+    let admin = admin.map(|listener| {
+        let stop = stop_tasks.clone();
+        tokio::spawn(crate::telemetry::admin::serve(
+            listener,
+            metrics.clone(),
+            health.clone(),
+            health_service.clone(),
+            stop.cancelled_owned(),
+        ))
+    });
     let stop_accepting = CancellationToken::new();
     // Boxed rather than pinned on the stack, so that it can be dropped (with
     // the services and the Kafka clients they hold) before the broker stops.
@@ -219,6 +243,7 @@ pub async fn run(
     tracing::info!(
         listen = %local.map(|a| a.to_string()).unwrap_or_default(),
         %http_listen,
+        admin_listen = %admin_listen.unwrap_or_default(),
         "serving"
     );
 
@@ -254,6 +279,10 @@ pub async fn run(
     stop_tasks.cancel();
     let _ = watcher.await;
     let _ = traffic_control.await;
+    let _ = gauges.await;
+    if let Some(admin) = admin {
+        let _ = admin.await;
+    }
     registry.stopped().await;
     drop(registry);
     drop(kafka);
@@ -420,6 +449,29 @@ async fn stop_embedded(broker: Arc<EmbeddedBroker>) {
         Ok(Err(e)) => tracing::error!(error = %e, "saving the embedded broker failed"),
         Err(e) => tracing::error!(error = %e, "saving the embedded broker panicked"),
     }
+}
+
+/// Keeps the registry's gauges current until `stop`.
+fn watch_registry(
+    metrics: &Arc<crate::telemetry::Metrics>,
+    registry: &Registry,
+    board: &Arc<StatusBoard>,
+    stop: CancellationToken,
+) -> JoinHandle<()> {
+    let (metrics, registry, board) = (metrics.clone(), registry.clone(), board.clone());
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = every.tick() => {}
+            }
+            let roads = registry.all();
+            let drifted =
+                roads.iter().filter(|v| !board.get(&v.road.name).drift.is_empty()).count();
+            metrics.set_registry(roads.len(), drifted);
+        }
+    })
 }
 
 /// Health follows Kafka connectivity until `stop`.

@@ -31,6 +31,11 @@ impl Serve {
     fn start(dir: &Path, args: &[&str]) -> Self {
         let mut cmd = Command::new(BIN);
         cmd.arg("serve").args(["--log-format", "json"]).args(args).current_dir(dir);
+        // Tests that pick their own addresses run side by side: the admin
+        // listener's fixed default would clash.
+        if args.contains(&"--listen") && !args.contains(&"--admin-listen") {
+            cmd.args(["--admin-listen", "127.0.0.1:0"]);
+        }
         for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("ROADROLLER_")) {
             cmd.env_remove(key);
         }

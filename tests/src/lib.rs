@@ -106,6 +106,8 @@ pub fn test_settings(broker: &TestBroker) -> Settings {
 pub struct TestServer {
     addr: SocketAddr,
     gateway: SocketAddr,
+    /// The admin listener: metrics and probes.
+    admin: SocketAddr,
     /// The CA of the server's certificate, when it serves TLS.
     ca: Option<String>,
     /// The certificate this handle's own channels present, if any.
@@ -166,13 +168,16 @@ impl TestServer {
         let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let gateway = http.local_addr().expect("bound address");
         let (stop, stopped) = oneshot::channel::<()>();
-        let listeners = Listeners { grpc: listener, http: Some(http) };
+        let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let admin_addr = admin.local_addr().expect("bound address");
+        let listeners = Listeners { grpc: listener, http: Some(http), admin: Some(admin) };
         let task = tokio::spawn(serve::run(settings, listeners, async move {
             let _ = stopped.await;
         }));
         let server = Self {
             addr,
             gateway,
+            admin: admin_addr,
             ca,
             identity,
             token: Bearer::default(),
@@ -207,6 +212,11 @@ impl TestServer {
             None => format!("http://{}", self.gateway),
             Some(_) => format!("https://localhost:{}", self.gateway.port()),
         }
+    }
+
+    /// `http://127.0.0.1:<admin port>`: `/metrics`, `/healthz`, `/readyz`.
+    pub fn admin_url(&self) -> String {
+        format!("http://{}", self.admin)
     }
 
     /// `ws://127.0.0.1:<gateway port>`.

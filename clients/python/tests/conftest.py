@@ -47,6 +47,7 @@ class Server:
             "--data-dir", str(data_dir / "data"),
             "--grace-period", "5s",
             "--http-listen", "",  # no HTTP gateway
+            "--admin-listen", "",  # no admin listener
             *flags,
         ]  # fmt: skip
         # Settings come from flags only, not from the caller's ROADROLLER_*.

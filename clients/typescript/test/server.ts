@@ -35,6 +35,7 @@ export class Server {
       "--data-dir", join(dir, "data"),
       "--grace-period", "5s",
       "--http-listen", "", // no HTTP gateway
+      "--admin-listen", "", // no admin listener
       ...flags,
     ];
     // Settings come from flags only, not from the caller's ROADROLLER_*.

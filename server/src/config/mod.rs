@@ -62,6 +62,9 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// The Kafka topic that also receives audit events.
     pub audit_topic: Option<String>,
+    /// The admin listener (metrics and probes); `None` turns it off.
+    pub admin_listen: Option<SocketAddr>,
+    pub metrics: crate::telemetry::MetricsSettings,
 }
 
 /// The legacy Data Highway HTTP gateway that `serve` runs beside gRPC.
@@ -226,6 +229,14 @@ impl Settings {
             audit_topic: parse(r.get("audit.topic"), |s| {
                 if s.is_empty() { Ok(None) } else { topic_name(s).map(Some) }
             })?,
+            admin_listen: parse(r.get("admin.listen"), |s| match s {
+                "" => Ok(None),
+                s => socket_addr(s).map(Some),
+            })?,
+            metrics: crate::telemetry::MetricsSettings {
+                max_roads: parse(r.get("metrics.max_roads"), count)?,
+                max_streams: parse(r.get("metrics.max_streams"), count)?,
+            },
         };
         settings.refuse_open_networks(r)?;
         Ok(settings)
@@ -238,9 +249,13 @@ impl Settings {
         if self.auth.any_source() || self.auth.allow_anonymous {
             return Ok(());
         }
-        let open = [("listen", Some(self.listen)), ("http.listen", self.http.listen)]
-            .into_iter()
-            .find(|(_, addr)| addr.is_some_and(|a| !a.ip().is_loopback()));
+        let open = [
+            ("listen", Some(self.listen)),
+            ("http.listen", self.http.listen),
+            ("admin.listen", self.admin_listen),
+        ]
+        .into_iter()
+        .find(|(_, addr)| addr.is_some_and(|a| !a.ip().is_loopback()));
         match open {
             Some((key, _)) => Err(invalid(
                 r.get(key),

@@ -225,6 +225,24 @@ pub const SETTINGS: &[Spec] = &[
     HTTP_MAX_INFLATED_BYTES,
     HTTP_MAX_MESSAGES,
     spec(
+        "admin.listen",
+        "127.0.0.1:9090",
+        "ADDR",
+        "Address of the admin listener: /metrics (Prometheus), /healthz, /readyz; empty turns it off",
+    ),
+    spec(
+        "metrics.max_roads",
+        "200",
+        "N",
+        "Roads that get their own metric label values; further roads count as `other`",
+    ),
+    spec(
+        "metrics.max_streams",
+        "200",
+        "N",
+        "Streams that get their own metric label values; further streams count as `other`",
+    ),
+    spec(
         "kafka.properties",
         "",
         "KEY=VALUE;...",

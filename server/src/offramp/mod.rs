@@ -128,6 +128,7 @@ pub struct Offramp {
     topic_prefix: String,
     instance_id: String,
     guard: Guard,
+    metrics: Arc<crate::telemetry::Metrics>,
 }
 
 /// Batches of events waiting for the subscriber; credit bounds messages
@@ -145,8 +146,19 @@ impl Offramp {
         topic_prefix: String,
         instance_id: String,
         guard: Guard,
+        metrics: Arc<crate::telemetry::Metrics>,
     ) -> Self {
-        Self { kafka, registry, board, schemas, settings, topic_prefix, instance_id, guard }
+        Self {
+            kafka,
+            registry,
+            board,
+            schemas,
+            settings,
+            topic_prefix,
+            instance_id,
+            guard,
+            metrics,
+        }
     }
 
     /// Opens a subscription. Its events come in batches on the returned
@@ -236,6 +248,10 @@ impl Offramp {
         let done = stop.clone().drop_guard();
         let mut session =
             Session::new(Arc::new(consumer), topic, credit, renderer, events, stop, ended);
+        session.observe(self.metrics.clone(), &start.road);
+        let mode = if group.is_some() { "GROUP" } else { "SNAPSHOT" };
+        self.metrics.subscription(mode, 1);
+        let metrics = self.metrics.clone();
         let kafka = self.kafka.clone();
         tokio::spawn(async move {
             let outcome = async {
@@ -247,6 +263,7 @@ impl Offramp {
             }
             .await;
             drop(done);
+            metrics.subscription(mode, -1);
             if let Err(e) = outcome {
                 tracing::debug!(error = %e, "subscription ended");
             }

@@ -63,6 +63,11 @@ pub(super) struct Session {
     /// Whether this subscription belongs to a consumer group (and so can
     /// commit).
     pub group: bool,
+    /// Where deliveries are counted, and for which road.
+    observed: Option<(Arc<crate::telemetry::Metrics>, String)>,
+    opened: std::time::Instant,
+    /// Since when records have waited for credit.
+    starved_since: Option<std::time::Instant>,
 }
 
 impl Session {
@@ -91,7 +96,15 @@ impl Session {
             paused: BTreeSet::new(),
             snapshot: None,
             group: true,
+            observed: None,
+            opened: std::time::Instant::now(),
+            starved_since: None,
         }
+    }
+
+    /// Counts this subscription's deliveries in `metrics` under `road`.
+    pub fn observe(&mut self, metrics: Arc<crate::telemetry::Metrics>, road: &str) {
+        self.observed = Some((metrics, road.to_string()));
     }
 
     /// Why the subscription was stopped from outside.
@@ -219,17 +232,39 @@ impl Session {
 
     /// Moves what credit allows from `held` to the outbox, in order.
     fn flush_held(&mut self) {
+        let (mut records, mut bytes) = (0u64, 0u64);
+        let mut starved = false;
         while let Some(next) = self.held.front() {
             if matches!(next, Outgoing::Message(_)) && !self.credit.take() {
+                starved = true;
                 break;
             }
             match self.held.pop_front() {
-                Some(Outgoing::Message(d)) => self.outbox.push(Event::Message(d)),
+                Some(Outgoing::Message(d)) => {
+                    records += 1;
+                    bytes += d.payload.as_ref().map_or(0, |p| p.len() as u64);
+                    self.outbox.push(Event::Message(d))
+                }
                 Some(Outgoing::SnapshotComplete(ends)) => {
+                    if let Some((metrics, road)) = &self.observed {
+                        metrics.snapshot_took(road, self.opened.elapsed());
+                    }
                     self.outbox.push(Event::SnapshotComplete(ends))
                 }
                 None => break,
             }
+        }
+        let Some((metrics, road)) = &self.observed else { return };
+        if records > 0 {
+            metrics.delivered(road, records, bytes);
+        }
+        match (starved, self.starved_since) {
+            (true, None) => self.starved_since = Some(std::time::Instant::now()),
+            (false, Some(since)) => {
+                metrics.starved(road, since.elapsed());
+                self.starved_since = None;
+            }
+            _ => {}
         }
     }
 

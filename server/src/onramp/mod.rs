@@ -59,6 +59,7 @@ pub struct Onramp {
     settings: OnrampSettings,
     topic_prefix: String,
     guard: Guard,
+    metrics: Arc<crate::telemetry::Metrics>,
 }
 
 impl Onramp {
@@ -69,8 +70,9 @@ impl Onramp {
         settings: OnrampSettings,
         topic_prefix: String,
         guard: Guard,
+        metrics: Arc<crate::telemetry::Metrics>,
     ) -> Self {
-        Self { kafka, registry, schemas, settings, topic_prefix, guard }
+        Self { kafka, registry, schemas, settings, topic_prefix, guard, metrics }
     }
 
     pub fn settings(&self) -> &OnrampSettings {
@@ -80,6 +82,48 @@ impl Onramp {
     /// Writes `records` to `road`: one outcome per record, in order, returned
     /// once Kafka has acknowledged every accepted record.
     pub async fn produce(
+        &self,
+        caller: &Caller,
+        road_name: &str,
+        records: Vec<Record>,
+        trace: &TraceContext,
+    ) -> Result<Vec<Outcome>, OnrampError> {
+        use crate::error::Reportable;
+        let started = std::time::Instant::now();
+        let sizes: Vec<u64> =
+            records.iter().map(|r| r.payload.as_ref().map_or(0, |p| p.len() as u64)).collect();
+        let result = self.write(caller, road_name, records, trace).await;
+        // Names that are no road's would fill the label's cap.
+        let road_name = if self.registry.get(road_name).is_some() {
+            road_name
+        } else {
+            crate::telemetry::metrics::OTHER
+        };
+        match &result {
+            Ok(outcomes) => {
+                let (mut accepted, mut bytes) = (0, 0);
+                for (outcome, size) in outcomes.iter().zip(&sizes) {
+                    match outcome {
+                        Outcome::Accepted { .. } => {
+                            accepted += 1;
+                            bytes += size;
+                        }
+                        Outcome::Rejected(r) => {
+                            self.metrics.rejected(road_name, &format!("{:?}", r.code), 1);
+                        }
+                    }
+                }
+                self.metrics.produced(road_name, accepted, bytes, started.elapsed());
+            }
+            Err(e) => {
+                let code = format!("{:?}", e.report().code);
+                self.metrics.rejected(road_name, &code, sizes.len() as u64);
+            }
+        }
+        result
+    }
+
+    async fn write(
         &self,
         caller: &Caller,
         road_name: &str,

@@ -1,6 +1,14 @@
-//! Logs through `tracing`: levels from `RUST_LOG` (default `info`), written to
-//! standard output as pretty text or JSON lines (standard error is kept for
-//! the one-line fatal error).
+//! What an operator sees: logs through `tracing` (levels from `RUST_LOG`,
+//! default `info`, written to standard output as pretty text or JSON lines;
+//! standard error is kept for the one-line fatal error), Prometheus metrics,
+//! and the admin listener that serves them with the probes.
+
+pub mod admin;
+pub mod grpc;
+pub mod metrics;
+mod process;
+
+pub use metrics::{Metrics, MetricsSettings};
 
 use tracing_subscriber::EnvFilter;
 

@@ -17,4 +17,5 @@ mod security;
 mod security_edges;
 mod security_matrix;
 mod serving;
+mod telemetry;
 mod traffic_control;
