@@ -633,6 +633,28 @@ mod tests {
     }
 
     #[test]
+    fn the_kubernetes_config_names_only_settings_that_exist() {
+        let manifest = include_str!("../../../deploy/kubernetes/10-configmap.yaml");
+        let toml: String = manifest
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("roadroller.toml: |"))
+            .skip(1)
+            .map(|l| l.strip_prefix("    ").unwrap_or(l))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert!(toml.contains("[admin]"), "{toml}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("roadroller.toml");
+        std::fs::write(&path, &toml).expect("write");
+        // Every key is known; what fails is the first file it names, which
+        // only exists in the pod.
+        let e = settings(&["--config", path.to_str().expect("utf-8")]).expect_err("no secrets here");
+        let e = e.to_string();
+        assert!(!e.contains("unknown setting") && !e.contains("must be a single value"), "{e}");
+        assert!(e.contains("/etc/roadroller/"), "{e}");
+    }
+
+    #[test]
     fn kafka_properties_come_as_a_table_or_lines() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("r.toml");
