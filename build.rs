@@ -8,6 +8,7 @@ const PROTOS: &[&str] = &[
     "roadroller/v1/paver.proto",
     "roadroller/v1/onramp.proto",
     "roadroller/v1/offramp.proto",
+    "roadroller/v1/streams.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

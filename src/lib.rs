@@ -19,6 +19,7 @@ pub mod service_names {
     pub const PAVER: &str = "roadroller.v1.PaverService";
     pub const ONRAMP: &str = "roadroller.v1.OnrampService";
     pub const OFFRAMP: &str = "roadroller.v1.OfframpService";
+    pub const STREAM: &str = "roadroller.v1.StreamService";
 }
 
 /// The Kafka header that carries the schema version a payload was validated
@@ -40,7 +41,12 @@ mod tests {
             .filter(|f| f.package() == "roadroller.v1")
             .flat_map(|f| f.service.iter().map(|s| format!("roadroller.v1.{}", s.name())))
             .collect();
-        for name in [service_names::PAVER, service_names::ONRAMP, service_names::OFFRAMP] {
+        for name in [
+            service_names::PAVER,
+            service_names::ONRAMP,
+            service_names::OFFRAMP,
+            service_names::STREAM,
+        ] {
             assert!(services.iter().any(|s| s == name), "{name} missing from {services:?}");
         }
     }

@@ -15,6 +15,7 @@ mod forward;
 mod offramp;
 mod onramp;
 mod paver;
+mod streams;
 mod upstream;
 
 use std::future::Future;
@@ -82,6 +83,7 @@ fn app(upstream: Channel, limits: Limits, sessions: Sessions) -> Router {
     Router::new()
         .route("/onramp/v1/roads/{road}/messages", post(onramp::post_messages))
         .route("/offramp/v2/roads/{road}/streams/{stream}/messages", get(offramp::connect))
+        .route("/offramp/v2/roads/{road}/streams/{stream}/lag", get(streams::lag))
         .merge(paver::routes())
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::wrong_method)

@@ -9,6 +9,7 @@ use roadroller_api::v1 as pb;
 use roadroller_api::v1::offramp_service_client::OfframpServiceClient;
 use roadroller_api::v1::onramp_service_client::OnrampServiceClient;
 use roadroller_api::v1::paver_service_client::PaverServiceClient;
+use roadroller_api::v1::stream_service_client::StreamServiceClient;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
@@ -32,6 +33,7 @@ pub struct Upstream {
     pub paver: PaverServiceClient<Forwarding>,
     pub onramp: OnrampServiceClient<Forwarding>,
     pub offramp: OfframpServiceClient<Forwarding>,
+    pub streams: StreamServiceClient<Forwarding>,
     road_types: Arc<Mutex<HashMap<String, (pb::RoadType, Instant)>>>,
 }
 
@@ -55,6 +57,7 @@ impl Upstream {
             paver: PaverServiceClient::new(with(&channel)),
             onramp: OnrampServiceClient::new(with(&channel)),
             offramp: OfframpServiceClient::new(with(&channel)),
+            streams: StreamServiceClient::new(with(&channel)),
             channel,
             road_types,
         }

@@ -16,5 +16,6 @@ pub mod paver;
 pub mod roads;
 pub mod schema;
 pub mod serve;
+pub mod streams;
 pub mod telemetry;
 pub mod traffic_control;

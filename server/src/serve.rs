@@ -27,6 +27,7 @@ use roadroller_api::service_names;
 use roadroller_api::v1::offramp_service_server::OfframpServiceServer;
 use roadroller_api::v1::onramp_service_server::OnrampServiceServer;
 use roadroller_api::v1::paver_service_server::PaverServiceServer;
+use roadroller_api::v1::stream_service_server::StreamServiceServer;
 
 use crate::audit::Audit;
 use crate::auth::grpc::Authenticate;
@@ -92,7 +93,8 @@ impl From<TcpListener> for Listeners {
 
 /// The gRPC services this build serves, as health reports them. A service is
 /// listed only once it works.
-const SERVICES: &[&str] = &[service_names::PAVER, service_names::ONRAMP, service_names::OFFRAMP];
+const SERVICES: &[&str] =
+    &[service_names::PAVER, service_names::ONRAMP, service_names::OFFRAMP, service_names::STREAM];
 
 /// Runs Roadroller on `listeners` until `shutdown` completes, then shuts down
 /// in order within the grace period.
@@ -161,6 +163,14 @@ pub async fn run(
     );
     let gauges = watch_registry(&metrics, &registry, &board, stop_tasks.clone());
 
+    let streams = crate::streams::Streams::new(
+        kafka.clone(),
+        registry.clone(),
+        board.clone(),
+        settings.traffic_control.topic_prefix.clone(),
+        guard.clone(),
+    );
+
     let onramp = Onramp::new(
         kafka.clone(),
         registry.clone(),
@@ -204,6 +214,10 @@ pub async fn run(
         ))
         .add_service(Measured::new(
             gate.service(OfframpServiceServer::new(OfframpGrpc::new(offramp, end_streams.clone()))),
+            metrics.clone(),
+        ))
+        .add_service(Measured::new(
+            gate.service(StreamServiceServer::new(crate::streams::grpc::StreamGrpc::new(streams))),
             metrics.clone(),
         ))
         .add_service(reflection_v1()?)

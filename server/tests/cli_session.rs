@@ -220,3 +220,35 @@ async fn the_cli_reaches_a_secured_server_with_a_ca_a_certificate_and_a_token() 
     assert!(!err.contains(raw.trim()), "the token is never printed");
     server.shutdown().await;
 }
+
+/// `roadroller stream ...` shows a stream's lag and moves it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_shows_a_streams_lag_and_resets_it() {
+    let server = TestServer::start().await;
+    let lagging = roadroller_tests::lagging_stream(&server, "ledger", "readers", 100, 70).await;
+    let (out, _) = ok(roadroller(&server, &["stream", "lag", "ledger", "readers", "--json"]));
+    let lag: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(lag["lag"], 30, "{lag}");
+    assert_eq!(lag["partitions"][0]["committedOffset"], 70, "{lag}");
+    let (out, _) = ok(roadroller(&server, &["stream", "list", "ledger"]));
+    assert!(out.starts_with("readers\tlag 30\t1 member(s)"), "{out}");
+    let refused =
+        roadroller(&server, &["stream", "reset", "ledger", "readers", "--to", "earliest"]);
+    assert_eq!(refused.status.code(), Some(4), "{}", text(&refused.stderr));
+    assert!(text(&refused.stderr).contains("member"), "{}", text(&refused.stderr));
+    drop(lagging.subscriber);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (out, _) = ok(roadroller(&server, &["stream", "lag", "ledger", "readers", "--json"]));
+        let lag: Value = serde_json::from_str(&out).expect("JSON");
+        if lag["members"] == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still a member: {lag}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (out, _) =
+        ok(roadroller(&server, &["stream", "reset", "ledger", "readers", "--to", "0:10"]));
+    assert!(out.contains("lag         90"), "{out}");
+    server.shutdown().await;
+}

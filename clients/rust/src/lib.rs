@@ -25,12 +25,14 @@ mod connect;
 mod error;
 mod produce;
 mod roads;
+mod streams;
 mod subscribe;
 
 pub use connect::ConnectOptions;
 pub use error::Error;
 pub use produce::{Outcome, Producer, Record, Violation};
 pub use roadroller_api::v1 as pb;
+pub use streams::StreamPosition;
 pub use subscribe::{
     Control, Event, InitialPosition, Message, SeekTo, SubscribeOptions, Subscription,
 };
@@ -38,6 +40,7 @@ pub use subscribe::{
 use roadroller_api::v1::offramp_service_client::OfframpServiceClient;
 use roadroller_api::v1::onramp_service_client::OnrampServiceClient;
 use roadroller_api::v1::paver_service_client::PaverServiceClient;
+use roadroller_api::v1::stream_service_client::StreamServiceClient;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
@@ -53,6 +56,7 @@ pub struct Client {
     paver: PaverServiceClient<AuthChannel>,
     onramp: OnrampServiceClient<AuthChannel>,
     offramp: OfframpServiceClient<AuthChannel>,
+    streams: StreamServiceClient<AuthChannel>,
 }
 
 impl Client {
@@ -88,7 +92,9 @@ impl Client {
             onramp: OnrampServiceClient::new(channel.clone())
                 .max_decoding_message_size(MAX_MESSAGE)
                 .max_encoding_message_size(MAX_MESSAGE),
-            offramp: OfframpServiceClient::new(channel).max_decoding_message_size(MAX_MESSAGE),
+            offramp: OfframpServiceClient::new(channel.clone())
+                .max_decoding_message_size(MAX_MESSAGE),
+            streams: StreamServiceClient::new(channel),
         }
     }
 

@@ -648,7 +648,8 @@ mod tests {
         std::fs::write(&path, &toml).expect("write");
         // Every key is known; what fails is the first file it names, which
         // only exists in the pod.
-        let e = settings(&["--config", path.to_str().expect("utf-8")]).expect_err("no secrets here");
+        let e =
+            settings(&["--config", path.to_str().expect("utf-8")]).expect_err("no secrets here");
         let e = e.to_string();
         assert!(!e.contains("unknown setting") && !e.contains("must be a single value"), "{e}");
         assert!(e.contains("/etc/roadroller/"), "{e}");

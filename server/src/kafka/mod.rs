@@ -4,6 +4,7 @@
 mod admin;
 mod connectivity;
 pub mod delivery;
+mod groups;
 mod properties;
 
 use std::sync::{Arc, RwLock};
@@ -20,6 +21,7 @@ use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 pub use admin::{AdminError, ConfigValue, TopicInfo, TopicSpec};
 pub use connectivity::{Connectivity, watch_connectivity};
 use delivery::{BatchingContext, Slot};
+pub use groups::GroupInfo;
 pub use properties::KafkaProperties;
 
 /// The producer: acknowledgements are filed into batches.
@@ -120,6 +122,11 @@ impl Kafka {
             .map_err(ConnectError::Settings)?;
         kafka.probe(timeout).await.map_err(unreachable)?;
         Ok(kafka)
+    }
+
+    /// The client id every client of this instance gives Kafka.
+    pub fn client_id(&self) -> &str {
+        &self.inner.client_id
     }
 
     /// The bootstrap servers.

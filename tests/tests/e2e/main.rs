@@ -17,5 +17,6 @@ mod security;
 mod security_edges;
 mod security_matrix;
 mod serving;
+mod streams;
 mod telemetry;
 mod traffic_control;

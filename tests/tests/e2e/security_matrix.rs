@@ -9,6 +9,7 @@ use roadroller_api::v1 as pb;
 use roadroller_api::v1::offramp_service_client::OfframpServiceClient;
 use roadroller_api::v1::onramp_service_client::OnrampServiceClient;
 use roadroller_api::v1::paver_service_client::PaverServiceClient;
+use roadroller_api::v1::stream_service_client::StreamServiceClient;
 use roadroller_tests::https::TlsClient;
 use roadroller_tests::security::{Pem, Secured};
 use roadroller_tests::{
@@ -151,7 +152,7 @@ fn matches(expect: Expect, got: &Got) -> bool {
     }
 }
 
-const RPCS: [(&str, Need, Code); 13] = [
+const RPCS: [(&str, Need, Code); 17] = [
     ("grpc.health.v1.Health/Check", Need::Nothing, Code::Ok),
     ("PaverService/CreateRoad", Need::Admin, Code::Ok),
     ("PaverService/GetRoad", Need::Read, Code::Ok),
@@ -167,6 +168,11 @@ const RPCS: [(&str, Need, Code); 13] = [
     ("OnrampService/Produce", Need::Produce, Code::Ok),
     ("OnrampService/ProduceStream", Need::Produce, Code::Ok),
     ("OfframpService/Subscribe", Need::Subscribe, Code::Ok),
+    ("StreamService/ListStreams", Need::Read, Code::Ok),
+    // Allowed, then there is no such stream.
+    ("StreamService/GetStream", Need::Read, Code::NotFound),
+    ("StreamService/ResetStream", Need::RoadAdmin, Code::Ok),
+    ("StreamService/DeleteStream", Need::RoadAdmin, Code::NotFound),
 ];
 
 const SCHEMA: &str = r#"{"type":"object","properties":{"id":{"type":"integer"}}}"#;
@@ -279,13 +285,34 @@ async fn call(world: &World, rpc: &str, need: Need, who: Who, n: usize) -> Got {
                 Err(s) => got::<()>(Err(s)),
             }
         }
+        "StreamService/ListStreams" => got(StreamServiceClient::new(channel)
+            .list_streams(pb::ListStreamsRequest { road: road() })
+            .await),
+        "StreamService/GetStream" => got(StreamServiceClient::new(channel)
+            .get_stream(pb::GetStreamRequest { road: road(), stream: "never".into() })
+            .await),
+        "StreamService/ResetStream" => {
+            let to = pb::StreamPosition {
+                to: Some(pb::stream_position::To::Boundary(pb::ResetBoundary::Latest as i32)),
+            };
+            got(StreamServiceClient::new(channel)
+                .reset_stream(pb::ResetStreamRequest {
+                    road: road(),
+                    stream: format!("reset{n}"),
+                    to: Some(to),
+                })
+                .await)
+        }
+        "StreamService/DeleteStream" => got(StreamServiceClient::new(channel)
+            .delete_stream(pb::DeleteStreamRequest { road: road(), stream: "never".into() })
+            .await),
         other => panic!("no such RPC {other}"),
     }
 }
 
 /// The gateway's routes, by what they need, with the status an allowed
 /// caller gets.
-const ROUTES: [(&str, &str, Need, u16); 19] = [
+const ROUTES: [(&str, &str, Need, u16); 20] = [
     ("POST", "/onramp/v1/roads/guarded/messages", Need::Produce, 200),
     ("GET", "/paver/v1/roads", Need::Read, 200),
     ("POST", "/paver/v1/roads", Need::Admin, 200),
@@ -306,6 +333,8 @@ const ROUTES: [(&str, &str, Need, u16); 19] = [
     ("PUT", "/paver/v1/roads/guarded/destinations/hive", Need::RoadAdmin, 200),
     ("DELETE", "/paver/v1/roads/guarded/destinations/hive", Need::RoadAdmin, 200),
     ("GET", "/offramp/v2/roads/guarded/streams/web/messages?grants=PII", Need::Subscribe, 101),
+    // Allowed, then there is no such stream.
+    ("GET", "/offramp/v2/roads/guarded/streams/never/lag", Need::Read, 404),
     ("GET", "/no/such/route", Need::Nothing, 404),
     ("GET", "/paver/v1/roads/ghost", Need::Read, 404),
 ];

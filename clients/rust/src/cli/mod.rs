@@ -9,6 +9,7 @@
 mod produce;
 mod road;
 mod schema;
+mod stream;
 mod tail;
 
 use std::path::PathBuf;
@@ -26,6 +27,8 @@ pub enum Command {
     Road(Grouped<road::RoadCommand>),
     /// Register, inspect and delete schema versions
     Schema(Grouped<schema::SchemaCommand>),
+    /// A road's streams: their lag, and moving or deleting their positions
+    Stream(Grouped<stream::StreamCommand>),
     /// Write JSON lines from a file or standard input to a road
     Produce(WithServer<produce::ProduceArgs>),
     /// Print a road's records as JSON lines as they come
@@ -104,7 +107,7 @@ impl Server {
 }
 
 /// The subcommand names this module handles, for the binary's dispatch.
-pub const NAMES: &[&str] = &["road", "schema", "produce", "tail", "snapshot"];
+pub const NAMES: &[&str] = &["road", "schema", "stream", "produce", "tail", "snapshot"];
 
 /// Adds the client commands to the binary's command.
 pub fn augment(command: clap::Command) -> clap::Command {
@@ -125,6 +128,7 @@ pub fn run(matches: &clap::ArgMatches) -> ExitCode {
         match command {
             Command::Road(c) => road::run(&c.server.connect().await?, c.command).await,
             Command::Schema(c) => schema::run(&c.server.connect().await?, c.command).await,
+            Command::Stream(c) => stream::run(&c.server.connect().await?, c.command).await,
             Command::Produce(c) => produce::run(&c.server.connect().await?, c.args).await,
             Command::Tail(c) => tail::tail(&c.server.connect().await?, c.args).await,
             Command::Snapshot(c) => tail::snapshot(&c.server.connect().await?, c.args).await,

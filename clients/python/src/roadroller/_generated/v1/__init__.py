@@ -99,6 +99,27 @@ from .roads_pb2 import (
     GRANT_PUBLIC as GRANT_PUBLIC,
     GRANT_PII as GRANT_PII,
 )
+from .streams_pb2 import (
+    Stream as Stream,
+    PartitionLag as PartitionLag,
+    ListStreamsRequest as ListStreamsRequest,
+    ListStreamsResponse as ListStreamsResponse,
+    GetStreamRequest as GetStreamRequest,
+    GetStreamResponse as GetStreamResponse,
+    StreamPosition as StreamPosition,
+    PartitionPositions as PartitionPositions,
+    ResetStreamRequest as ResetStreamRequest,
+    ResetStreamResponse as ResetStreamResponse,
+    DeleteStreamRequest as DeleteStreamRequest,
+    DeleteStreamResponse as DeleteStreamResponse,
+    ResetBoundary as ResetBoundary,
+    RESET_BOUNDARY_UNSPECIFIED as RESET_BOUNDARY_UNSPECIFIED,
+    RESET_BOUNDARY_EARLIEST as RESET_BOUNDARY_EARLIEST,
+    RESET_BOUNDARY_LATEST as RESET_BOUNDARY_LATEST,
+)
+from .streams_pb2_grpc import (
+    StreamServiceStub as StreamServiceStub,
+)
 
 __all__ = [
     "SubscribeRequest",
@@ -185,4 +206,21 @@ __all__ = [
     "GRANT_UNSPECIFIED",
     "GRANT_PUBLIC",
     "GRANT_PII",
+    "Stream",
+    "PartitionLag",
+    "ListStreamsRequest",
+    "ListStreamsResponse",
+    "GetStreamRequest",
+    "GetStreamResponse",
+    "StreamPosition",
+    "PartitionPositions",
+    "ResetStreamRequest",
+    "ResetStreamResponse",
+    "DeleteStreamRequest",
+    "DeleteStreamResponse",
+    "ResetBoundary",
+    "RESET_BOUNDARY_UNSPECIFIED",
+    "RESET_BOUNDARY_EARLIEST",
+    "RESET_BOUNDARY_LATEST",
+    "StreamServiceStub",
 ]

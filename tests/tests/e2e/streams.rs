@@ -1,0 +1,121 @@
+//! Streams you can see and manage: lag through the API and the gateway,
+//! resets that move a stream nobody reads, and refusals while someone does.
+
+use std::time::Duration;
+
+use roadroller_api::v1 as pb;
+use roadroller_api::v1::stream_service_client::StreamServiceClient;
+use roadroller_tests::{TestServer, error_reason, eventually, http_get, lagging_stream};
+use tonic::Code;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn get(
+    client: &mut StreamServiceClient<tonic::transport::Channel>,
+    road: &str,
+    stream: &str,
+) -> Result<pb::Stream, tonic::Status> {
+    let request = pb::GetStreamRequest { road: road.into(), stream: stream.into() };
+    Ok(client.get_stream(request).await?.into_inner().stream.expect("a stream"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_shows_its_lag_and_moves_only_while_nobody_reads_it() {
+    let server = TestServer::start().await;
+    let lagging = lagging_stream(&server, "ledger", "readers", 100, 70).await;
+    let mut streams = StreamServiceClient::new(server.channel().await);
+
+    let s = get(&mut streams, "ledger", "readers").await.expect("the stream");
+    assert_eq!(s.lag, 30, "{s:?}");
+    assert_eq!(s.members, 1, "{s:?}");
+    assert_eq!(s.consumer_group, "roadroller.ledger.readers");
+    assert_eq!(s.partitions.len(), 1);
+    assert_eq!((s.partitions[0].committed_offset, s.partitions[0].end_offset), (70, 100));
+
+    let lag =
+        http_get(&format!("{}/offramp/v2/roads/ledger/streams/readers/lag", server.gateway_url()))
+            .await;
+    assert_eq!(lag.status, 200, "{}", lag.text());
+    let lag = lag.json();
+    assert_eq!(lag["lag"], 30, "{lag}");
+    assert_eq!(lag["partitions"][0]["committedOffset"], 70, "{lag}");
+
+    let listed = streams
+        .list_streams(pb::ListStreamsRequest { road: "ledger".into() })
+        .await
+        .expect("list")
+        .into_inner()
+        .streams;
+    assert_eq!(
+        listed.iter().map(|s| (s.name.as_str(), s.lag)).collect::<Vec<_>>(),
+        [("readers", 30)]
+    );
+
+    // While a subscriber is connected, the position is its to move.
+    let millis =
+        lagging.halfway.duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_millis()
+            as i64;
+    let to_halfway = pb::StreamPosition {
+        to: Some(pb::stream_position::To::Timestamp(prost_types::Timestamp {
+            seconds: millis / 1000,
+            nanos: ((millis % 1000) * 1_000_000) as i32,
+        })),
+    };
+    let reset = |to: pb::StreamPosition| pb::ResetStreamRequest {
+        road: "ledger".into(),
+        stream: "readers".into(),
+        to: Some(to),
+    };
+    let refused = streams.reset_stream(reset(to_halfway.clone())).await.expect_err("members");
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert_eq!(error_reason(&refused).as_deref(), Some("STREAM_HAS_MEMBERS"));
+    let refused = streams
+        .delete_stream(pb::DeleteStreamRequest { road: "ledger".into(), stream: "readers".into() })
+        .await
+        .expect_err("members");
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+
+    drop(lagging.subscriber);
+    eventually(WAIT, "the subscriber gone from the group", || {
+        let mut streams = streams.clone();
+        async move { get(&mut streams, "ledger", "readers").await.ok().filter(|s| s.members == 0) }
+    })
+    .await;
+    let moved = streams
+        .reset_stream(reset(to_halfway))
+        .await
+        .expect("reset")
+        .into_inner()
+        .stream
+        .expect("stream");
+    assert_eq!(moved.partitions[0].committed_offset, 50, "{moved:?}");
+    assert_eq!(moved.lag, 50);
+    let latest = pb::StreamPosition {
+        to: Some(pb::stream_position::To::Boundary(pb::ResetBoundary::Latest as i32)),
+    };
+    let moved = streams
+        .reset_stream(reset(latest))
+        .await
+        .expect("reset")
+        .into_inner()
+        .stream
+        .expect("stream");
+    assert_eq!(moved.lag, 0);
+    let bad = pb::StreamPosition {
+        to: Some(pb::stream_position::To::Offsets(pb::PartitionPositions {
+            offsets: [(7, 1)].into(),
+        })),
+    };
+    let refused = streams.reset_stream(reset(bad)).await.expect_err("no partition 7");
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+
+    streams
+        .delete_stream(pb::DeleteStreamRequest { road: "ledger".into(), stream: "readers".into() })
+        .await
+        .expect("delete");
+    let gone = get(&mut streams, "ledger", "readers").await.expect_err("deleted");
+    assert_eq!(gone.code(), Code::NotFound, "{gone:?}");
+    let unknown = get(&mut streams, "nowhere", "readers").await.expect_err("no road");
+    assert_eq!(unknown.code(), Code::NotFound);
+    server.shutdown().await;
+}
