@@ -72,6 +72,8 @@ pub enum ServeError {
     Listen(io::Error),
     #[error("audit.topic: {0}")]
     Audit(String),
+    #[error("telemetry.otlp_endpoint: {0}")]
+    Telemetry(String),
 }
 
 /// Where `serve` listens: gRPC, and the HTTP gateway when it has a listener.
@@ -106,6 +108,10 @@ pub async fn run(
     let Listeners { grpc: listener, http, admin } = listeners.into();
     let metrics = crate::telemetry::Metrics::new(settings.metrics);
     let settings = settings.with_instance_id();
+    let traces = crate::telemetry::Tracing::start(&settings.traces, &settings.instance_id)
+        .map_err(ServeError::Telemetry)?;
+    let telemetry =
+        crate::telemetry::Telemetry { metrics: metrics.clone(), tracing: traces.clone() };
     let auth = Auth::new(&settings.auth).map_err(ServeError::Auth)?;
     if auth.policy.open {
         tracing::warn!(
@@ -178,7 +184,7 @@ pub async fn run(
         settings.onramp.clone(),
         settings.traffic_control.topic_prefix.clone(),
         guard.clone(),
-        metrics.clone(),
+        telemetry.clone(),
     );
     let offramp = Offramp::new(
         kafka.clone(),
@@ -189,7 +195,7 @@ pub async fn run(
         settings.traffic_control.topic_prefix.clone(),
         settings.instance_id.clone(),
         guard,
-        metrics.clone(),
+        telemetry.clone(),
     );
     // Long-lived streams end when shutdown begins; unary calls drain.
     let end_streams = CancellationToken::new();
@@ -203,22 +209,22 @@ pub async fn run(
         .add_service(health_service.clone())
         .add_service(Measured::new(
             gate.service(PaverServiceServer::new(PaverGrpc::new(paver))),
-            metrics.clone(),
+            telemetry.clone(),
         ))
         .add_service(Measured::new(
             gate.service(
                 OnrampServiceServer::new(OnrampGrpc::new(onramp, end_streams.clone()))
                     .max_decoding_message_size(max_message),
             ),
-            metrics.clone(),
+            telemetry.clone(),
         ))
         .add_service(Measured::new(
             gate.service(OfframpServiceServer::new(OfframpGrpc::new(offramp, end_streams.clone()))),
-            metrics.clone(),
+            telemetry.clone(),
         ))
         .add_service(Measured::new(
             gate.service(StreamServiceServer::new(crate::streams::grpc::StreamGrpc::new(streams))),
-            metrics.clone(),
+            telemetry.clone(),
         ))
         .add_service(reflection_v1()?)
         .add_service(reflection_v1alpha()?);
@@ -285,6 +291,8 @@ pub async fn run(
             if let Err(e) = kafka.flush(flush_for).await {
                 tracing::warn!(error = %e, "producer flush did not complete");
             }
+            // What is left of the grace period exports the last spans.
+            traces.shutdown(deadline.saturating_duration_since(Instant::now())).await;
         }
     }
     // Clients go before the broker they talk to, or they log its departure

@@ -65,6 +65,7 @@ pub struct Settings {
     /// The admin listener (metrics and probes); `None` turns it off.
     pub admin_listen: Option<SocketAddr>,
     pub metrics: crate::telemetry::MetricsSettings,
+    pub traces: crate::telemetry::TraceSettings,
 }
 
 /// The legacy Data Highway HTTP gateway that `serve` runs beside gRPC.
@@ -237,6 +238,7 @@ impl Settings {
                 max_roads: parse(r.get("metrics.max_roads"), count)?,
                 max_streams: parse(r.get("metrics.max_streams"), count)?,
             },
+            traces: traces(r)?,
         };
         settings.refuse_open_networks(r)?;
         Ok(settings)
@@ -300,6 +302,48 @@ fn http_limits(r: &Resolved) -> Result<HttpLimits, ConfigError> {
         max_inflated_bytes: parse(r.get("http.max_inflated_bytes"), size)?,
         max_messages: parse(r.get("http.max_messages"), count)?,
     })
+}
+
+/// Tracing: each setting, else its standard `OTEL_*` variable.
+fn traces(r: &Resolved) -> Result<crate::telemetry::TraceSettings, ConfigError> {
+    use crate::telemetry::traces::SamplerKind;
+    let or_env = |key: &str, var: &str| {
+        let mut value = r.get(key).clone();
+        if value.raw.trim().is_empty()
+            && let Ok(from_env) = std::env::var(var)
+        {
+            value.raw = from_env;
+        }
+        value
+    };
+    let endpoint = parse(&or_env("telemetry.otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT"), |s| {
+        if s.is_empty() {
+            return Ok(None);
+        }
+        let uri: tonic::transport::Uri =
+            s.parse().map_err(|_| "expected an http:// or https:// URL".to_string())?;
+        match uri.scheme_str() {
+            Some("http" | "https") if uri.host().is_some() => Ok(Some(s.to_string())),
+            _ => Err("expected an http:// or https:// URL, such as http://127.0.0.1:4317".into()),
+        }
+    })?;
+    let service_name = parse(&or_env("telemetry.service_name", "OTEL_SERVICE_NAME"), |s| {
+        Ok(if s.is_empty() { "roadroller".to_string() } else { s.to_string() })
+    })?;
+    let sampler = parse(&or_env("telemetry.traces_sampler", "OTEL_TRACES_SAMPLER"), |s| {
+        if s.is_empty() { Ok(SamplerKind::ParentBasedAlwaysOn) } else { SamplerKind::parse(s) }
+    })?;
+    let sampler_arg =
+        parse(&or_env("telemetry.traces_sampler_arg", "OTEL_TRACES_SAMPLER_ARG"), |s| {
+            if s.is_empty() {
+                return Ok(1.0);
+            }
+            s.parse::<f64>()
+                .ok()
+                .filter(|r| (0.0..=1.0).contains(r))
+                .ok_or_else(|| "expected a ratio from 0 to 1".to_string())
+        })?;
+    Ok(crate::telemetry::TraceSettings { endpoint, service_name, sampler, sampler_arg })
 }
 
 /// TLS files, when `tls.cert_file` is set.

@@ -231,6 +231,32 @@ pub const SETTINGS: &[Spec] = &[
         "Address of the admin listener: /metrics (Prometheus), /healthz, /readyz; empty turns it off",
     ),
     spec(
+        "telemetry.otlp_endpoint",
+        "",
+        "URL",
+        "OTLP/gRPC endpoint traces are exported to (else OTEL_EXPORTER_OTLP_ENDPOINT); empty: no traces",
+    ),
+    spec(
+        "telemetry.service_name",
+        "",
+        "NAME",
+        "service.name of the traces (else OTEL_SERVICE_NAME, else roadroller); \
+         OTEL_RESOURCE_ATTRIBUTES adds attributes",
+    ),
+    spec(
+        "telemetry.traces_sampler",
+        "",
+        "SAMPLER",
+        "always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or \
+         parentbased_traceidratio (else OTEL_TRACES_SAMPLER, else parentbased_always_on)",
+    ),
+    spec(
+        "telemetry.traces_sampler_arg",
+        "",
+        "RATIO",
+        "The ratio of the ratio samplers, 0 to 1 (else OTEL_TRACES_SAMPLER_ARG, else 1)",
+    ),
+    spec(
         "metrics.max_roads",
         "200",
         "N",

@@ -128,7 +128,7 @@ pub struct Offramp {
     topic_prefix: String,
     instance_id: String,
     guard: Guard,
-    metrics: Arc<crate::telemetry::Metrics>,
+    telemetry: crate::telemetry::Telemetry,
 }
 
 /// Batches of events waiting for the subscriber; credit bounds messages
@@ -146,7 +146,7 @@ impl Offramp {
         topic_prefix: String,
         instance_id: String,
         guard: Guard,
-        metrics: Arc<crate::telemetry::Metrics>,
+        telemetry: crate::telemetry::Telemetry,
     ) -> Self {
         Self {
             kafka,
@@ -157,7 +157,7 @@ impl Offramp {
             topic_prefix,
             instance_id,
             guard,
-            metrics,
+            telemetry,
         }
     }
 
@@ -248,10 +248,10 @@ impl Offramp {
         let done = stop.clone().drop_guard();
         let mut session =
             Session::new(Arc::new(consumer), topic, credit, renderer, events, stop, ended);
-        session.observe(self.metrics.clone(), &start.road);
+        session.observe(self.telemetry.clone(), &start.road, group.as_deref());
         let mode = if group.is_some() { "GROUP" } else { "SNAPSHOT" };
-        self.metrics.subscription(mode, 1);
-        let metrics = self.metrics.clone();
+        self.telemetry.metrics.subscription(mode, 1);
+        let metrics = self.telemetry.metrics.clone();
         let kafka = self.kafka.clone();
         tokio::spawn(async move {
             let outcome = async {

@@ -38,6 +38,13 @@ pub(super) enum Outgoing {
     SnapshotComplete(BTreeMap<i32, i64>),
 }
 
+/// Where a subscription reports its deliveries.
+pub(super) struct Observed {
+    telemetry: crate::telemetry::Telemetry,
+    road: String,
+    group: Option<String>,
+}
+
 pub(super) struct Session {
     pub consumer: Arc<StreamConsumer<SubscriptionContext>>,
     pub topic: String,
@@ -63,8 +70,9 @@ pub(super) struct Session {
     /// Whether this subscription belongs to a consumer group (and so can
     /// commit).
     pub group: bool,
-    /// Where deliveries are counted, and for which road.
-    observed: Option<(Arc<crate::telemetry::Metrics>, String)>,
+    /// Where deliveries are counted and traced: for which road, in which
+    /// consumer group.
+    observed: Option<Observed>,
     opened: std::time::Instant,
     /// Since when records have waited for credit.
     starved_since: Option<std::time::Instant>,
@@ -102,9 +110,15 @@ impl Session {
         }
     }
 
-    /// Counts this subscription's deliveries in `metrics` under `road`.
-    pub fn observe(&mut self, metrics: Arc<crate::telemetry::Metrics>, road: &str) {
-        self.observed = Some((metrics, road.to_string()));
+    /// Counts and traces this subscription's deliveries under `road`.
+    pub fn observe(
+        &mut self,
+        telemetry: crate::telemetry::Telemetry,
+        road: &str,
+        group: Option<&str>,
+    ) {
+        self.observed =
+            Some(Observed { telemetry, road: road.to_string(), group: group.map(str::to_string) });
     }
 
     /// Why the subscription was stopped from outside.
@@ -233,6 +247,7 @@ impl Session {
     /// Moves what credit allows from `held` to the outbox, in order.
     fn flush_held(&mut self) {
         let (mut records, mut bytes) = (0u64, 0u64);
+        let first = self.outbox.len();
         let mut starved = false;
         while let Some(next) = self.held.front() {
             if matches!(next, Outgoing::Message(_)) && !self.credit.take() {
@@ -246,17 +261,33 @@ impl Session {
                     self.outbox.push(Event::Message(d))
                 }
                 Some(Outgoing::SnapshotComplete(ends)) => {
-                    if let Some((metrics, road)) = &self.observed {
-                        metrics.snapshot_took(road, self.opened.elapsed());
+                    if let Some(o) = &self.observed {
+                        o.telemetry.metrics.snapshot_took(&o.road, self.opened.elapsed());
                     }
                     self.outbox.push(Event::SnapshotComplete(ends))
                 }
                 None => break,
             }
         }
-        let Some((metrics, road)) = &self.observed else { return };
+        let Some(o) = &self.observed else { return };
+        let (metrics, road) = (&o.telemetry.metrics, &o.road);
         if records > 0 {
             metrics.delivered(road, records, bytes);
+            // One span for the batch, linked to where its records came from.
+            if o.telemetry.tracing.is_on() {
+                let carried = self.outbox[first..].iter().filter_map(|e| match e {
+                    Event::Message(d) => {
+                        d.traceparent.as_deref().map(|tp| (tp, d.tracestate.as_deref()))
+                    }
+                    _ => None,
+                });
+                o.telemetry.tracing.process(
+                    &self.topic,
+                    o.group.as_deref(),
+                    records as usize,
+                    carried,
+                );
+            }
         }
         match (starved, self.starved_since) {
             (true, None) => self.starved_since = Some(std::time::Instant::now()),

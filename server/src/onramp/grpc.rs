@@ -37,9 +37,11 @@ fn records(records: Vec<pb::Record>) -> Vec<Record> {
     records.into_iter().map(|r| Record { key: r.key, payload: r.payload }).collect()
 }
 
-fn trace_context(metadata: &MetadataMap) -> TraceContext {
+fn trace_context<T>(request: &Request<T>) -> TraceContext {
+    let metadata: &MetadataMap = request.metadata();
     let get = |name| metadata.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-    TraceContext { traceparent: get("traceparent"), tracestate: get("tracestate") }
+    let span = request.extensions().get::<crate::telemetry::ServerSpan>().map(|s| s.0.clone());
+    TraceContext { traceparent: get("traceparent"), tracestate: get("tracestate"), span }
 }
 
 fn result(outcome: Outcome) -> pb::RecordResult {
@@ -79,7 +81,7 @@ impl OnrampService for OnrampGrpc {
         &self,
         request: Request<pb::ProduceRequest>,
     ) -> Result<Response<pb::ProduceResponse>, Status> {
-        let trace = trace_context(request.metadata());
+        let trace = trace_context(&request);
         let caller = caller(&request);
         let request = request.into_inner();
         self.check_size(request.encoded_len()).map_err(|e| status(&e))?;
@@ -99,7 +101,7 @@ impl OnrampService for OnrampGrpc {
         &self,
         request: Request<Streaming<pb::ProduceStreamRequest>>,
     ) -> Result<Response<Self::ProduceStreamStream>, Status> {
-        let trace = trace_context(request.metadata());
+        let trace = trace_context(&request);
         let caller = caller(&request);
         let batches = request.into_inner().map(|message| {
             message.map(|m| Batch {

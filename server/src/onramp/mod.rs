@@ -48,6 +48,9 @@ pub enum Outcome {
 pub struct TraceContext {
     pub traceparent: Option<String>,
     pub tracestate: Option<String>,
+    /// The call's server span, when tracing is on: the batch's send span
+    /// is its child.
+    pub span: Option<opentelemetry::Context>,
 }
 
 /// The Onramp domain service.
@@ -59,7 +62,7 @@ pub struct Onramp {
     settings: OnrampSettings,
     topic_prefix: String,
     guard: Guard,
-    metrics: Arc<crate::telemetry::Metrics>,
+    telemetry: crate::telemetry::Telemetry,
 }
 
 impl Onramp {
@@ -70,9 +73,9 @@ impl Onramp {
         settings: OnrampSettings,
         topic_prefix: String,
         guard: Guard,
-        metrics: Arc<crate::telemetry::Metrics>,
+        telemetry: crate::telemetry::Telemetry,
     ) -> Self {
-        Self { kafka, registry, schemas, settings, topic_prefix, guard, metrics }
+        Self { kafka, registry, schemas, settings, topic_prefix, guard, telemetry }
     }
 
     pub fn settings(&self) -> &OnrampSettings {
@@ -109,15 +112,15 @@ impl Onramp {
                             bytes += size;
                         }
                         Outcome::Rejected(r) => {
-                            self.metrics.rejected(road_name, &format!("{:?}", r.code), 1);
+                            self.telemetry.metrics.rejected(road_name, &format!("{:?}", r.code), 1);
                         }
                     }
                 }
-                self.metrics.produced(road_name, accepted, bytes, started.elapsed());
+                self.telemetry.metrics.produced(road_name, accepted, bytes, started.elapsed());
             }
             Err(e) => {
                 let code = format!("{:?}", e.report().code);
-                self.metrics.rejected(road_name, &code, sizes.len() as u64);
+                self.telemetry.metrics.rejected(road_name, &code, sizes.len() as u64);
             }
         }
         result
@@ -160,15 +163,26 @@ impl Onramp {
             max_record_bytes: self.settings.max_record_bytes,
         };
         let topic = format!("{}{road_name}", self.topic_prefix);
-        // A delete is validated against no schema: it says version 0.
-        let delete_headers = headers(0, trace);
-        let headers = headers(latest.version, trace);
-
         // Enqueued one after another, so records keep their order per
         // partition; acknowledged as a batch.
         let prepared: Vec<Result<Prepared, Rejection>> =
             records.into_iter().map(|r| record::prepare(r, &target)).collect();
         let sending = prepared.iter().filter(|p| p.is_ok()).count();
+        // With tracing on, the records carry the send span's context, so
+        // their consumers link to this batch; else the caller's, as sent.
+        let mut send = self.telemetry.tracing.send(trace.span.as_ref(), &topic, sending);
+        let carried = match &send {
+            Some(span) => {
+                use crate::telemetry::traces::Span as _;
+                let (traceparent, tracestate) =
+                    crate::telemetry::traces::inject(span.span_context());
+                TraceContext { traceparent, tracestate, span: None }
+            }
+            None => trace.clone(),
+        };
+        // A delete is validated against no schema: it says version 0.
+        let delete_headers = headers(0, &carried);
+        let headers = headers(latest.version, &carried);
         let batch = Acks::new(sending);
         let producer = self.kafka.producer();
         let mut slot = 0;
@@ -193,6 +207,18 @@ impl Onramp {
             batch.wait(self.settings.produce_timeout + Duration::from_secs(5)).await.into_iter();
         let mut outcomes = Vec::with_capacity(prepared.len());
         let (mut accepted, mut unavailable) = (0, 0);
+        // Keys of a single-record batch, for its send span.
+        let prepared_keys: Vec<Result<Option<String>, ()>> = if prepared.len() == 1 {
+            prepared
+                .iter()
+                .map(|p| match p {
+                    Ok(p) => Ok(p.key.as_ref().map(|k| String::from_utf8_lossy(k).into_owned())),
+                    Err(_) => Err(()),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         for p in prepared {
             let outcome = match p {
                 Ok(p) => match deliveries.next() {
@@ -218,6 +244,27 @@ impl Onramp {
                 Err(rejection) => Outcome::Rejected(rejection),
             };
             outcomes.push(outcome);
+        }
+        if let Some(span) = &mut send {
+            use crate::telemetry::traces::Span as _;
+            use opentelemetry::KeyValue;
+            if let ([Outcome::Accepted { partition, .. }], [Ok(p)]) =
+                (&outcomes[..], &prepared_keys[..])
+            {
+                span.set_attribute(KeyValue::new(
+                    "messaging.destination.partition.id",
+                    partition.to_string(),
+                ));
+                if let Some(key) = p {
+                    span.set_attribute(KeyValue::new("messaging.kafka.message.key", key.clone()));
+                }
+            }
+            if unavailable > 0 {
+                span.set_status(opentelemetry::trace::Status::error(
+                    "Kafka did not acknowledge every record",
+                ));
+            }
+            span.end();
         }
         if unavailable > 0 && accepted == 0 {
             self.kafka.recover_producer();

@@ -16,18 +16,19 @@ use tonic::codegen::Service;
 use tonic::codegen::http::{HeaderMap, Request as HttpRequest, Response as HttpResponse};
 use tonic::server::NamedService;
 
-use super::Metrics;
+use super::traces::{self, ServerSpan};
+use super::{Metrics, Telemetry};
 
-/// A service whose calls are counted and timed.
+/// A service whose calls are counted, timed and traced.
 #[derive(Clone)]
 pub struct Measured<S> {
     inner: S,
-    metrics: Arc<Metrics>,
+    telemetry: Telemetry,
 }
 
 impl<S> Measured<S> {
-    pub fn new(inner: S, metrics: Arc<Metrics>) -> Self {
-        Self { inner, metrics }
+    pub fn new(inner: S, telemetry: Telemetry) -> Self {
+        Self { inner, telemetry }
     }
 }
 
@@ -50,14 +51,27 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, request: HttpRequest<B>) -> Self::Future {
+    fn call(&mut self, mut request: HttpRequest<B>) -> Self::Future {
         let path = request.uri().path().trim_start_matches('/');
         let (service, method) = path.split_once('/').unwrap_or((path, ""));
+        let (service, method) = (service.to_string(), method.to_string());
+        let header = |name| request.headers().get(name).and_then(|v| v.to_str().ok());
+        let span = self.telemetry.tracing.server(
+            &service,
+            &method,
+            header("traceparent"),
+            header("tracestate"),
+        );
+        let span = span.map(|(span, cx)| {
+            request.extensions_mut().insert(ServerSpan(cx));
+            span
+        });
         let call = Call {
-            metrics: self.metrics.clone(),
-            service: service.to_string(),
-            method: method.to_string(),
+            metrics: self.telemetry.metrics.clone(),
+            service,
+            method,
             started: Instant::now(),
+            span,
         };
         let answer = self.inner.call(request);
         Box::pin(async move {
@@ -79,11 +93,15 @@ struct Call {
     service: String,
     method: String,
     started: Instant,
+    span: Option<opentelemetry_sdk::trace::Span>,
 }
 
 impl Call {
     fn done(self, code: tonic::Code) {
         self.metrics.rpc(&self.service, &self.method, code, self.started.elapsed());
+        if let Some(span) = self.span {
+            traces::end_server(span, code);
+        }
     }
 }
 

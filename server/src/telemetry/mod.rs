@@ -7,8 +7,17 @@ pub mod admin;
 pub mod grpc;
 pub mod metrics;
 mod process;
+pub mod traces;
 
 pub use metrics::{Metrics, MetricsSettings};
+pub use traces::{ServerSpan, TraceSettings, Tracing};
+
+/// What the domains report to: metrics and traces. Cheap to clone.
+#[derive(Clone)]
+pub struct Telemetry {
+    pub metrics: std::sync::Arc<Metrics>,
+    pub tracing: Tracing,
+}
 
 use tracing_subscriber::EnvFilter;
 

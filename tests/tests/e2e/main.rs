@@ -19,4 +19,5 @@ mod security_matrix;
 mod serving;
 mod streams;
 mod telemetry;
+mod traces;
 mod traffic_control;
