@@ -168,6 +168,8 @@ pub async fn run(
         guard.clone(),
     );
     let gauges = watch_registry(&metrics, &registry, &board, stop_tasks.clone());
+    let statistics = metrics.clone();
+    kafka.on_statistics(move |s| statistics.set_kafka(s));
 
     let streams = crate::streams::Streams::new(
         kafka.clone(),
@@ -176,6 +178,7 @@ pub async fn run(
         settings.traffic_control.topic_prefix.clone(),
         guard.clone(),
     );
+    let lags = watch_lag(&metrics, &streams, settings.metrics.lag_interval, stop_tasks.clone());
 
     let onramp = Onramp::new(
         kafka.clone(),
@@ -302,6 +305,7 @@ pub async fn run(
     let _ = watcher.await;
     let _ = traffic_control.await;
     let _ = gauges.await;
+    let _ = lags.await;
     if let Some(admin) = admin {
         let _ = admin.await;
     }
@@ -492,6 +496,30 @@ fn watch_registry(
             let drifted =
                 roads.iter().filter(|v| !board.get(&v.road.name).drift.is_empty()).count();
             metrics.set_registry(roads.len(), drifted);
+        }
+    })
+}
+
+/// Keeps the consumer lag gauge current until `stop`.
+fn watch_lag(
+    metrics: &Arc<crate::telemetry::Metrics>,
+    streams: &crate::streams::Streams,
+    period: Duration,
+    stop: CancellationToken,
+) -> JoinHandle<()> {
+    let (metrics, streams) = (metrics.clone(), streams.clone());
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(period);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = every.tick() => {}
+            }
+            match tokio::select! { () = stop.cancelled() => return, l = streams.lags() => l } {
+                Ok(lags) => metrics.set_lags(lags),
+                Err(e) => tracing::debug!(error = %e, "measuring consumer lag failed"),
+            }
         }
     })
 }

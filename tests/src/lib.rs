@@ -100,6 +100,7 @@ pub fn test_settings(broker: &TestBroker) -> Settings {
     settings.grace_period = Duration::from_secs(5);
     settings.traffic_control.sweep_interval = Duration::from_millis(250);
     settings.traffic_control.message_count_interval = Duration::from_millis(500);
+    settings.metrics.lag_interval = Duration::from_millis(500);
     settings
 }
 

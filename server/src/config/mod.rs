@@ -237,6 +237,7 @@ impl Settings {
             metrics: crate::telemetry::MetricsSettings {
                 max_roads: parse(r.get("metrics.max_roads"), count)?,
                 max_streams: parse(r.get("metrics.max_streams"), count)?,
+                lag_interval: parse(r.get("metrics.lag_interval"), positive_duration)?,
             },
             traces: traces(r)?,
         };

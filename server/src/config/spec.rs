@@ -263,6 +263,12 @@ pub const SETTINGS: &[Spec] = &[
         "Roads that get their own metric label values; further roads count as `other`",
     ),
     spec(
+        "metrics.lag_interval",
+        "15s",
+        "DURATION",
+        "How often every stream's consumer lag is measured for the metrics",
+    ),
+    spec(
         "metrics.max_streams",
         "200",
         "N",

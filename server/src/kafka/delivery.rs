@@ -88,10 +88,25 @@ impl Slot {
     }
 }
 
-/// The producer context that files delivery reports into batches.
-pub struct BatchingContext;
+/// Where librdkafka's periodic statistics of the producer go, once someone
+/// listens.
+pub type StatisticsSink =
+    Arc<std::sync::RwLock<Option<Box<dyn Fn(&rdkafka::Statistics) + Send + Sync>>>>;
 
-impl ClientContext for BatchingContext {}
+/// The producer context that files delivery reports into batches, and
+/// hands on the producer's statistics.
+#[derive(Clone, Default)]
+pub struct BatchingContext {
+    pub statistics: StatisticsSink,
+}
+
+impl ClientContext for BatchingContext {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        if let Some(sink) = self.statistics.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            sink(&statistics);
+        }
+    }
+}
 
 impl ProducerContext for BatchingContext {
     type DeliveryOpaque = Box<Slot>;

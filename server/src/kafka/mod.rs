@@ -49,6 +49,7 @@ struct Inner {
     bootstrap: String,
     client_id: String,
     properties: KafkaProperties,
+    context: BatchingContext,
     producer_config: ClientConfig,
     produce_timeout: Duration,
     /// Replaced when librdkafka declares it fatally failed.
@@ -91,15 +92,19 @@ impl Kafka {
         let mut base = base_config(bootstrap, client_id);
         properties.apply(&mut base);
         let mut producer_config = producer_config(bootstrap, client_id, produce_timeout);
+        // Queue depth and round trips for the metrics, every few seconds.
+        producer_config.set("statistics.interval.ms", "5000");
         properties.apply(&mut producer_config);
+        let context = BatchingContext::default();
         let producer =
-            Arc::new(producer_config.create_with_context(BatchingContext).map_err(redact)?);
+            Arc::new(producer_config.create_with_context(context.clone()).map_err(redact)?);
         let admin = base.create().map_err(redact)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 bootstrap: bootstrap.to_string(),
                 client_id: client_id.to_string(),
                 properties: properties.clone(),
+                context,
                 producer_config,
                 produce_timeout,
                 producer: RwLock::new(producer),
@@ -122,6 +127,12 @@ impl Kafka {
             .map_err(ConnectError::Settings)?;
         kafka.probe(timeout).await.map_err(unreachable)?;
         Ok(kafka)
+    }
+
+    /// Hands every statistics report of the producer to `sink`.
+    pub fn on_statistics(&self, sink: impl Fn(&rdkafka::Statistics) + Send + Sync + 'static) {
+        *self.inner.context.statistics.write().unwrap_or_else(|e| e.into_inner()) =
+            Some(Box::new(sink));
     }
 
     /// The client id every client of this instance gives Kafka.
@@ -187,7 +198,8 @@ impl Kafka {
     pub fn recover_producer(&self) {
         let fatal = self.producer().client().fatal_error();
         let Some((code, reason)) = fatal else { return };
-        match self.inner.producer_config.create_with_context::<_, BatchProducer>(BatchingContext) {
+        let context = self.inner.context.clone();
+        match self.inner.producer_config.create_with_context::<_, BatchProducer>(context) {
             Ok(fresh) => {
                 tracing::warn!(?code, %reason, "the producer failed fatally; replaced it");
                 *self.inner.producer.write().expect("producer lock") = Arc::new(fresh);

@@ -230,6 +230,25 @@ impl Streams {
         Ok(())
     }
 
+    /// (road, stream, lag) of every stream of every road, for the metrics.
+    pub async fn lags(&self) -> Result<Vec<(String, String, i64)>, StreamError> {
+        let groups = self.kafka.groups("roadroller.").await.map_err(Self::kafka_error)?;
+        let mut lags = Vec::new();
+        for g in groups {
+            // Neither a road's nor a stream's name holds a dot.
+            let Some((road, stream)) = g.name["roadroller.".len()..].split_once('.') else {
+                continue;
+            };
+            let Ok((topic, partitions)) = self.road(road) else { continue };
+            if rules::name(stream).is_err() {
+                continue;
+            }
+            let view = self.view(road, stream, &topic, partitions, g.state, g.members).await?;
+            lags.push((road.to_string(), stream.to_string(), view.lag));
+        }
+        Ok(lags)
+    }
+
     fn administer(&self, caller: &Caller, road: &str) -> Result<(), StreamError> {
         let current = self.registry.get(road);
         self.guard.administer(

@@ -23,11 +23,13 @@ pub const OTHER: &str = "other";
 pub struct MetricsSettings {
     pub max_roads: usize,
     pub max_streams: usize,
+    /// How often every stream's lag is measured.
+    pub lag_interval: Duration,
 }
 
 impl Default for MetricsSettings {
     fn default() -> Self {
-        Self { max_roads: 200, max_streams: 200 }
+        Self { max_roads: 200, max_streams: 200, lag_interval: Duration::from_secs(15) }
     }
 }
 
@@ -53,6 +55,12 @@ pub struct RoadLabels {
 pub struct RoadCodeLabels {
     pub road: String,
     pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StreamLabels {
+    pub road: String,
+    pub stream: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -120,6 +128,9 @@ pub struct Metrics {
     snapshot_duration: HistogramFamily<RoadLabels>,
     registry_roads: Gauge,
     drifted_roads: Gauge,
+    producer_queue: Gauge,
+    broker_rtt: Gauge<f64, std::sync::atomic::AtomicU64>,
+    consumer_lag: Family<StreamLabels, Gauge>,
     resident: Gauge,
     threads: Gauge,
     open_fds: Gauge,
@@ -150,6 +161,9 @@ impl Metrics {
             snapshot_duration: histograms(slow),
             registry_roads: Gauge::default(),
             drifted_roads: Gauge::default(),
+            producer_queue: Gauge::default(),
+            broker_rtt: Gauge::default(),
+            consumer_lag: Family::default(),
             resident: Gauge::default(),
             threads: Gauge::default(),
             open_fds: Gauge::default(),
@@ -217,6 +231,22 @@ impl Metrics {
             "traffic_control_drifted_roads",
             "Roads whose topic differs from what the road asks for",
             m.drifted_roads.clone(),
+        );
+        r.register(
+            "kafka_producer_queue_messages",
+            "Records in the producer's queue, not yet acknowledged (librdkafka statistics)",
+            m.producer_queue.clone(),
+        );
+        r.register_with_unit(
+            "kafka_broker_rtt",
+            "Average request round trip to the brokers (librdkafka statistics)",
+            Unit::Seconds,
+            m.broker_rtt.clone(),
+        );
+        r.register(
+            "consumer_lag",
+            "Records between each stream's committed offsets and the road's end, by road and stream",
+            m.consumer_lag.clone(),
         );
         let p = r.sub_registry_with_prefix("process");
         p.register_with_unit(
@@ -286,6 +316,36 @@ impl Metrics {
         self.drifted_roads.set(drifted as i64);
     }
 
+    /// From librdkafka's statistics of the producer.
+    pub fn set_kafka(&self, statistics: &rdkafka::Statistics) {
+        self.producer_queue.set(statistics.msg_cnt as i64);
+        let rtts: Vec<f64> = statistics
+            .brokers
+            .values()
+            .filter_map(|b| b.rtt.as_ref())
+            .filter(|w| w.cnt > 0)
+            .map(|w| w.avg as f64 / 1e6)
+            .collect();
+        if !rtts.is_empty() {
+            self.broker_rtt.set(rtts.iter().sum::<f64>() / rtts.len() as f64);
+        }
+    }
+
+    /// The lag of every stream, replacing the last; streams whose labels
+    /// overflow into `other` add up there.
+    pub fn set_lags(&self, lags: impl IntoIterator<Item = (String, String, i64)>) {
+        let mut summed: std::collections::HashMap<StreamLabels, i64> = Default::default();
+        for (road, stream, lag) in lags {
+            let labels =
+                StreamLabels { road: self.roads.label(&road), stream: self.streams.label(&stream) };
+            *summed.entry(labels).or_default() += lag;
+        }
+        self.consumer_lag.clear();
+        for (labels, lag) in summed {
+            self.consumer_lag.get_or_create(&labels).set(lag);
+        }
+    }
+
     /// The exposition in Prometheus' text format (0.0.4), process figures
     /// read now.
     pub fn render(&self) -> String {
@@ -309,7 +369,8 @@ mod tests {
 
     #[test]
     fn road_labels_are_capped_and_overflow_counts_as_other() {
-        let m = Metrics::new(MetricsSettings { max_roads: 2, max_streams: 2 });
+        let m =
+            Metrics::new(MetricsSettings { max_roads: 2, max_streams: 2, ..Default::default() });
         for road in ["a", "b", "c", "d", "a"] {
             m.produced(road, 1, 10, Duration::from_millis(1));
         }

@@ -51,6 +51,19 @@ async fn a_stream_shows_its_lag_and_moves_only_while_nobody_reads_it() {
         [("readers", 30)]
     );
 
+    // Measured every lag interval: the first measure may predate the commit.
+    let metric = eventually(WAIT, "a lag of 30 in the metrics", || async {
+        let text = http_get(&format!("{}/metrics", server.admin_url())).await.text();
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(r#"roadroller_consumer_lag{road="ledger",stream="readers"} "#)
+            })
+            .map(str::to_string)
+            .filter(|v| v.trim() == "30")
+    })
+    .await;
+    assert_eq!(metric.trim(), "30");
+
     // While a subscriber is connected, the position is its to move.
     let millis =
         lagging.halfway.duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_millis()

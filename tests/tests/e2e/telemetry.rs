@@ -120,6 +120,15 @@ async fn metrics_count_by_road_and_code_and_pass_promtool() {
     .await;
     assert_eq!(closed, 1.0);
 
+    // librdkafka reports its statistics every few seconds.
+    let rtt = eventually(WAIT, "the broker round trip from librdkafka", || async {
+        sample(&scrape(&server).await, "roadroller_kafka_broker_rtt_seconds").filter(|v| *v > 0.0)
+    })
+    .await;
+    assert!(rtt < 5.0, "{rtt}");
+    let text = scrape(&server).await;
+    assert!(sample(&text, "roadroller_kafka_producer_queue_messages").is_some(), "{text}");
+
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
