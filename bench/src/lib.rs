@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod figures;
 mod http;
+pub mod observed;
 pub mod payload;
 pub mod proc;
 pub mod scenarios;

@@ -252,6 +252,23 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
         );
     }
 
+    if !args.skip.contains(&12) {
+        show(&figures);
+        step("12. ProduceStream and Offramp with tracing and metrics, against neither");
+        let o = roadroller_bench::observed::compare(&stage, &bin, n).await?;
+        figures.push(Figure::new("12 ProduceStream, unobserved", o.produce.0, "records/s"));
+        figures.push(
+            Figure::new("12 ProduceStream, traced and scraped", o.produce.1, "records/s")
+                .against(o.produce.0, Target::RatioAtLeast(0.90)),
+        );
+        figures.push(Figure::new("12 Offramp GROUP, unobserved", o.offramp.0, "records/s"));
+        figures.push(
+            Figure::new("12 Offramp GROUP, traced and scraped", o.offramp.1, "records/s")
+                .against(o.offramp.0, Target::RatioAtLeast(0.90)),
+        );
+        figures.push(Figure::new("12 spans received", o.spans as f64, "spans"));
+    }
+
     show(&figures);
     step("10. validating a 1 KiB document, 30 properties");
     let rate =

@@ -59,6 +59,8 @@ pub struct Server {
     child: Child,
     pub grpc: String,
     pub http: Option<String>,
+    /// The admin listener: metrics and probes.
+    pub admin: Option<String>,
 }
 
 impl Server {
@@ -98,6 +100,7 @@ impl Server {
         });
         let mut grpc = None;
         let mut http = None;
+        let mut admin = None;
         while grpc.is_none() {
             let line =
                 rx.recv_timeout(Duration::from_secs(60)).map_err(|_| "the server did not start")?;
@@ -105,12 +108,13 @@ impl Server {
             if line["message"] == "serving" {
                 grpc = field("listen");
                 http = field("http_listen").filter(|a| !a.is_empty());
+                admin = field("admin_listen").filter(|a| !a.is_empty());
             }
         }
         let grpc = grpc.ok_or("no gRPC address")?;
         // Keep draining the logs so the child never blocks on a full pipe.
         std::thread::spawn(move || while rx.recv().is_ok() {});
-        Ok(Self { child, grpc, http })
+        Ok(Self { child, grpc, http, admin })
     }
 
     pub fn pid(&self) -> u32 {

@@ -218,10 +218,20 @@ pub fn raw_consume(bootstrap: &str, topic: &str, partitions: i32, n: u64) -> Res
 /// Scenario 6: an Offramp GROUP subscriber in push mode reading `n` records
 /// from the start.
 pub async fn offramp_push(stage: &Stage, road: &str, n: u64) -> Result<f64> {
-    let mut options = SubscribeOptions::group(road, "bench_push");
+    offramp_push_with(&stage.client, road, "bench_push", n).await
+}
+
+/// Scenario 6 through `client`, on `stream`.
+pub async fn offramp_push_with(
+    client: &roadroller_client::Client,
+    road: &str,
+    stream: &str,
+    n: u64,
+) -> Result<f64> {
+    let mut options = SubscribeOptions::group(road, stream);
     options.window = 1_000_000;
     options.reconnect = false;
-    let mut subscription = stage.client.subscribe(options).await?;
+    let mut subscription = client.subscribe(options).await?;
     // Timed from the assignment, as the raw consumer is from its assign():
     // joining the group is not reading.
     let mut started = None;
