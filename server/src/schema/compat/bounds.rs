@@ -9,16 +9,16 @@ use super::num::{self, N};
 use super::schema::Schema;
 
 #[derive(Clone, Copy, PartialEq)]
-enum End {
+pub(super) enum End {
     Lower,
     Upper,
 }
 
 /// The effective bound one side of a schema sets on numbers.
 #[derive(Clone, Copy)]
-struct Bound<'a> {
-    n: N,
-    exclusive: bool,
+pub(super) struct Bound<'a> {
+    pub(super) n: N,
+    pub(super) exclusive: bool,
     keyword: &'static str,
     raw: &'a Value,
 }
@@ -43,7 +43,7 @@ impl Bound<'_> {
     }
 }
 
-fn bound<'a>(schema: Schema<'a>, end: End) -> Option<Bound<'a>> {
+pub(super) fn bound<'a>(schema: Schema<'a>, end: End) -> Option<Bound<'a>> {
     let (inclusive, exclusive) = match end {
         End::Lower => ("minimum", "exclusiveMinimum"),
         End::Upper => ("maximum", "exclusiveMaximum"),

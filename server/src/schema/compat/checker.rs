@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::eval::Verdict;
 use super::refs::{self, Root};
 use super::schema::{Schema, well_formed};
-use super::value::{self, ARR, FRAC, NUM, OBJ, STR, esc, is_annotation};
+use super::value::{self, ALL, ARR, FRAC, NUM, OBJ, STR, esc, is_annotation};
 
 pub(super) static TRUE: Value = Value::Bool(true);
 
@@ -16,6 +16,9 @@ pub(super) static TRUE: Value = Value::Bool(true);
 const MAX_STEPS: usize = 100_000;
 /// Nesting allowed for one comparison, well within any thread's stack.
 const MAX_FRAMES: usize = 96;
+/// Nested speculative proofs (disjointness, reversed inclusion) allowed: each
+/// level may try several, so deeper nesting would only burn the budget.
+const MAX_SPECULATION: usize = 6;
 
 #[derive(Clone, Copy)]
 pub(super) enum Side {
@@ -61,6 +64,15 @@ pub(crate) struct Checker<'a> {
     steps: usize,
     frames: usize,
     exhausted: bool,
+    /// Kinds the next `sub` considers on the narrow side (see `probe_within`).
+    within: u8,
+    /// Speculative proofs under way (see `MAX_SPECULATION`).
+    speculating: usize,
+    /// Probe results that hold in any context, by (wide, narrow, depth, kinds).
+    probed: HashMap<(usize, usize, usize, u8), bool>,
+    /// Counts outcomes that depend on the context of a comparison (an
+    /// assumed pair, a nesting limit): results that saw one are not kept.
+    contextual: usize,
 }
 
 impl<'a> Checker<'a> {
@@ -75,6 +87,10 @@ impl<'a> Checker<'a> {
             steps: 0,
             frames: 0,
             exhausted: false,
+            within: ALL,
+            speculating: 0,
+            probed: HashMap::new(),
+            contextual: 0,
         }
     }
 
@@ -97,6 +113,34 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Enters one level of nesting; false when none is left.
+    pub(super) fn enter(&mut self) -> bool {
+        if self.frames >= MAX_FRAMES {
+            self.contextual += 1;
+            return false;
+        }
+        self.frames += 1;
+        true
+    }
+
+    pub(super) fn leave(&mut self) {
+        self.frames -= 1;
+    }
+
+    /// Starts a speculative proof; false when too many are nested already.
+    pub(super) fn speculate(&mut self) -> bool {
+        if self.speculating >= MAX_SPECULATION {
+            self.contextual += 1;
+            return false;
+        }
+        self.speculating += 1;
+        true
+    }
+
+    pub(super) fn end_speculation(&mut self) {
+        self.speculating -= 1;
+    }
+
     /// Counts one unit of work; true once the budget is spent.
     pub(super) fn tick(&mut self) -> bool {
         self.steps += 1;
@@ -116,6 +160,17 @@ impl<'a> Checker<'a> {
     ) {
         let problem = if self.forward { widened.into() } else { narrowed.into() };
         self.problems.push((at.to_owned(), problem));
+    }
+
+    pub(super) fn problems_len(&self) -> usize {
+        self.problems.len()
+    }
+
+    /// Adds `note` to every problem recorded since `before`.
+    pub(super) fn annotate(&mut self, before: usize, note: &str) {
+        for (_, problem) in self.problems.iter_mut().skip(before) {
+            problem.push_str(note);
+        }
     }
 
     pub(super) fn fail_both(&mut self, at: &str, problem: impl Into<String>) {
@@ -142,17 +197,101 @@ impl<'a> Checker<'a> {
     }
 
     /// Compares without recording problems: true when proven.
+    /// Results are remembered, as speculative proofs ask the same questions
+    /// again and again, unless they depended on their context.
     pub(super) fn probe(&mut self, wide: &'a Value, narrow: &'a Value, depth: usize) -> bool {
-        let before = self.problems.len();
+        let key = (std::ptr::from_ref(wide) as usize, std::ptr::from_ref(narrow) as usize);
+        let key = (key.0, key.1, depth, self.within);
+        if let Some(&known) = self.probed.get(&key) {
+            self.within = ALL;
+            return known;
+        }
+        let (before, contextual) = (self.problems.len(), self.contextual);
         self.sub(wide, narrow, "", depth);
         let proven = self.problems.len() == before && !self.exhausted;
         self.problems.truncate(before);
+        if !self.exhausted && self.contextual == contextual {
+            self.probed.insert(key, proven);
+        }
         proven
+    }
+
+    /// Proves the opposite inclusion: `wide`, a schema of the narrow root,
+    /// accepts every document `narrow`, a schema of the wide root, accepts.
+    /// Used where a keyword turns inclusion around (`not`, disjoint `oneOf`
+    /// branches). Problems are worded for the swapped roles, at `at`.
+    pub(super) fn reverse(
+        &mut self,
+        wide: &'a Value,
+        narrow: &'a Value,
+        at: &str,
+        depth: usize,
+    ) -> Vec<(String, String)> {
+        if self.speculating >= MAX_SPECULATION {
+            self.contextual += 1;
+            let problem = "cannot prove compatible: negations nested too deeply";
+            return vec![(at.to_owned(), problem.to_owned())];
+        }
+        let mut inner = Checker::new(self.narrow, self.wide, !self.forward);
+        inner.steps = self.steps;
+        inner.frames = self.frames;
+        inner.speculating = self.speculating + 1;
+        inner.sub(wide, narrow, at, depth);
+        self.steps = inner.steps;
+        // The inner comparison starts without this one's assumptions, but
+        // under its nesting limits.
+        self.contextual += inner.contextual;
+        if inner.exhausted {
+            self.exhausted = true;
+            let problem = "cannot prove compatible: schemas too complex to compare";
+            inner.problems.push((at.to_owned(), problem.to_owned()));
+        }
+        let mut seen = HashSet::new();
+        inner.problems.retain(|p| seen.insert(p.clone()));
+        inner.problems
+    }
+
+    /// How many problems comparing the two would find (none = proven).
+    pub(super) fn count_problems(
+        &mut self,
+        wide: &'a Value,
+        narrow: &'a Value,
+        depth: usize,
+    ) -> usize {
+        let before = self.problems.len();
+        self.sub(wide, narrow, "", depth);
+        let found = self.problems.len() - before;
+        self.problems.truncate(before);
+        found
+    }
+
+    /// `probe` for the narrow documents of the given kinds only: the type
+    /// comparison and the keywords for other kinds are skipped. Everything
+    /// else still holds the whole narrow schema, which only asks for more.
+    pub(super) fn probe_within(
+        &mut self,
+        wide: &'a Value,
+        narrow: &'a Value,
+        kinds: u8,
+        depth: usize,
+    ) -> bool {
+        self.within = kinds;
+        self.probe(wide, narrow, depth)
+    }
+
+    /// `reverse` without reporting: true when proven.
+    pub(super) fn reverse_probe(
+        &mut self,
+        wide: &'a Value,
+        narrow: &'a Value,
+        depth: usize,
+    ) -> bool {
+        self.reverse(wide, narrow, "", depth).is_empty()
     }
 
     /// Follows references that make up a whole schema, so both sides are
     /// compared by what they mean rather than by where they point.
-    fn deref(&self, side: Side, mut schema: &'a Value) -> &'a Value {
+    pub(super) fn deref(&self, side: Side, mut schema: &'a Value) -> &'a Value {
         let root = self.root(side);
         for _ in 0..16 {
             let Some(map) = schema.as_object() else { break };
@@ -221,6 +360,7 @@ impl<'a> Checker<'a> {
     /// `depth` is the depth in the document, used to tell recursion that
     /// descends (sound to assume) from a cycle that does not.
     pub(super) fn sub(&mut self, wide: &'a Value, narrow: &'a Value, at: &str, depth: usize) {
+        let within = std::mem::replace(&mut self.within, ALL);
         if self.tick() {
             return;
         }
@@ -246,32 +386,53 @@ impl<'a> Checker<'a> {
             narrow_map = None;
         }
         if self.frames >= MAX_FRAMES {
+            self.contextual += 1;
             return self.fail_both(at, "cannot prove compatible: schema nested too deeply");
         }
         let key = (std::ptr::from_ref(wide) as usize, std::ptr::from_ref(narrow) as usize);
         match self.active.get(&key) {
             // Met again deeper in the document: assuming it holds is sound,
             // since any counterexample would be a smaller document.
-            Some(&entered) if entered < depth => return,
-            Some(_) => return self.fail_both(at, "cannot prove compatible: circular reference"),
+            Some(&entered) if entered < depth => {
+                self.contextual += 1;
+                return;
+            }
+            Some(_) => {
+                self.contextual += 1;
+                return self.fail_both(at, "cannot prove compatible: circular reference");
+            }
             None => {}
         }
-        self.active.insert(key, depth);
+        // Only a comparison of all kinds may serve as the assumption above:
+        // one limited to some kinds proves less than the pair claims.
+        let whole = within == ALL;
+        if whole {
+            self.active.insert(key, depth);
+        }
         self.frames += 1;
         let wide = Schema::new(wide, wide_map, self.wide.dialect);
         let narrow = Schema::new(narrow, narrow_map, self.narrow.dialect);
-        self.compare(wide, narrow, at, depth);
+        self.compare(wide, narrow, at, depth, within);
         self.frames -= 1;
-        self.active.remove(&key);
+        if whole {
+            self.active.remove(&key);
+        }
     }
 
-    fn compare(&mut self, wide: Schema<'a>, narrow: Schema<'a>, at: &str, depth: usize) {
+    fn compare(
+        &mut self,
+        wide: Schema<'a>,
+        narrow: Schema<'a>,
+        at: &str,
+        depth: usize,
+        within: u8,
+    ) {
         let before = self.problems.len();
         match self.by_values(wide, narrow, at) {
             ByValues::Proven | ByValues::Reported => return,
             ByValues::Undecided => {}
         }
-        self.keywords(wide, narrow, at, depth);
+        self.keywords(wide, narrow, at, depth, within);
         if self.problems.len() == before {
             return;
         }
@@ -331,9 +492,17 @@ impl<'a> Checker<'a> {
         ByValues::Reported
     }
 
-    fn keywords(&mut self, wide: Schema<'a>, narrow: Schema<'a>, at: &str, depth: usize) {
+    /// `within` limits the narrow documents considered to those kinds.
+    fn keywords(
+        &mut self,
+        wide: Schema<'a>,
+        narrow: Schema<'a>,
+        at: &str,
+        depth: usize,
+        within: u8,
+    ) {
         self.malformed(wide, narrow, at);
-        let common = self.types(wide, narrow, at);
+        let common = self.types(wide, narrow, at, within);
         self.values(wide, narrow, at);
         self.text_keyword(wide, narrow, at, "format");
         self.combinators(wide, narrow, at, depth);

@@ -7,6 +7,8 @@ use serde_json::{Map, Value};
 
 use super::checker::{Checker, Side};
 use super::num::{self, N};
+use super::objects::IN_PLACE;
+use super::patterns;
 use super::refs::REF_KEYWORDS;
 use super::value::{self, esc, is_annotation};
 
@@ -139,13 +141,14 @@ impl<'a> Checker<'a> {
                 let len = s.chars().count() as u64;
                 check(if keyword == "minLength" { len >= limit } else { len <= limit }, &place)
             }
-            "pattern" => {
-                if v.is_string() {
-                    Unknown
-                } else {
-                    Accept
-                }
-            }
+            "pattern" => match (v.as_str(), arg.as_str()) {
+                (None, _) => Accept,
+                (Some(text), Some(pattern)) => match patterns::matches(pattern, text) {
+                    Some(found) => check(found, &place),
+                    None => Unknown,
+                },
+                (Some(_), None) => Unknown,
+            },
             "format" => Unknown,
             "allOf" | "anyOf" | "oneOf" => {
                 let Some(list) = arg.as_array() else { return Unknown };
@@ -255,26 +258,27 @@ impl<'a> Checker<'a> {
                 verdict
             }
             "patternProperties" => {
-                let empty = arg.as_object().is_some_and(Map::is_empty);
-                if empty || object.is_empty() { Accept } else { Unknown }
-            }
-            "additionalProperties" => {
-                if map
-                    .get("patternProperties")
-                    .and_then(Value::as_object)
-                    .is_some_and(|p| !p.is_empty())
-                {
-                    return Unknown;
-                }
-                let listed = map.get("properties").and_then(Value::as_object);
+                let Some(by_pattern) = arg.as_object() else { return Unknown };
                 let mut verdict = Accept;
-                for (name, item) in object {
-                    if !listed.is_some_and(|l| l.contains_key(name)) {
-                        verdict =
-                            and(verdict, nested(self.eval(side, arg, item, depth + 1), &place));
+                for (pattern, schema) in by_pattern {
+                    for (name, item) in object {
+                        let result = match patterns::matches(pattern, name) {
+                            Some(true) => self.eval(side, schema, item, depth + 1),
+                            Some(false) => Accept,
+                            None => Unknown,
+                        };
+                        let at = format!("/patternProperties/{}", esc(pattern));
+                        verdict = and(verdict, nested(result, &at));
                     }
                 }
                 verdict
+            }
+            "additionalProperties" => self.eval_rest(side, map, arg, object, &place, depth),
+            // Without in-place applicators it applies where
+            // additionalProperties would; beside that one, nowhere.
+            "unevaluatedProperties" if map.contains_key("additionalProperties") => Accept,
+            "unevaluatedProperties" if !IN_PLACE.iter().any(|k| map.contains_key(*k)) => {
+                self.eval_rest(side, map, arg, object, &place, depth)
             }
             "required" => match arg.as_array() {
                 Some(names) => check(
@@ -324,6 +328,42 @@ impl<'a> Checker<'a> {
             }
             _ => Unknown,
         }
+    }
+
+    /// The properties a schema neither lists nor matches by pattern, against `rest`.
+    fn eval_rest(
+        &mut self,
+        side: Side,
+        map: &'a Map<String, Value>,
+        rest: &'a Value,
+        object: &Map<String, Value>,
+        place: &str,
+        depth: usize,
+    ) -> Verdict {
+        let listed = map.get("properties").and_then(Value::as_object);
+        let by_pattern = map.get("patternProperties").and_then(Value::as_object);
+        let mut verdict = Accept;
+        for (name, item) in object {
+            if listed.is_some_and(|l| l.contains_key(name)) {
+                continue;
+            }
+            let mut matched = Some(false);
+            for pattern in by_pattern.into_iter().flat_map(Map::keys) {
+                match patterns::matches(pattern, name) {
+                    Some(true) => matched = Some(true),
+                    Some(false) => {}
+                    None if matched == Some(false) => matched = None,
+                    None => {}
+                }
+            }
+            let result = match matched {
+                Some(true) => Accept,
+                Some(false) => nested(self.eval(side, rest, item, depth + 1), place),
+                None => Unknown,
+            };
+            verdict = and(verdict, result);
+        }
+        verdict
     }
 
     fn eval_array(

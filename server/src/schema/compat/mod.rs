@@ -13,9 +13,11 @@ mod arrays;
 mod bounds;
 mod checker;
 mod combinators;
+mod disjoint;
 mod eval;
 mod num;
 mod objects;
+mod patterns;
 mod refs;
 mod schema;
 mod types;
@@ -144,5 +146,9 @@ fn compare(wide: &Value, narrow: &Value, forward: bool) -> Vec<(String, String)>
     Checker::new(Root::new(wide, wide_dialect), Root::new(narrow, narrow_dialect), forward).run()
 }
 
+#[cfg(test)]
+mod proof_table;
+#[cfg(test)]
+mod soundness;
 #[cfg(test)]
 mod tests;

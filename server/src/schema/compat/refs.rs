@@ -77,6 +77,7 @@ impl Dialect {
 pub(super) const REF_KEYWORDS: [&str; 3] = ["$ref", "$dynamicRef", "$recursiveRef"];
 
 /// One schema document, as the root its references resolve against.
+#[derive(Clone, Copy)]
 pub(crate) struct Root<'a> {
     pub(super) value: &'a Value,
     pub(super) dialect: Dialect,

@@ -2,14 +2,14 @@ use serde_json::{Value, json};
 
 use super::{CompatibilityMode as M, Direction, Incompatibility, check, subsumes};
 
-const B: Direction = Direction::Backward;
-const F: Direction = Direction::Forward;
+pub(super) const B: Direction = Direction::Backward;
+pub(super) const F: Direction = Direction::Forward;
 
 /// (version, direction, pointer, substring of the problem)
-type Expected = (u32, Direction, &'static str, &'static str);
+pub(super) type Expected = (u32, Direction, &'static str, &'static str);
 
-struct Case {
-    name: &'static str,
+pub(super) struct Case {
+    pub(super) name: &'static str,
     mode: M,
     /// Earlier versions, numbered from 1, oldest first.
     history: Vec<Value>,
@@ -17,19 +17,31 @@ struct Case {
     expected: Vec<Expected>,
 }
 
-fn case(name: &'static str, mode: M, old: Value, new: Value, expected: &[Expected]) -> Case {
+pub(super) fn case(
+    name: &'static str,
+    mode: M,
+    old: Value,
+    new: Value,
+    expected: &[Expected],
+) -> Case {
     Case { name, mode, history: vec![old], new, expected: expected.to_vec() }
 }
 
-fn chain(name: &'static str, mode: M, history: Vec<Value>, new: Value, exp: &[Expected]) -> Case {
+pub(super) fn chain(
+    name: &'static str,
+    mode: M,
+    history: Vec<Value>,
+    new: Value,
+    exp: &[Expected],
+) -> Case {
     Case { name, mode, history, new, expected: exp.to_vec() }
 }
 
-fn object(props: Value) -> Value {
+pub(super) fn object(props: Value) -> Value {
     json!({ "type": "object", "properties": props })
 }
 
-fn closed(props: Value) -> Value {
+pub(super) fn closed(props: Value) -> Value {
     json!({ "type": "object", "properties": props, "additionalProperties": false })
 }
 
@@ -126,7 +138,7 @@ fn cases() -> Vec<Case> {
         case("patternProperties changed", M::Backward,
             json!({"patternProperties": {"^x-": {"type": "string"}}}),
             json!({"patternProperties": {"^x-": {"type": "integer"}}}),
-            &[(1, B, "/patternProperties", "cannot prove compatible: patternProperties changed")]),
+            &[(1, B, "/patternProperties/^x-/type", "changed from string to integer")]),
         case("property outside identical patterns added", M::Backward,
             json!({"patternProperties": {"^x-": {"type": "string"}}}),
             json!({"patternProperties": {"^x-": {"type": "string"}},
@@ -220,7 +232,7 @@ fn cases() -> Vec<Case> {
             &[(1, F, "/prefixItems/1", "widened from false")]),
         case("contains changed", M::Backward,
             json!({"contains": {"type": "string"}}), json!({"contains": {"type": "integer"}}),
-            &[(1, B, "/contains", "cannot prove compatible: contains changed")]),
+            &[(1, B, "/contains/type", "changed from string to integer")]),
         // Boolean schemas.
         case("true narrowed to a type", M::Backward,
             json!(true), json!({"type": "string"}),
@@ -248,10 +260,9 @@ fn cases() -> Vec<Case> {
             json!({"anyOf": [{"type": "string"}, {"type": "integer"}]}),
             json!({"anyOf": [{"type": "string"}, {"type": "boolean"}]}),
             &[(1, B, "/anyOf", "cannot prove compatible: anyOf changed")]),
-        case("oneOf changed", M::Backward,
+        case("oneOf gains a branch of another type", M::Backward,
             json!({"oneOf": [{"type": "string"}]}),
-            json!({"oneOf": [{"type": "string"}, {"type": "null"}]}),
-            &[(1, B, "/oneOf", "cannot prove compatible: oneOf changed")]),
+            json!({"oneOf": [{"type": "string"}, {"type": "null"}]}), &[]),
         case("not added", M::Backward,
             json!({}), json!({"not": {"type": "null"}}),
             &[(1, B, "/not", "cannot prove compatible: not added")]),
@@ -324,10 +335,10 @@ fn cases() -> Vec<Case> {
 }
 
 const ZIP_TYPE: &str = "/properties/address/properties/zip/type";
-const DRAFT_07: &str = "http://json-schema.org/draft-07/schema#";
+pub(super) const DRAFT_07: &str = "http://json-schema.org/draft-07/schema#";
 
 /// A string schema with extra keywords.
-fn string(extra: Value) -> Value {
+pub(super) fn string(extra: Value) -> Value {
     let mut schema = json!({ "type": "string" });
     if let (Some(base), Value::Object(extra)) = (schema.as_object_mut(), extra) {
         base.extend(extra);
@@ -364,7 +375,7 @@ fn run(case: &Case) -> Result<(), Vec<Incompatibility>> {
     check(case.mode, &case.new, &previous)
 }
 
-fn mismatch(case: &Case) -> Option<String> {
+pub(super) fn mismatch(case: &Case) -> Option<String> {
     let found = run(case).err().unwrap_or_default();
     let mut unmatched: Vec<&Incompatibility> = found.iter().collect();
     let mut missing = Vec::new();

@@ -5,20 +5,28 @@ use serde_json::Value;
 use super::checker::{Checker, Side, TRUE};
 use super::eval::Verdict;
 use super::schema::Schema;
-use super::value::{self, ALL, BOOL, NULL};
+use super::value::{self, BOOL, NULL};
 
 static FALSE: Value = Value::Bool(false);
 static NULL_VALUE: Value = Value::Null;
 
 impl<'a> Checker<'a> {
-    /// Compares `type`; returns the kinds both schemas can hold.
-    pub(super) fn types(&mut self, wide: Schema<'a>, narrow: Schema<'a>, at: &str) -> u8 {
+    /// Compares `type` for the narrow documents of kinds `within`; returns
+    /// the kinds both schemas can hold.
+    pub(super) fn types(
+        &mut self,
+        wide: Schema<'a>,
+        narrow: Schema<'a>,
+        at: &str,
+        within: u8,
+    ) -> u8 {
         // A malformed `type` was reported already: assume every kind is in play.
         let (Some(wide_kinds), Some(mut narrow_kinds)) =
             (value::type_kinds(wide.raw("type")), value::type_kinds(narrow.raw("type")))
         else {
-            return ALL;
+            return within;
         };
+        narrow_kinds &= within;
         if let Some(values) = self.listed_values(narrow) {
             narrow_kinds &= values.iter().fold(0, |acc, v| acc | value::kind_of(v));
         }
@@ -44,7 +52,7 @@ impl<'a> Checker<'a> {
     }
 
     /// The values a schema lists through `const` or `enum`.
-    fn listed_values(&self, schema: Schema<'a>) -> Option<Vec<&'a Value>> {
+    pub(super) fn listed_values(&self, schema: Schema<'a>) -> Option<Vec<&'a Value>> {
         match (schema.get("const"), schema.get("enum")) {
             (Some(c), _) => Some(vec![c]),
             (None, Some(Value::Array(list))) => Some(list.iter().collect()),
