@@ -124,10 +124,14 @@ impl ApiError {
             (Code::Unavailable, _) => {
                 (StatusCode::SERVICE_UNAVAILABLE, format!("Roadroller is unavailable: {message}"))
             }
-            // tonic's word for a connection that broke under the call (a
-            // TLS upstream that refused the gateway's certificate, say): no
-            // answer came from Roadroller at all.
+            // tonic's words for a connection that broke under the call (a
+            // TLS upstream that refused the gateway's certificate, say; which
+            // one depends on when the refusal arrives): no answer came from
+            // Roadroller at all. The gateway itself never cancels a call.
             (Code::Unknown, "") if message.starts_with("transport error") => {
+                (StatusCode::SERVICE_UNAVAILABLE, format!("Roadroller is unavailable: {message}"))
+            }
+            (Code::Cancelled, "") => {
                 (StatusCode::SERVICE_UNAVAILABLE, format!("Roadroller is unavailable: {message}"))
             }
             (Code::DeadlineExceeded, _) => (StatusCode::GATEWAY_TIMEOUT, message.to_string()),
@@ -214,6 +218,7 @@ mod tests {
             (Code::PermissionDenied, StatusCode::FORBIDDEN),
             (Code::ResourceExhausted, StatusCode::PAYLOAD_TOO_LARGE),
             (Code::Unavailable, StatusCode::SERVICE_UNAVAILABLE),
+            (Code::Cancelled, StatusCode::SERVICE_UNAVAILABLE),
             (Code::Internal, StatusCode::INTERNAL_SERVER_ERROR),
             (Code::Unknown, StatusCode::INTERNAL_SERVER_ERROR),
         ];
