@@ -22,6 +22,19 @@ pub mod service_names {
     pub const STREAM: &str = "roadroller.v1.StreamService";
 }
 
+/// Milliseconds since the Unix epoch as a protobuf timestamp.
+pub fn timestamp_from_millis(ms: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: ms.div_euclid(1000),
+        nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
+    }
+}
+
+/// A protobuf timestamp as milliseconds since the Unix epoch.
+pub fn millis_of(t: &prost_types::Timestamp) -> i64 {
+    t.seconds * 1000 + i64::from(t.nanos) / 1_000_000
+}
+
 /// The Kafka header that carries the schema version a payload was validated
 /// against, in decimal.
 pub const SCHEMA_VERSION_HEADER: &str = "roadroller-schema-version";

@@ -21,10 +21,9 @@ impl StreamPosition {
         let to = match self {
             StreamPosition::Earliest => To::Boundary(pb::ResetBoundary::Earliest as i32),
             StreamPosition::Latest => To::Boundary(pb::ResetBoundary::Latest as i32),
-            StreamPosition::Timestamp(ms) => To::Timestamp(prost_types::Timestamp {
-                seconds: ms.div_euclid(1000),
-                nanos: (ms.rem_euclid(1000) * 1_000_000) as i32,
-            }),
+            StreamPosition::Timestamp(ms) => {
+                To::Timestamp(roadroller_api::timestamp_from_millis(ms))
+            }
             StreamPosition::Offsets(o) => {
                 To::Offsets(pb::PartitionPositions { offsets: o.into_iter().collect() })
             }

@@ -256,8 +256,7 @@ impl Session {
             }
         };
         // Kafka's convention for a record without a timestamp.
-        let timestamp_ms =
-            m.timestamp.as_ref().map_or(-1, |t| t.seconds * 1000 + i64::from(t.nanos) / 1_000_000);
+        let timestamp_ms = m.timestamp.as_ref().map_or(-1, roadroller_api::millis_of);
         let key = self.compacted.then_some(m.key.as_deref());
         events::message(
             m.partition,

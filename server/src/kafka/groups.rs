@@ -22,6 +22,16 @@ pub struct GroupInfo {
     pub members: usize,
 }
 
+impl GroupInfo {
+    fn of(g: &rdkafka::groups::GroupInfo) -> Self {
+        Self {
+            name: g.name().to_string(),
+            state: g.state().to_string(),
+            members: g.members().len(),
+        }
+    }
+}
+
 impl Kafka {
     /// Every group whose name starts with `prefix`, by name.
     pub async fn groups(&self, prefix: &str) -> Result<Vec<GroupInfo>, KafkaError> {
@@ -33,11 +43,7 @@ impl Kafka {
                 .groups()
                 .iter()
                 .filter(|g| g.name().starts_with(&prefix))
-                .map(|g| GroupInfo {
-                    name: g.name().to_string(),
-                    state: g.state().to_string(),
-                    members: g.members().len(),
-                })
+                .map(GroupInfo::of)
                 .collect();
             groups.sort_by(|a, b| a.name.cmp(&b.name));
             Ok(groups)

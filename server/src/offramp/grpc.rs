@@ -93,9 +93,7 @@ fn command(kind: pb::subscribe_request::Kind) -> Command {
                     Ok(pb::SeekBoundary::End) => SeekTo::End,
                     _ => return Command::Refuse("seek.boundary must be BEGINNING or END".into()),
                 },
-                Some(To::Timestamp(t)) => {
-                    SeekTo::Timestamp(t.seconds * 1000 + i64::from(t.nanos) / 1_000_000)
-                }
+                Some(To::Timestamp(t)) => SeekTo::Timestamp(roadroller_api::millis_of(&t)),
                 Some(To::Offsets(o)) => {
                     SeekTo::Offsets(o.offsets.into_iter().collect::<BTreeMap<_, _>>())
                 }

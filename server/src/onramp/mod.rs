@@ -207,17 +207,12 @@ impl Onramp {
             batch.wait(self.settings.produce_timeout + Duration::from_secs(5)).await.into_iter();
         let mut outcomes = Vec::with_capacity(prepared.len());
         let (mut accepted, mut unavailable) = (0, 0);
-        // Keys of a single-record batch, for its send span.
-        let prepared_keys: Vec<Result<Option<String>, ()>> = if prepared.len() == 1 {
-            prepared
-                .iter()
-                .map(|p| match p {
-                    Ok(p) => Ok(p.key.as_ref().map(|k| String::from_utf8_lossy(k).into_owned())),
-                    Err(_) => Err(()),
-                })
-                .collect()
-        } else {
-            Vec::new()
+        // The key of a single-record batch, for its send span.
+        let single_key = match &prepared[..] {
+            [Ok(p)] if send.is_some() => {
+                p.key.as_ref().map(|k| String::from_utf8_lossy(k).into_owned())
+            }
+            _ => None,
         };
         for p in prepared {
             let outcome = match p {
@@ -248,15 +243,13 @@ impl Onramp {
         if let Some(span) = &mut send {
             use crate::telemetry::traces::Span as _;
             use opentelemetry::KeyValue;
-            if let ([Outcome::Accepted { partition, .. }], [Ok(p)]) =
-                (&outcomes[..], &prepared_keys[..])
-            {
+            if let [Outcome::Accepted { partition, .. }] = &outcomes[..] {
                 span.set_attribute(KeyValue::new(
                     "messaging.destination.partition.id",
                     partition.to_string(),
                 ));
-                if let Some(key) = p {
-                    span.set_attribute(KeyValue::new("messaging.kafka.message.key", key.clone()));
+                if let Some(key) = single_key {
+                    span.set_attribute(KeyValue::new("messaging.kafka.message.key", key));
                 }
             }
             if unavailable > 0 {

@@ -50,9 +50,7 @@ fn reset_to(to: Option<pb::StreamPosition>) -> Result<ResetTo, Status> {
             Ok(pb::ResetBoundary::Latest) => Ok(ResetTo::Latest),
             _ => Err(invalid("boundary must be EARLIEST or LATEST")),
         },
-        Some(To::Timestamp(t)) => {
-            Ok(ResetTo::Timestamp(t.seconds * 1000 + i64::from(t.nanos) / 1_000_000))
-        }
+        Some(To::Timestamp(t)) => Ok(ResetTo::Timestamp(roadroller_api::millis_of(&t))),
         Some(To::Offsets(o)) if !o.offsets.is_empty() => {
             Ok(ResetTo::Offsets(o.offsets.into_iter().collect()))
         }

@@ -59,6 +59,23 @@ pub struct Streams {
     guard: Guard,
 }
 
+/// A stream's position moves only while nobody reads it: its members'
+/// commits would race with the move.
+fn unattended(
+    road: &str,
+    stream: &str,
+    group: &crate::kafka::GroupInfo,
+) -> Result<(), StreamError> {
+    if group.members == 0 {
+        return Ok(());
+    }
+    Err(StreamError::HasMembers {
+        road: road.into(),
+        stream: stream.into(),
+        members: group.members,
+    })
+}
+
 /// The consumer group of a road's stream.
 pub fn group_of(road: &str, stream: &str) -> String {
     format!("roadroller.{road}.{stream}")
@@ -144,14 +161,8 @@ impl Streams {
         let (topic, partitions) = self.road(road)?;
         Self::stream_name(stream)?;
         let name = group_of(road, stream);
-        if let Some(group) = self.kafka.group(&name).await.map_err(Self::kafka_error)?
-            && group.members > 0
-        {
-            return Err(StreamError::HasMembers {
-                road: road.into(),
-                stream: stream.into(),
-                members: group.members,
-            });
+        if let Some(group) = self.kafka.group(&name).await.map_err(Self::kafka_error)? {
+            unattended(road, stream, &group)?;
         }
         let offsets = match to {
             ResetTo::Earliest | ResetTo::Latest => {
@@ -212,13 +223,7 @@ impl Streams {
         self.road(road)?;
         Self::stream_name(stream)?;
         let group = self.existing(road, stream).await?;
-        if group.members > 0 {
-            return Err(StreamError::HasMembers {
-                road: road.into(),
-                stream: stream.into(),
-                members: group.members,
-            });
-        }
+        unattended(road, stream, &group)?;
         self.kafka.delete_group(&group.name).await.map_err(Self::kafka_error)?;
         let what = format!("deleted stream {stream}");
         self.guard.changed(

@@ -69,10 +69,7 @@ async fn a_stream_shows_its_lag_and_moves_only_while_nobody_reads_it() {
         lagging.halfway.duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_millis()
             as i64;
     let to_halfway = pb::StreamPosition {
-        to: Some(pb::stream_position::To::Timestamp(prost_types::Timestamp {
-            seconds: millis / 1000,
-            nanos: ((millis % 1000) * 1_000_000) as i32,
-        })),
+        to: Some(pb::stream_position::To::Timestamp(roadroller_api::timestamp_from_millis(millis))),
     };
     let reset = |to: pb::StreamPosition| pb::ResetStreamRequest {
         road: "ledger".into(),

@@ -322,7 +322,7 @@ fn duration(ms: u64) -> Duration {
 }
 
 pub fn timestamp(ms: i64) -> Timestamp {
-    Timestamp { seconds: ms.div_euclid(1000), nanos: (ms.rem_euclid(1000) * 1_000_000) as i32 }
+    roadroller_api::timestamp_from_millis(ms)
 }
 
 /// The road as the contract shows it.
