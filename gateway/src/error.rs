@@ -42,11 +42,13 @@ pub fn success(message: impl Into<String>) -> Response {
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    /// When a retry may succeed: `Retry-After`, in whole seconds.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ApiError {
     fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        Self { status, message: message.into(), retry_after: None }
     }
 
     /// 400 for a request that breaks a rule of the legacy API.
@@ -120,6 +122,13 @@ impl ApiError {
             (Code::Aborted, _) => (StatusCode::CONFLICT, message.to_string()),
             (Code::Unauthenticated, _) => (StatusCode::UNAUTHORIZED, message.to_string()),
             (Code::PermissionDenied, _) => (StatusCode::FORBIDDEN, message.to_string()),
+            // Over a quota: come back later, as RetryInfo says.
+            (Code::ResourceExhausted, "QUOTA_EXCEEDED") => {
+                let retry_after = status.get_details_retry_info().and_then(|r| r.retry_delay);
+                let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, message);
+                error.retry_after = Some(retry_after.unwrap_or(std::time::Duration::from_secs(1)));
+                return error;
+            }
             (Code::ResourceExhausted, _) => (StatusCode::PAYLOAD_TOO_LARGE, message.to_string()),
             (Code::Unavailable, _) => {
                 (StatusCode::SERVICE_UNAVAILABLE, format!("Roadroller is unavailable: {message}"))
@@ -151,6 +160,11 @@ impl IntoResponse for ApiError {
                 axum::http::header::WWW_AUTHENTICATE,
                 axum::http::HeaderValue::from_static("Basic realm=\"roadroller\", Bearer"),
             );
+        }
+        if let Some(after) = self.retry_after {
+            // Whole seconds, rounded up, so a client never comes back early.
+            let seconds = (after.as_millis().div_ceil(1000).max(1)) as u64;
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
         }
         response
     }
@@ -199,6 +213,20 @@ mod tests {
         assert_eq!(ApiError::from_status(&incompatible, "r").status, StatusCode::CONFLICT);
         let enabled = with_reason(Code::FailedPrecondition, "ROAD_ENABLED", "disable it first");
         assert_eq!(ApiError::from_status(&enabled, "r").status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn a_quota_refusal_is_429_with_retry_after_rounded_up() {
+        let mut details = ErrorDetails::new();
+        details.set_error_info("QUOTA_EXCEEDED", "roadroller.v1", HashMap::new());
+        details.set_retry_info(Some(std::time::Duration::from_millis(1200)));
+        let status = tonic::Status::with_error_details(Code::ResourceExhausted, "slow", details);
+        let error = ApiError::from_status(&status, "r");
+        assert_eq!(error.status, StatusCode::TOO_MANY_REQUESTS);
+        let response = error.into_response();
+        assert_eq!(response.headers()[axum::http::header::RETRY_AFTER], "2");
+        let too_large = with_reason(Code::ResourceExhausted, "REQUEST_TOO_LARGE", "big");
+        assert_eq!(ApiError::from_status(&too_large, "r").status, StatusCode::PAYLOAD_TOO_LARGE);
     }
 
     #[test]

@@ -42,6 +42,14 @@ pub struct PreconditionViolation {
     pub description: String,
 }
 
+/// A limit the request ran into (`google.rpc.QuotaFailure`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuotaViolation {
+    /// Whose limit, e.g. `principal:alice` or `road:orders`.
+    pub subject: String,
+    pub description: String,
+}
+
 /// Everything a client is told about an error.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ErrorReport {
@@ -54,6 +62,9 @@ pub struct ErrorReport {
     pub precondition_violations: Vec<PreconditionViolation>,
     /// Extra facts for the ErrorInfo, e.g. the action that was denied.
     pub metadata: Vec<(String, String)>,
+    pub quota_violations: Vec<QuotaViolation>,
+    /// When a retry may succeed (`google.rpc.RetryInfo`).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ErrorReport {
@@ -65,6 +76,8 @@ impl ErrorReport {
             field_violations: Vec::new(),
             precondition_violations: Vec::new(),
             metadata: Vec::new(),
+            quota_violations: Vec::new(),
+            retry_after: None,
         }
     }
 

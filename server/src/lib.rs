@@ -13,6 +13,7 @@ pub mod kafka;
 pub mod offramp;
 pub mod onramp;
 pub mod paver;
+pub mod quotas;
 pub mod roads;
 pub mod schema;
 pub mod serve;

@@ -74,6 +74,8 @@ pub enum ServeError {
     Audit(String),
     #[error("telemetry.otlp_endpoint: {0}")]
     Telemetry(String),
+    #[error("quotas.file: {0}")]
+    Quotas(String),
 }
 
 /// Where `serve` listens: gRPC, and the HTTP gateway when it has a listener.
@@ -152,6 +154,9 @@ pub async fn run(
         Registry::start(kafka.clone(), settings.registry.clone(), stop_tasks.clone()).await?;
     let board = Arc::new(StatusBoard::default());
     let schemas = Arc::new(SchemaCache::default());
+    let quotas =
+        crate::quotas::Quotas::new(settings.quotas.clone(), registry.clone(), metrics.clone())
+            .map_err(ServeError::Quotas)?;
     let traffic_control = TrafficControl::new(
         kafka.clone(),
         registry.clone(),
@@ -166,6 +171,7 @@ pub async fn run(
         settings.roads.clone(),
         settings.traffic_control.topic_prefix.clone(),
         guard.clone(),
+        quotas.clone(),
     );
     let gauges = watch_registry(&metrics, &registry, &board, stop_tasks.clone());
     let statistics = metrics.clone();
@@ -187,6 +193,7 @@ pub async fn run(
         settings.onramp.clone(),
         settings.traffic_control.topic_prefix.clone(),
         guard.clone(),
+        quotas.clone(),
         telemetry.clone(),
     );
     let offramp = Offramp::new(
@@ -198,6 +205,7 @@ pub async fn run(
         settings.traffic_control.topic_prefix.clone(),
         settings.instance_id.clone(),
         guard,
+        quotas,
         telemetry.clone(),
     );
     // Long-lived streams end when shutdown begins; unary calls drain.

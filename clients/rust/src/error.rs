@@ -55,6 +55,27 @@ impl Error {
         }
     }
 
+    /// When the server says a retry may succeed (`google.rpc.RetryInfo`), as
+    /// after a refusal for being over a quota.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Error::Status(s) => s.get_details_retry_info().and_then(|r| r.retry_delay),
+            _ => None,
+        }
+    }
+
+    /// The limits the call ran into (`google.rpc.QuotaFailure`): whose
+    /// (`principal:NAME`, `road:NAME`, ...) and which.
+    pub fn quota_violations(&self) -> Vec<(String, String)> {
+        match self {
+            Error::Status(s) => s
+                .get_details_quota_failure()
+                .map(|q| q.violations.into_iter().map(|v| (v.subject, v.description)).collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
     pub fn is_not_found(&self) -> bool {
         self.code() == Some(Code::NotFound)
     }

@@ -106,6 +106,9 @@ pub enum Event {
     Rebalance(Vec<i32>),
     /// SNAPSHOT mode: every live key has been sent; changes follow.
     SnapshotComplete(BTreeMap<i32, i64>),
+    /// SNAPSHOT mode: the road (or the caller) is at its limit of
+    /// concurrent snapshots; this one waits, at this place (1: next).
+    Queued(u32),
     /// A problem the server reported without ending the subscription.
     Warning(String),
     /// The connection was lost and made again; messages not committed
@@ -390,6 +393,7 @@ fn route(
         Got::SnapshotComplete(c) => {
             ready.push(Event::SnapshotComplete(c.offsets.into_iter().collect()))
         }
+        Got::SnapshotQueued(q) => ready.push(Event::Queued(q.place.max(0) as u32)),
         Got::Error(e) => ready.push(Event::Warning(e.reason)),
         Got::CommitResponse(r) => {
             if let Some(reply) = commits.remove(&r.correlation_id) {

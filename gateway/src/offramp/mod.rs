@@ -240,7 +240,9 @@ impl Session {
                 out
             }
             Some(Got::Error(e)) => vec![events::error(&e.reason)],
-            Some(Got::Connection(_) | Got::SnapshotComplete(_)) | None => Vec::new(),
+            Some(Got::Connection(_) | Got::SnapshotComplete(_) | Got::SnapshotQueued(_)) | None => {
+                Vec::new()
+            }
         }
     }
 

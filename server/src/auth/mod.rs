@@ -14,7 +14,7 @@ mod identities;
 mod jwt;
 mod passwords;
 mod policy;
-mod reload;
+pub(crate) mod reload;
 
 use std::net::IpAddr;
 use std::path::PathBuf;

@@ -66,6 +66,7 @@ pub struct Settings {
     pub admin_listen: Option<SocketAddr>,
     pub metrics: crate::telemetry::MetricsSettings,
     pub traces: crate::telemetry::TraceSettings,
+    pub quotas: crate::quotas::QuotaSettings,
 }
 
 /// The legacy Data Highway HTTP gateway that `serve` runs beside gRPC.
@@ -240,6 +241,7 @@ impl Settings {
                 lag_interval: parse(r.get("metrics.lag_interval"), positive_duration)?,
             },
             traces: traces(r)?,
+            quotas: quotas(r)?,
         };
         settings.refuse_open_networks(r)?;
         Ok(settings)
@@ -295,6 +297,38 @@ fn offramp(r: &Resolved) -> Result<OfframpSettings, ConfigError> {
         Ok(d)
     })?;
     Ok(OfframpSettings { session_timeout, max_poll_interval })
+}
+
+fn quotas(r: &Resolved) -> Result<crate::quotas::QuotaSettings, ConfigError> {
+    let rate = |key: &str| {
+        parse(
+            r.get(key),
+            |s| if s.is_empty() { Ok(None) } else { count(s).map(|n| Some(n as u64)) },
+        )
+    };
+    let concurrent = |key: &str| {
+        parse(r.get(key), |s| {
+            if s.is_empty() {
+                return Ok(None);
+            }
+            count(s)?.try_into().map(Some).map_err(|_| "expected at most 4294967295".to_string())
+        })
+    };
+    Ok(crate::quotas::QuotaSettings {
+        defaults: crate::quotas::Limits {
+            produce_records_per_second: rate("quotas.produce_records_per_second")?,
+            produce_bytes_per_second: rate("quotas.produce_bytes_per_second")?,
+            offramp_bytes_per_second: rate("quotas.offramp_bytes_per_second")?,
+            max_subscriptions: concurrent("quotas.max_subscriptions")?,
+            max_snapshot_subscriptions: concurrent("quotas.max_snapshot_subscriptions")?,
+            paver_writes_per_second: rate("quotas.paver_writes_per_second")?,
+        },
+        file: parse(r.get("quotas.file"), readable_file)?,
+        burst: parse(r.get("quotas.burst"), positive_duration)?,
+        snapshot_queue_timeout: parse(r.get("quotas.snapshot_queue_timeout"), positive_duration)?,
+        onramp_capacity: rate("quotas.onramp_capacity")?,
+        offramp_capacity: rate("quotas.offramp_capacity")?,
+    })
 }
 
 fn http_limits(r: &Resolved) -> Result<HttpLimits, ConfigError> {

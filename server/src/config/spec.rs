@@ -349,6 +349,75 @@ pub const SETTINGS: &[Spec] = &[
         "Peers whose X-Forwarded-For names the client address (for onramp.cidr_blocks)",
     ),
     spec(
+        "quotas.file",
+        "",
+        "FILE",
+        "TOML file of limits and weights per principal or authority ([[quota]] entries); \
+         re-read on change",
+    ),
+    spec(
+        "quotas.produce_records_per_second",
+        "",
+        "N",
+        "Default limit of every principal (or anonymous address): records/s the Onramp accepts",
+    ),
+    spec(
+        "quotas.produce_bytes_per_second",
+        "",
+        "BYTES",
+        "Default limit of every principal: record bytes/s (key plus payload) the Onramp accepts",
+    ),
+    spec(
+        "quotas.offramp_bytes_per_second",
+        "",
+        "BYTES",
+        "Default limit of every principal: payload bytes/s the Offramp delivers",
+    ),
+    spec(
+        "quotas.max_subscriptions",
+        "",
+        "N",
+        "Default limit of every principal: subscriptions open at once",
+    ),
+    spec(
+        "quotas.max_snapshot_subscriptions",
+        "",
+        "N",
+        "Default limit of every principal: SNAPSHOT subscriptions reading at once (more queue)",
+    ),
+    spec(
+        "quotas.paver_writes_per_second",
+        "",
+        "N",
+        "Default limit of every principal: road and schema writes/s",
+    ),
+    spec(
+        "quotas.burst",
+        "1s",
+        "DURATION",
+        "How much of a rate a full bucket holds: a client may run this far ahead of its rate",
+    ),
+    spec(
+        "quotas.snapshot_queue_timeout",
+        "10m",
+        "DURATION",
+        "How long a SNAPSHOT waits in a road's queue before RESOURCE_EXHAUSTED",
+    ),
+    spec(
+        "quotas.onramp_capacity",
+        "",
+        "N",
+        "Records/s the instance's Onramp takes in all; once reached, principals share it by \
+         their weights. Empty: unlimited",
+    ),
+    spec(
+        "quotas.offramp_capacity",
+        "",
+        "BYTES",
+        "Payload bytes/s the instance's Offramp sends in all; once reached, principals share it \
+         by their weights. Empty: unlimited",
+    ),
+    spec(
         "audit.topic",
         "",
         "TOPIC",

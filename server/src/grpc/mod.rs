@@ -12,8 +12,8 @@ use crate::error::{Code, ErrorReport, Reportable};
 pub const ERROR_DOMAIN: &str = "roadroller.v1";
 
 /// The gRPC status for a domain error: its code, its message, an ErrorInfo
-/// with the stable reason, and BadRequest / PreconditionFailure details when
-/// there are violations.
+/// with the stable reason, BadRequest / PreconditionFailure / QuotaFailure
+/// details when there are violations, and RetryInfo when a retry may help.
 pub fn status(error: &impl Reportable) -> Status {
     status_of(error.report())
 }
@@ -27,6 +27,12 @@ pub fn status_of(report: ErrorReport) -> Status {
     }
     for v in &report.precondition_violations {
         details.add_precondition_failure_violation(&v.kind, &v.subject, &v.description);
+    }
+    for v in &report.quota_violations {
+        details.add_quota_failure_violation(&v.subject, &v.description);
+    }
+    if let Some(delay) = report.retry_after {
+        details.set_retry_info(Some(delay));
     }
     Status::with_error_details(code(report.code), report.message, details)
 }

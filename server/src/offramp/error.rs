@@ -20,6 +20,8 @@ pub enum OfframpError {
     Denied(crate::auth::Denied),
     #[error("{0}")]
     Unauthenticated(crate::auth::Unauthenticated),
+    #[error("{0}")]
+    Quota(crate::quotas::QuotaError),
     /// The subscriber went away; nothing is left to tell.
     #[error("the subscriber left")]
     SubscriberGone,
@@ -46,6 +48,7 @@ impl Reportable for OfframpError {
             }
             OfframpError::Denied(d) => d.report(),
             OfframpError::Unauthenticated(u) => u.report(),
+            OfframpError::Quota(q) => q.report(),
             OfframpError::SubscriberGone => {
                 ErrorReport::new(Code::Internal, "SUBSCRIBER_GONE", self.to_string())
             }

@@ -132,6 +132,9 @@ fn response(event: Event) -> pb::SubscribeResponse {
         Event::SnapshotComplete(offsets) => {
             Kind::SnapshotComplete(pb::SnapshotComplete { offsets: offsets.into_iter().collect() })
         }
+        Event::SnapshotQueued(place) => Kind::SnapshotQueued(pb::SnapshotQueued {
+            place: i32::try_from(place).unwrap_or(i32::MAX),
+        }),
         Event::Error(reason) => Kind::Error(pb::SubscriptionError { reason }),
     };
     pb::SubscribeResponse { kind: Some(kind) }

@@ -51,6 +51,10 @@ impl Held {
         self.bytes = self.queue.iter().map(size).sum();
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
     /// Full: time to pause fetching.
     pub fn is_full(&self) -> bool {
         self.queue.len() >= MAX_RECORDS || self.bytes >= MAX_BYTES

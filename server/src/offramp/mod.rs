@@ -24,6 +24,7 @@ pub use error::OfframpError;
 use crate::auth::{self, Action, Caller, Guard};
 use crate::error::FieldViolation;
 use crate::kafka::Kafka;
+use crate::quotas::{Account, Admission, Quotas, Snapshot, Waiting};
 use crate::roads::registry::Registry;
 use crate::roads::{Grant, RoadType, StatusBoard, rules};
 use crate::schema::SchemaCache;
@@ -109,11 +110,20 @@ pub struct Delivered {
 /// What the server tells the subscriber.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    Connection { instance_id: String, consumer_group: Option<String> },
+    Connection {
+        instance_id: String,
+        consumer_group: Option<String>,
+    },
     Message(Delivered),
     Rebalance(Vec<i32>),
-    CommitResponse { correlation_id: String, success: bool, error: String },
+    CommitResponse {
+        correlation_id: String,
+        success: bool,
+        error: String,
+    },
     SnapshotComplete(BTreeMap<i32, i64>),
+    /// A SNAPSHOT's place in the road's queue (1: next).
+    SnapshotQueued(usize),
     Error(String),
 }
 
@@ -128,6 +138,7 @@ pub struct Offramp {
     topic_prefix: String,
     instance_id: String,
     guard: Guard,
+    quotas: Quotas,
     telemetry: crate::telemetry::Telemetry,
 }
 
@@ -146,6 +157,7 @@ impl Offramp {
         topic_prefix: String,
         instance_id: String,
         guard: Guard,
+        quotas: Quotas,
         telemetry: crate::telemetry::Telemetry,
     ) -> Self {
         Self {
@@ -157,6 +169,7 @@ impl Offramp {
             topic_prefix,
             instance_id,
             guard,
+            quotas,
             telemetry,
         }
     }
@@ -207,28 +220,18 @@ impl Offramp {
         let topic = format!("{}{}", self.topic_prefix, start.road);
         let group = (start.mode == Mode::Group)
             .then(|| format!("roadroller.{}.{}", start.road, start.stream));
-        let (context, assignments) = SubscriptionContext::new();
-        let mut config = self.kafka.consumer_config(group.as_deref());
-        config
-            .set("session.timeout.ms", self.settings.session_timeout.as_millis().to_string())
-            .set(
-                "heartbeat.interval.ms",
-                (self.settings.session_timeout / 3).as_millis().max(100).to_string(),
-            )
-            .set("max.poll.interval.ms", self.settings.max_poll_interval.as_millis().to_string())
-            .set(
-                "auto.offset.reset",
-                match start.initial_position {
-                    InitialPosition::Earliest => "earliest",
-                    InitialPosition::Latest => "latest",
-                },
-            );
-        let consumer: StreamConsumer<SubscriptionContext> = config
-            .create_with_context(context)
-            .map_err(|e| OfframpError::Kafka(format!("topic {topic}: {e}")))?;
         let credit = Credit::new(start.initial_credit).map_err(|e| {
             OfframpError::InvalidStart(vec![FieldViolation::new("start.initial_credit", e)])
         })?;
+        let account = self.quotas.account(&caller);
+        let subscription = self.quotas.subscribe(&account, &road).map_err(OfframpError::Quota)?;
+        let admission =
+            (start.mode == Mode::Snapshot).then(|| self.quotas.snapshot(&account, &road));
+        // A queued snapshot gets its consumer once it is let in.
+        let made = match admission {
+            Some(Admission::Queued(_)) => None,
+            _ => Some(self.consumer(group.as_deref(), start.initial_position, &topic)?),
+        };
         let renderer = Renderer::new(
             &start.road,
             self.registry.clone(),
@@ -243,32 +246,144 @@ impl Offramp {
         };
         let ended = Arc::new(std::sync::OnceLock::new());
         let stop = stop.child_token();
+        let payer = self.quotas.payer(&caller, &start.road);
         self.watch_rights(caller, &start, stop.clone(), ended.clone());
         // Ends the watch when the subscription ends for any reason.
         let done = stop.clone().drop_guard();
-        let mut session =
-            Session::new(Arc::new(consumer), topic, credit, renderer, events, stop, ended);
-        session.observe(self.telemetry.clone(), &start.road, group.as_deref());
         let mode = if group.is_some() { "GROUP" } else { "SNAPSHOT" };
         self.telemetry.metrics.subscription(mode, 1);
-        let metrics = self.telemetry.metrics.clone();
-        let kafka = self.kafka.clone();
+        let offramp = self.clone();
         tokio::spawn(async move {
+            let _subscription = subscription;
             let outcome = async {
-                session.send(connection).await?;
+                events
+                    .send(Ok(vec![connection]))
+                    .await
+                    .map_err(|_| OfframpError::SubscriberGone)?;
+                let _snapshot = match admission {
+                    None => None,
+                    Some(Admission::Now(running)) => Some(running),
+                    Some(Admission::Queued(waiting)) => {
+                        let queue = Queue { events: &events, stop: &stop, ended: &ended };
+                        let turn = queue.wait(waiting, &offramp.quotas, &account, &road).await;
+                        Some(turn.inspect_err(|e| {
+                            let _ = events.try_send(Err(e.clone()));
+                        })?)
+                    }
+                };
+                let (consumer, assignments) = match made {
+                    Some(made) => made,
+                    None => {
+                        offramp.consumer(None, start.initial_position, &topic).inspect_err(|e| {
+                            let _ = events.try_send(Err(e.clone()));
+                        })?
+                    }
+                };
+                let mut session = Session::new(
+                    Arc::new(consumer),
+                    topic,
+                    credit,
+                    renderer,
+                    events.clone(),
+                    stop.clone(),
+                    ended.clone(),
+                );
+                session.observe(offramp.telemetry.clone(), &start.road, group.as_deref());
+                session.pay_with(payer);
                 match group {
                     Some(_) => session.run_group(commands, assignments).await,
-                    None => snapshot::run(session, &kafka, commands, assignments).await,
+                    None => snapshot::run(session, &offramp.kafka, commands, assignments).await,
                 }
             }
             .await;
             drop(done);
-            metrics.subscription(mode, -1);
+            offramp.telemetry.metrics.subscription(mode, -1);
             if let Err(e) = outcome {
                 tracing::debug!(error = %e, "subscription ended");
             }
         });
         Ok(rx)
+    }
+}
+
+impl Offramp {
+    /// A consumer for one subscription, in `group` (or none: a SNAPSHOT).
+    fn consumer(
+        &self,
+        group: Option<&str>,
+        initial_position: InitialPosition,
+        topic: &str,
+    ) -> Result<
+        (StreamConsumer<SubscriptionContext>, mpsc::UnboundedReceiver<context::Assignment>),
+        OfframpError,
+    > {
+        let (context, assignments) = SubscriptionContext::new();
+        let mut config = self.kafka.consumer_config(group);
+        config
+            .set("session.timeout.ms", self.settings.session_timeout.as_millis().to_string())
+            .set(
+                "heartbeat.interval.ms",
+                (self.settings.session_timeout / 3).as_millis().max(100).to_string(),
+            )
+            .set("max.poll.interval.ms", self.settings.max_poll_interval.as_millis().to_string())
+            .set(
+                "auto.offset.reset",
+                match initial_position {
+                    InitialPosition::Earliest => "earliest",
+                    InitialPosition::Latest => "latest",
+                },
+            );
+        let consumer = config
+            .create_with_context(context)
+            .map_err(|e| OfframpError::Kafka(format!("topic {topic}: {e}")))?;
+        Ok((consumer, assignments))
+    }
+}
+
+/// Where a queued SNAPSHOT waits for its turn.
+struct Queue<'a> {
+    events: &'a mpsc::Sender<Result<Vec<Event>, OfframpError>>,
+    stop: &'a CancellationToken,
+    ended: &'a std::sync::OnceLock<OfframpError>,
+}
+
+impl Queue<'_> {
+    /// Waits for the turn, telling the subscriber its place whenever it
+    /// changes; refuses after the server's queue timeout.
+    async fn wait(
+        &self,
+        mut waiting: Waiting,
+        quotas: &Quotas,
+        account: &Account,
+        road: &crate::roads::Road,
+    ) -> Result<Snapshot, OfframpError> {
+        let began = tokio::time::Instant::now();
+        let deadline = tokio::time::sleep(quotas.settings().snapshot_queue_timeout);
+        tokio::pin!(deadline);
+        let mut told = 0;
+        loop {
+            let place = *waiting.place.borrow_and_update();
+            if place != told && place > 0 {
+                told = place;
+                let event = Ok(vec![Event::SnapshotQueued(place)]);
+                self.events.send(event).await.map_err(|_| OfframpError::SubscriberGone)?;
+            }
+            tokio::select! {
+                biased;
+                () = self.stop.cancelled() => {
+                    return Err(self.ended.get().cloned().unwrap_or(OfframpError::ShuttingDown));
+                }
+                () = self.events.closed() => return Err(OfframpError::SubscriberGone),
+                _ = &mut waiting.granted => {
+                    quotas.queued(&road.name, began.elapsed());
+                    return Ok(waiting.admit());
+                }
+                _ = waiting.place.changed() => {}
+                () = &mut deadline => {
+                    return Err(OfframpError::Quota(quotas.queue_timeout(account, road)));
+                }
+            }
+        }
     }
 }
 

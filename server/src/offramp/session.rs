@@ -22,6 +22,7 @@ use super::held::Held;
 use super::render::Renderer;
 use super::snapshot::{Progress, Verdict};
 use super::{Command, Delivered, Event, OfframpError, SeekTo};
+use crate::quotas::Payer;
 
 /// How long a seek, commit or offset lookup may take.
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
@@ -76,6 +77,12 @@ pub(super) struct Session {
     opened: std::time::Instant,
     /// Since when records have waited for credit.
     starved_since: Option<std::time::Instant>,
+    /// The quotas deliveries pay into.
+    payer: Option<Payer>,
+    /// Payload bytes in the outbox not yet paid for.
+    unpaid: u64,
+    /// The last flush stopped at the budget with records still sendable.
+    over_budget: bool,
 }
 
 impl Session {
@@ -107,7 +114,15 @@ impl Session {
             observed: None,
             opened: std::time::Instant::now(),
             starved_since: None,
+            payer: None,
+            unpaid: 0,
+            over_budget: false,
         }
+    }
+
+    /// Delays deliveries to the caller's and the road's Offramp limits.
+    pub fn pay_with(&mut self, payer: Payer) {
+        self.payer = Some(payer);
     }
 
     /// Counts and traces this subscription's deliveries under `road`.
@@ -140,6 +155,21 @@ impl Session {
     async fn flush_outbox(&mut self) -> Result<(), OfframpError> {
         if self.outbox.is_empty() {
             return Ok(());
+        }
+        if let Some(payer) = &self.payer
+            && self.unpaid > 0
+        {
+            // Delivery waits for the quota; what was received stays held,
+            // so nothing is skipped. A batch is at most a bucketful, so the
+            // wait is short and commands are served again soon.
+            let events = self.events.clone();
+            tokio::select! {
+                biased;
+                () = self.stop.cancelled() => return Err(self.stop_reason()),
+                () = events.closed() => return Err(OfframpError::SubscriberGone),
+                () = payer.pay(self.unpaid) => {}
+            }
+            self.unpaid = 0;
         }
         let batch = std::mem::take(&mut self.outbox);
         self.events.send(Ok(batch)).await.map_err(|_| OfframpError::SubscriberGone)
@@ -189,6 +219,8 @@ impl Session {
                 // The subscriber went away (its call was cancelled), even if
                 // there is nothing to send it: the consumer leaves now.
                 () = events.closed() => return Err(OfframpError::SubscriberGone),
+                // The last delivery stopped at the quota's budget: go on.
+                () = std::future::ready(()), if self.over_budget => {}
                 command = commands.recv() => match command {
                     None => return Ok(()),
                     Some(command) => self.handle(command).await?,
@@ -249,7 +281,15 @@ impl Session {
         let (mut records, mut bytes) = (0u64, 0u64);
         let first = self.outbox.len();
         let mut starved = false;
+        // Under an Offramp limit, one delivery carries at most a bucketful.
+        let budget =
+            if self.held.is_empty() { None } else { self.payer.as_ref().and_then(Payer::budget) };
+        self.over_budget = false;
         while let Some(next) = self.held.front() {
+            if budget.is_some_and(|b| records > 0 && bytes >= b) {
+                self.over_budget = true;
+                break;
+            }
             if matches!(next, Outgoing::Message(_)) && !self.credit.take() {
                 starved = true;
                 break;
@@ -268,6 +308,9 @@ impl Session {
                 }
                 None => break,
             }
+        }
+        if self.payer.is_some() {
+            self.unpaid += bytes;
         }
         let Some(o) = &self.observed else { return };
         let (metrics, road) = (&o.telemetry.metrics, &o.road);

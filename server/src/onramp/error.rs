@@ -26,12 +26,16 @@ pub enum OnrampError {
     Internal(String),
     #[error("{0}")]
     Denied(#[from] crate::auth::Denied),
+    #[error("{0}")]
+    Quota(#[from] crate::quotas::QuotaError),
 }
 
 impl Reportable for OnrampError {
     fn report(&self) -> ErrorReport {
-        if let OnrampError::Denied(d) = self {
-            return d.report();
+        match self {
+            OnrampError::Denied(d) => return d.report(),
+            OnrampError::Quota(q) => return q.report(),
+            _ => {}
         }
         let (code, reason) = match self {
             OnrampError::RoadNotFound(_) => (Code::NotFound, "ROAD_NOT_FOUND"),
@@ -40,7 +44,9 @@ impl Reportable for OnrampError {
             OnrampError::TooManyRecords { .. } => (Code::ResourceExhausted, "TOO_MANY_RECORDS"),
             OnrampError::TooLarge { .. } => (Code::ResourceExhausted, "REQUEST_TOO_LARGE"),
             OnrampError::Unavailable { .. } => (Code::Unavailable, "KAFKA_UNAVAILABLE"),
-            OnrampError::Internal(_) | OnrampError::Denied(_) => (Code::Internal, "INTERNAL"),
+            OnrampError::Internal(_) | OnrampError::Denied(_) | OnrampError::Quota(_) => {
+                (Code::Internal, "INTERNAL")
+            }
         };
         ErrorReport::new(code, reason, self.to_string())
     }

@@ -20,6 +20,7 @@ use crate::auth::{Caller, Guard};
 use crate::error::Code;
 use crate::kafka::delivery::Batch as Acks;
 use crate::kafka::{Kafka, Outgoing};
+use crate::quotas::Quotas;
 use crate::roads::registry::Registry;
 use crate::schema::SchemaCache;
 use crate::schema::path::PartitionPath;
@@ -62,10 +63,21 @@ pub struct Onramp {
     settings: OnrampSettings,
     topic_prefix: String,
     guard: Guard,
+    quotas: Quotas,
     telemetry: crate::telemetry::Telemetry,
 }
 
+/// Whether a call's quotas are still to be checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Charged {
+    /// A unary call: refused whole when over a limit.
+    No,
+    /// A stream's batch: it waited for its quota before it was read.
+    Already,
+}
+
 impl Onramp {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         kafka: Kafka,
         registry: Registry,
@@ -73,9 +85,14 @@ impl Onramp {
         settings: OnrampSettings,
         topic_prefix: String,
         guard: Guard,
+        quotas: Quotas,
         telemetry: crate::telemetry::Telemetry,
     ) -> Self {
-        Self { kafka, registry, schemas, settings, topic_prefix, guard, telemetry }
+        Self { kafka, registry, schemas, settings, topic_prefix, guard, quotas, telemetry }
+    }
+
+    pub fn quotas(&self) -> &Quotas {
+        &self.quotas
     }
 
     pub fn settings(&self) -> &OnrampSettings {
@@ -83,7 +100,8 @@ impl Onramp {
     }
 
     /// Writes `records` to `road`: one outcome per record, in order, returned
-    /// once Kafka has acknowledged every accepted record.
+    /// once Kafka has acknowledged every accepted record. Refused whole when
+    /// it is over a quota.
     pub async fn produce(
         &self,
         caller: &Caller,
@@ -91,11 +109,22 @@ impl Onramp {
         records: Vec<Record>,
         trace: &TraceContext,
     ) -> Result<Vec<Outcome>, OnrampError> {
+        self.produce_charged(caller, road_name, records, trace, Charged::No).await
+    }
+
+    async fn produce_charged(
+        &self,
+        caller: &Caller,
+        road_name: &str,
+        records: Vec<Record>,
+        trace: &TraceContext,
+        charged: Charged,
+    ) -> Result<Vec<Outcome>, OnrampError> {
         use crate::error::Reportable;
         let started = std::time::Instant::now();
         let sizes: Vec<u64> =
             records.iter().map(|r| r.payload.as_ref().map_or(0, |p| p.len() as u64)).collect();
-        let result = self.write(caller, road_name, records, trace).await;
+        let result = self.write(caller, road_name, records, trace, charged).await;
         // Names that are no road's would fill the label's cap.
         let road_name = if self.registry.get(road_name).is_some() {
             road_name
@@ -132,6 +161,7 @@ impl Onramp {
         road_name: &str,
         records: Vec<Record>,
         trace: &TraceContext,
+        charged: Charged,
     ) -> Result<Vec<Outcome>, OnrampError> {
         let versioned = self.registry.get(road_name);
         // Before the road's existence, so that names cannot be probed.
@@ -147,6 +177,10 @@ impl Onramp {
                 count: records.len(),
                 max: self.settings.max_records_per_request,
             });
+        }
+        if charged == Charged::No {
+            let bytes = records.iter().map(Record::size).sum();
+            self.quotas.produce(caller, road, records.len() as u64, bytes).await?;
         }
         let schema = self.schemas.get(road_name, latest).map_err(|p| {
             OnrampError::Internal(format!(

@@ -14,6 +14,14 @@ pub struct Record {
     pub payload: Option<String>,
 }
 
+impl Record {
+    /// Its bytes, as a bytes/s quota counts them: key plus payload.
+    pub fn size(&self) -> u64 {
+        (self.key.as_ref().map_or(0, String::len) + self.payload.as_ref().map_or(0, String::len))
+            as u64
+    }
+}
+
 /// Why a record was not written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {

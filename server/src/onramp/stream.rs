@@ -7,7 +7,7 @@ use futures::stream::{FuturesOrdered, Stream, StreamExt};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use super::{Onramp, OnrampError, Outcome, Record, TraceContext};
+use super::{Charged, Onramp, OnrampError, Outcome, Record, TraceContext};
 use crate::auth::{self, Caller};
 
 /// Far enough away to stand for "never".
@@ -120,15 +120,46 @@ impl Onramp {
                                     }
                                 }
                             };
+                            // Over a quota the stream waits here, reading
+                            // nothing more, until the batch may go.
+                            let max = onramp.settings.max_request_bytes;
+                            let too_large = batch.encoded_bytes > max;
+                            if !too_large {
+                                let records = batch.records.len() as u64;
+                                let bytes = batch.records.iter().map(Record::size).sum();
+                                let throttle = onramp.quotas.throttle_produce(&caller, &batch.road, records, bytes);
+                                tokio::pin!(throttle);
+                                let go = loop {
+                                    tokio::select! {
+                                        biased;
+                                        () = &mut throttle => break true,
+                                        // Shutdown does not wait for a quota:
+                                        // the batch is not answered, so the
+                                        // client knows it was not written.
+                                        () = draining.cancelled() => break false,
+                                        Some(done) = pending.next() => {
+                                            if tx.send(StreamItem::Answer(done)).await.is_err() {
+                                                return;
+                                            }
+                                        }
+                                    }
+                                };
+                                if !go {
+                                    reading = false;
+                                    drained = true;
+                                    continue;
+                                }
+                            }
                             let onramp = onramp.clone();
                             let trace = trace.clone();
                             let caller = caller.clone();
                             pending.push_back(async move {
-                                let max = onramp.settings.max_request_bytes;
-                                let result = if batch.encoded_bytes > max {
+                                let result = if too_large {
                                     Err(OnrampError::TooLarge { size: batch.encoded_bytes, max })
                                 } else {
-                                    onramp.produce(&caller, &batch.road, batch.records, &trace).await
+                                    onramp
+                                        .produce_charged(&caller, &batch.road, batch.records, &trace, Charged::Already)
+                                        .await
                                 };
                                 drop(permit);
                                 BatchOutcome { sequence: batch.sequence, result }

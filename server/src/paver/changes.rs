@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::PaverError;
 use crate::error::FieldViolation;
-use crate::roads::{CompatibilityMode, Grant, Road, RoadKind, RoadStatus, RoadType};
+use crate::roads::{CompatibilityMode, Grant, Road, RoadKind, RoadQuotas, RoadStatus, RoadType};
 
 /// One field to change.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,6 +27,34 @@ pub enum Change {
     OfframpAuthorities(BTreeMap<String, BTreeSet<Grant>>),
     HiveEnabled(bool),
     HiveLandingIntervalMs(u64),
+    /// The whole of `quotas`, or one of its fields (the others kept).
+    Quotas(RoadQuotas, QuotaFields),
+}
+
+/// Which fields of `quotas` a change sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuotaFields {
+    All,
+    ProduceRecords,
+    ProduceBytes,
+    OfframpBytes,
+    Subscriptions,
+    SnapshotSubscriptions,
+}
+
+impl QuotaFields {
+    /// The mask path that names it.
+    pub fn parse(path: &str) -> Option<Self> {
+        Some(match path {
+            "quotas" => QuotaFields::All,
+            "quotas.produce_records_per_second" => QuotaFields::ProduceRecords,
+            "quotas.produce_bytes_per_second" => QuotaFields::ProduceBytes,
+            "quotas.offramp_bytes_per_second" => QuotaFields::OfframpBytes,
+            "quotas.max_subscriptions" => QuotaFields::Subscriptions,
+            "quotas.max_snapshot_subscriptions" => QuotaFields::SnapshotSubscriptions,
+            _ => return None,
+        })
+    }
 }
 
 impl Change {
@@ -50,6 +78,7 @@ impl Change {
             Change::OfframpAuthorities(_) => "authorisation.offramp.authorities",
             Change::HiveEnabled(_) => "hive_destination.enabled",
             Change::HiveLandingIntervalMs(_) => "hive_destination.landing_interval",
+            Change::Quotas(..) => "quotas",
         }
     }
 }
@@ -133,6 +162,25 @@ pub fn apply(road: &mut Road, change: Change, status: &RoadStatus) -> Result<(),
         Change::OfframpAuthorities(v) => road.authorisation.offramp.authorities = v,
         Change::HiveEnabled(v) => road.hive.enabled = v,
         Change::HiveLandingIntervalMs(v) => road.hive.landing_interval_ms = v,
+        Change::Quotas(v, fields) => {
+            let q = &mut road.quotas;
+            match fields {
+                QuotaFields::All => *q = v,
+                QuotaFields::ProduceRecords => {
+                    q.produce_records_per_second = v.produce_records_per_second
+                }
+                QuotaFields::ProduceBytes => {
+                    q.produce_bytes_per_second = v.produce_bytes_per_second
+                }
+                QuotaFields::OfframpBytes => {
+                    q.offramp_bytes_per_second = v.offramp_bytes_per_second
+                }
+                QuotaFields::Subscriptions => q.max_subscriptions = v.max_subscriptions,
+                QuotaFields::SnapshotSubscriptions => {
+                    q.max_snapshot_subscriptions = v.max_snapshot_subscriptions
+                }
+            }
+        }
     }
     Ok(())
 }

@@ -28,6 +28,8 @@ pub enum PaverError {
     Unavailable(String),
     #[error("{0}")]
     Denied(#[from] crate::auth::Denied),
+    #[error("{0}")]
+    Quota(#[from] crate::quotas::QuotaError),
 }
 
 impl From<RegistryError> for PaverError {
@@ -43,6 +45,7 @@ impl Reportable for PaverError {
     fn report(&self) -> ErrorReport {
         match self {
             PaverError::Denied(d) => d.report(),
+            PaverError::Quota(q) => q.report(),
             PaverError::InvalidRoad(v) => ErrorReport::invalid("INVALID_ROAD", v.clone()),
             PaverError::InvalidSchema(v) => ErrorReport::invalid("INVALID_SCHEMA", v.clone()),
             PaverError::RoadNotFound(_) => {

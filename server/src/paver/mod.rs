@@ -10,15 +10,16 @@ mod validate;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub use changes::Change;
+pub use changes::{Change, QuotaFields};
 pub use error::PaverError;
 
 use crate::auth::{Action, Caller, Guard};
 use crate::error::FieldViolation;
+use crate::quotas::Quotas;
 use crate::roads::registry::{Registry, RegistryError, Versioned};
 use crate::roads::{
-    Authorisation, CompatibilityMode, HiveDestination, Road, RoadKind, RoadStatus, RoadType,
-    StatusBoard,
+    Authorisation, CompatibilityMode, HiveDestination, Road, RoadKind, RoadQuotas, RoadStatus,
+    RoadType, StatusBoard,
 };
 use crate::schema::SchemaCache;
 
@@ -50,6 +51,7 @@ pub struct NewRoad {
     pub compatibility: Option<CompatibilityMode>,
     pub authorisation: Authorisation,
     pub hive: Option<HiveDestination>,
+    pub quotas: RoadQuotas,
 }
 
 /// A road as clients see it: the document, its etag, and its topic's status.
@@ -76,6 +78,7 @@ pub struct Paver {
     defaults: RoadDefaults,
     topic_prefix: String,
     guard: Guard,
+    quotas: Quotas,
 }
 
 impl Paver {
@@ -86,14 +89,17 @@ impl Paver {
         defaults: RoadDefaults,
         topic_prefix: String,
         guard: Guard,
+        quotas: Quotas,
     ) -> Self {
-        Self { registry, board, schemas, defaults, topic_prefix, guard }
+        Self { registry, board, schemas, defaults, topic_prefix, guard, quotas }
     }
 
-    /// Refuses `caller` unless it administers road `name` (or the server).
+    /// Refuses `caller` unless it administers road `name` (or the server)
+    /// and has a write left in its quota.
     fn administer(&self, caller: &Caller, action: Action, name: &str) -> Result<(), PaverError> {
         let current = self.registry.get(name);
         self.guard.administer(caller, action, name, current.as_ref().map(|v| &*v.road))?;
+        self.quotas.paver_write(caller, name)?;
         Ok(())
     }
 
@@ -104,6 +110,7 @@ impl Paver {
 
     pub async fn create_road(&self, caller: &Caller, new: NewRoad) -> Result<RoadView, PaverError> {
         self.guard.create(caller, &new.name)?;
+        self.quotas.paver_write(caller, &new.name)?;
         let Some(road_type) = new.road_type else {
             return Err(PaverError::InvalidRoad(vec![FieldViolation::new(
                 "road.type",
@@ -199,6 +206,7 @@ impl Paver {
             compatibility: new.compatibility.unwrap_or(CompatibilityMode::BackwardTransitive),
             authorisation: new.authorisation,
             hive: new.hive.unwrap_or_default(),
+            quotas: new.quotas,
             schemas: Vec::new(),
             deleting: false,
             create_time_ms: now,

@@ -51,6 +51,24 @@ pub fn road(road: &Road) -> Vec<FieldViolation> {
     for authority in road.authorisation.offramp.authorities.keys() {
         check("road.authorisation.offramp.authorities", authority_name(authority));
     }
+    let q = &road.quotas;
+    let quotas = [
+        ("produce_records_per_second", q.produce_records_per_second),
+        ("produce_bytes_per_second", q.produce_bytes_per_second),
+        ("offramp_bytes_per_second", q.offramp_bytes_per_second),
+        ("max_subscriptions", q.max_subscriptions.map(u64::from)),
+        ("max_snapshot_subscriptions", q.max_snapshot_subscriptions.map(u64::from)),
+    ];
+    for (name, value) in quotas {
+        if value == Some(0) {
+            check(
+                &format!("road.quotas.{name}"),
+                Err("must be positive; leave it unset for no limit (disable the road to stop \
+                     its traffic)"
+                    .into()),
+            );
+        }
+    }
     let interval = road.hive.landing_interval_ms;
     if !rules::LANDING_INTERVAL_MS.contains(&interval) {
         check(

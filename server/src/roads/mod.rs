@@ -24,6 +24,7 @@ pub(crate) fn test_road(name: &str) -> Road {
         compatibility: CompatibilityMode::BackwardTransitive,
         authorisation: Default::default(),
         hive: Default::default(),
+        quotas: Default::default(),
         schemas: Vec::new(),
         deleting: false,
         create_time_ms: 0,

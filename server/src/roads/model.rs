@@ -32,6 +32,9 @@ pub struct Road {
     pub authorisation: Authorisation,
     #[serde(default)]
     pub hive: HiveDestination,
+    /// Limits on everyone's use of the road together.
+    #[serde(default, skip_serializing_if = "RoadQuotas::is_empty")]
+    pub quotas: RoadQuotas,
     #[serde(default)]
     pub schemas: Vec<SchemaVersion>,
     /// DeleteRoad was accepted: Traffic Control removes the topic, then the
@@ -161,6 +164,27 @@ pub struct HiveDestination {
 impl Default for HiveDestination {
     fn default() -> Self {
         Self { enabled: false, landing_interval_ms: 3_600_000 }
+    }
+}
+
+/// Limits on a road, shared by all its callers; `None` is no limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoadQuotas {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub produce_records_per_second: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub produce_bytes_per_second: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offramp_bytes_per_second: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_subscriptions: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_snapshot_subscriptions: Option<u32>,
+}
+
+impl RoadQuotas {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
     }
 }
 

@@ -52,6 +52,12 @@ pub struct RoadLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RoadLimitLabels {
+    pub road: String,
+    pub limit: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RoadCodeLabels {
     pub road: String,
     pub code: String,
@@ -126,6 +132,8 @@ pub struct Metrics {
     delivered_bytes: Family<RoadLabels, Counter>,
     credit_starved: Family<RoadLabels, Counter<f64, std::sync::atomic::AtomicU64>>,
     snapshot_duration: HistogramFamily<RoadLabels>,
+    quota_refusals: Family<RoadLimitLabels, Counter>,
+    quota_throttled: Family<RoadLimitLabels, Counter<f64, std::sync::atomic::AtomicU64>>,
     registry_roads: Gauge,
     drifted_roads: Gauge,
     producer_queue: Gauge,
@@ -159,6 +167,8 @@ impl Metrics {
             delivered_bytes: Family::default(),
             credit_starved: Family::default(),
             snapshot_duration: histograms(slow),
+            quota_refusals: Family::default(),
+            quota_throttled: Family::default(),
             registry_roads: Gauge::default(),
             drifted_roads: Gauge::default(),
             producer_queue: Gauge::default(),
@@ -225,6 +235,17 @@ impl Metrics {
             "Time from a SNAPSHOT subscription's start to snapshot_complete, by road",
             Unit::Seconds,
             m.snapshot_duration.clone(),
+        );
+        r.register(
+            "quota_refusals",
+            "Calls refused for being over a quota, by road and limit",
+            m.quota_refusals.clone(),
+        );
+        r.register_with_unit(
+            "quota_throttled",
+            "Time streams waited for a quota (or a snapshot place), by road and limit",
+            Unit::Seconds,
+            m.quota_throttled.clone(),
         );
         r.register("registry_roads", "Roads in the registry", m.registry_roads.clone());
         r.register(
@@ -309,6 +330,16 @@ impl Metrics {
 
     pub fn snapshot_took(&self, road: &str, took: Duration) {
         self.snapshot_duration.get_or_create(&self.road(road)).observe(took.as_secs_f64());
+    }
+
+    pub fn quota_refused(&self, road: &str, limit: &str) {
+        let labels = RoadLimitLabels { road: self.roads.label(road), limit: limit.to_string() };
+        self.quota_refusals.get_or_create(&labels).inc();
+    }
+
+    pub fn quota_throttled(&self, road: &str, limit: &str, waited: Duration) {
+        let labels = RoadLimitLabels { road: self.roads.label(road), limit: limit.to_string() };
+        self.quota_throttled.get_or_create(&labels).inc_by(waited.as_secs_f64());
     }
 
     pub fn set_registry(&self, roads: usize, drifted: usize) {

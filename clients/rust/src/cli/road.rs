@@ -104,6 +104,35 @@ pub struct Fields {
     tombstone_retention: Option<prost_types::Duration>,
     #[arg(long, value_enum)]
     compatibility: Option<Compatibility>,
+    /// Records/s the road accepts from everyone together; `none` removes the limit
+    #[arg(long, value_name = "N|none", value_parser = limit)]
+    produce_records_per_second: Option<Limit>,
+    /// Record bytes/s (key plus payload) the road accepts; `none` removes the limit
+    #[arg(long, value_name = "BYTES|none", value_parser = limit)]
+    produce_bytes_per_second: Option<Limit>,
+    /// Payload bytes/s the road delivers to all its subscribers; `none` removes the limit
+    #[arg(long, value_name = "BYTES|none", value_parser = limit)]
+    offramp_bytes_per_second: Option<Limit>,
+    /// Subscriptions open on the road at once; `none` removes the limit
+    #[arg(long, value_name = "N|none", value_parser = limit)]
+    max_subscriptions: Option<Limit>,
+    /// SNAPSHOT subscriptions reading the road at once (more wait in line); `none` removes the limit
+    #[arg(long, value_name = "N|none", value_parser = limit)]
+    max_snapshot_subscriptions: Option<Limit>,
+}
+
+/// A quota as given on the command line: a positive number, or none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit(Option<u64>);
+
+fn limit(s: &str) -> Result<Limit, String> {
+    match s {
+        "none" => Ok(Limit(None)),
+        n => match n.parse::<u64>() {
+            Ok(0) | Err(_) => Err(format!("expected a positive number or none, not {n:?}")),
+            Ok(n) => Ok(Limit(Some(n))),
+        },
+    }
 }
 
 impl Fields {
@@ -137,6 +166,27 @@ impl Fields {
             });
         }
         road.compatibility_mode = self.compatibility.map_or(0, Compatibility::pb);
+        let quotas = [
+            (self.produce_records_per_second, "quotas.produce_records_per_second"),
+            (self.produce_bytes_per_second, "quotas.produce_bytes_per_second"),
+            (self.offramp_bytes_per_second, "quotas.offramp_bytes_per_second"),
+            (self.max_subscriptions, "quotas.max_subscriptions"),
+            (self.max_snapshot_subscriptions, "quotas.max_snapshot_subscriptions"),
+        ];
+        if quotas.iter().any(|(given, _)| given.is_some()) {
+            let count =
+                |l: Option<Limit>| l.and_then(|l| l.0).map(|n| n.min(u32::MAX.into()) as u32);
+            road.quotas = Some(pb::RoadQuotas {
+                produce_records_per_second: self.produce_records_per_second.and_then(|l| l.0),
+                produce_bytes_per_second: self.produce_bytes_per_second.and_then(|l| l.0),
+                offramp_bytes_per_second: self.offramp_bytes_per_second.and_then(|l| l.0),
+                max_subscriptions: count(self.max_subscriptions),
+                max_snapshot_subscriptions: count(self.max_snapshot_subscriptions),
+            });
+        }
+        for (given, path) in quotas {
+            set(given.is_some(), path);
+        }
         paths
     }
 }
@@ -246,6 +296,26 @@ fn print_road(road: &pb::Road) {
     if !status.last_problem.is_empty() {
         println!("problem     {}", status.last_problem);
     }
+    let quotas = quota_list(road);
+    if !quotas.is_empty() {
+        let listed: Vec<String> = quotas.iter().map(|(name, n)| format!("{name} {n}")).collect();
+        println!("quotas      {}", listed.join(", "));
+    }
+}
+
+/// The road's quotas that are set, by their field names.
+fn quota_list(road: &pb::Road) -> Vec<(&'static str, u64)> {
+    let Some(q) = &road.quotas else { return Vec::new() };
+    [
+        ("produce_records_per_second", q.produce_records_per_second),
+        ("produce_bytes_per_second", q.produce_bytes_per_second),
+        ("offramp_bytes_per_second", q.offramp_bytes_per_second),
+        ("max_subscriptions", q.max_subscriptions.map(u64::from)),
+        ("max_snapshot_subscriptions", q.max_snapshot_subscriptions.map(u64::from)),
+    ]
+    .into_iter()
+    .filter_map(|(name, v)| v.map(|v| (name, v)))
+    .collect()
 }
 
 fn road_json(road: &pb::Road) -> serde_json::Value {
@@ -264,5 +334,6 @@ fn road_json(road: &pb::Road) -> serde_json::Value {
         "latestSchemaVersion": road.latest_schema_version,
         "etag": road.etag,
         "topic": {"name": status.topic_name, "created": status.topic_created, "partitions": status.partitions},
+        "quotas": quota_list(road).into_iter().map(|(k, v)| (k.to_string(), v.into())).collect::<serde_json::Map<String, serde_json::Value>>(),
     })
 }

@@ -125,6 +125,7 @@ pub async fn tail(client: &Client, args: TailArgs) -> Result<(), Failure> {
                 }
             }
             Event::SnapshotComplete(_) => eprintln!("-- snapshot complete; following changes"),
+            Event::Queued(place) => eprintln!("-- waiting for a snapshot place: {place} in line"),
             Event::Warning(w) => eprintln!("roadroller: {w}"),
             Event::Reconnected => eprintln!("-- reconnected"),
         }
@@ -162,6 +163,9 @@ pub async fn snapshot(client: &Client, args: SnapshotArgs) -> Result<(), Failure
                 let at: Vec<String> = offsets.iter().map(|(p, o)| format!("{p}:{o}")).collect();
                 eprintln!("{}: {keys} keys as of offsets {}", args.road, at.join(","));
                 return Ok(());
+            }
+            Event::Queued(place) => {
+                progress.set_message(format!("snapshot of {}: {place} in line", args.road))
             }
             Event::Warning(w) => eprintln!("roadroller: {w}"),
             Event::Rebalance(_) | Event::Reconnected => {}

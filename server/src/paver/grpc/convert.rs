@@ -7,10 +7,10 @@ use prost_types::{Duration, Timestamp};
 use roadroller_api::v1 as pb;
 
 use crate::error::FieldViolation;
-use crate::paver::{Change, NewRoad, RoadView};
+use crate::paver::{Change, NewRoad, QuotaFields, RoadView};
 use crate::roads::{
     Authorisation, CompatibilityMode, Grant, HiveDestination, OfframpAuthorisation,
-    OnrampAuthorisation, RoadKind, RoadType, SchemaVersion,
+    OnrampAuthorisation, RoadKind, RoadQuotas, RoadType, SchemaVersion,
 };
 
 /// Collects violations while converting.
@@ -126,6 +126,27 @@ fn hive(h: &pb::HiveDestination, p: &mut Problems) -> HiveDestination {
     HiveDestination { enabled: h.enabled, landing_interval_ms }
 }
 
+fn quotas(q: Option<&pb::RoadQuotas>) -> RoadQuotas {
+    let Some(q) = q else { return RoadQuotas::default() };
+    RoadQuotas {
+        produce_records_per_second: q.produce_records_per_second,
+        produce_bytes_per_second: q.produce_bytes_per_second,
+        offramp_bytes_per_second: q.offramp_bytes_per_second,
+        max_subscriptions: q.max_subscriptions,
+        max_snapshot_subscriptions: q.max_snapshot_subscriptions,
+    }
+}
+
+fn quotas_to_pb(q: &RoadQuotas) -> pb::RoadQuotas {
+    pb::RoadQuotas {
+        produce_records_per_second: q.produce_records_per_second,
+        produce_bytes_per_second: q.produce_bytes_per_second,
+        offramp_bytes_per_second: q.offramp_bytes_per_second,
+        max_subscriptions: q.max_subscriptions,
+        max_snapshot_subscriptions: q.max_snapshot_subscriptions,
+    }
+}
+
 /// A CreateRoad request's road.
 pub fn new_road(road: &pb::Road) -> Result<NewRoad, Vec<FieldViolation>> {
     let mut p = Problems::default();
@@ -173,6 +194,7 @@ pub fn new_road(road: &pb::Road) -> Result<NewRoad, Vec<FieldViolation>> {
         compatibility,
         authorisation: authorisation(road.authorisation.as_ref(), &mut p),
         hive: road.hive_destination.as_ref().map(|h| hive(h, &mut p)),
+        quotas: quotas(road.quotas.as_ref()),
     };
     if p.0.is_empty() { Ok(new) } else { Err(p.0) }
 }
@@ -289,6 +311,15 @@ pub fn changes(road: &pb::Road, paths: &[String]) -> Result<Vec<Change>, Vec<Fie
                     out.push(Change::HiveLandingIntervalMs(h.landing_interval_ms));
                 }
             }
+            path if path == "quotas" || path.starts_with("quotas.") => {
+                match QuotaFields::parse(path) {
+                    Some(fields) => out.push(Change::Quotas(quotas(road.quotas.as_ref()), fields)),
+                    None => p.add(
+                        "update_mask",
+                        format!("{path:?} is not a field of RoadQuotas that can be updated"),
+                    ),
+                }
+            }
             "name" | "type" => p.add(field, "is immutable"),
             "status"
             | "message_count"
@@ -387,6 +418,7 @@ pub fn road_to_pb(view: &RoadView) -> pb::Road {
             enabled: road.hive.enabled,
             landing_interval: Some(duration(road.hive.landing_interval_ms)),
         }),
+        quotas: (!road.quotas.is_empty()).then(|| quotas_to_pb(&road.quotas)),
         status: Some(pb::RoadStatus {
             topic_name: status.topic_name.clone(),
             topic_created: status.topic_created,

@@ -9,6 +9,7 @@ from .offramp_pb2 import (
     CommitOffsets as CommitOffsets,
     SeekPosition as SeekPosition,
     PartitionOffsets as PartitionOffsets,
+    SnapshotQueued as SnapshotQueued,
     SubscribeResponse as SubscribeResponse,
     Connection as Connection,
     RoadMessage as RoadMessage,
@@ -72,6 +73,7 @@ from .paver_pb2_grpc import (
 )
 from .roads_pb2 import (
     Road as Road,
+    RoadQuotas as RoadQuotas,
     Compaction as Compaction,
     Authorisation as Authorisation,
     OnrampAuthorisation as OnrampAuthorisation,
@@ -129,6 +131,7 @@ __all__ = [
     "CommitOffsets",
     "SeekPosition",
     "PartitionOffsets",
+    "SnapshotQueued",
     "SubscribeResponse",
     "Connection",
     "RoadMessage",
@@ -180,6 +183,7 @@ __all__ = [
     "DeleteSchemaResponse",
     "PaverServiceStub",
     "Road",
+    "RoadQuotas",
     "Compaction",
     "Authorisation",
     "OnrampAuthorisation",

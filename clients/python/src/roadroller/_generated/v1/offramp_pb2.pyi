@@ -116,21 +116,29 @@ class PartitionOffsets(_message.Message):
     offsets: _containers.ScalarMap[int, int]
     def __init__(self, offsets: _Optional[_Mapping[int, int]] = ...) -> None: ...
 
+class SnapshotQueued(_message.Message):
+    __slots__ = ("place",)
+    PLACE_FIELD_NUMBER: _ClassVar[int]
+    place: int
+    def __init__(self, place: _Optional[int] = ...) -> None: ...
+
 class SubscribeResponse(_message.Message):
-    __slots__ = ("connection", "message", "rebalance", "commit_response", "snapshot_complete", "error")
+    __slots__ = ("connection", "message", "rebalance", "commit_response", "snapshot_complete", "error", "snapshot_queued")
     CONNECTION_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     REBALANCE_FIELD_NUMBER: _ClassVar[int]
     COMMIT_RESPONSE_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_COMPLETE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_QUEUED_FIELD_NUMBER: _ClassVar[int]
     connection: Connection
     message: RoadMessage
     rebalance: Rebalance
     commit_response: CommitResponse
     snapshot_complete: SnapshotComplete
     error: SubscriptionError
-    def __init__(self, connection: _Optional[_Union[Connection, _Mapping]] = ..., message: _Optional[_Union[RoadMessage, _Mapping]] = ..., rebalance: _Optional[_Union[Rebalance, _Mapping]] = ..., commit_response: _Optional[_Union[CommitResponse, _Mapping]] = ..., snapshot_complete: _Optional[_Union[SnapshotComplete, _Mapping]] = ..., error: _Optional[_Union[SubscriptionError, _Mapping]] = ...) -> None: ...
+    snapshot_queued: SnapshotQueued
+    def __init__(self, connection: _Optional[_Union[Connection, _Mapping]] = ..., message: _Optional[_Union[RoadMessage, _Mapping]] = ..., rebalance: _Optional[_Union[Rebalance, _Mapping]] = ..., commit_response: _Optional[_Union[CommitResponse, _Mapping]] = ..., snapshot_complete: _Optional[_Union[SnapshotComplete, _Mapping]] = ..., error: _Optional[_Union[SubscriptionError, _Mapping]] = ..., snapshot_queued: _Optional[_Union[SnapshotQueued, _Mapping]] = ...) -> None: ...
 
 class Connection(_message.Message):
     __slots__ = ("instance_id", "consumer_group")

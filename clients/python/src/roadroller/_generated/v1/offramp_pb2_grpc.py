@@ -76,8 +76,14 @@ class OfframpServiceServicer:
         so that it no longer qualifies), NOT_FOUND (no such road),
         INVALID_ARGUMENT (first message not `start`, a second `start`, a bad
         field, SNAPSHOT on a STREAM road), FAILED_PRECONDITION (the road's topic
-        does not exist yet), UNAVAILABLE (Kafka unreachable, or the server is
-        shutting down: reconnect, possibly to another instance).
+        does not exist yet), RESOURCE_EXHAUSTED (the caller or the road is at
+        its `max_subscriptions`, or a SNAPSHOT waited in the queue past the
+        server's limit; with `google.rpc.QuotaFailure` and `RetryInfo`),
+        UNAVAILABLE (Kafka unreachable, or the server is shutting down:
+        reconnect, possibly to another instance).
+
+        Over an Offramp bytes/s limit, deliveries are delayed to the rate; no
+        record is skipped.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -49,7 +49,7 @@ GRANT_PUBLIC: Grant
 GRANT_PII: Grant
 
 class Road(_message.Message):
-    __slots__ = ("name", "type", "description", "team_name", "contact_email", "metadata", "enabled", "partition_path", "partitions", "retention", "compaction", "compatibility_mode", "authorisation", "hive_destination", "status", "message_count", "latest_schema_version", "deleting", "create_time", "update_time", "etag")
+    __slots__ = ("name", "type", "description", "team_name", "contact_email", "metadata", "enabled", "partition_path", "partitions", "retention", "compaction", "compatibility_mode", "authorisation", "hive_destination", "status", "message_count", "latest_schema_version", "deleting", "create_time", "update_time", "etag", "quotas")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -78,6 +78,7 @@ class Road(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
+    QUOTAS_FIELD_NUMBER: _ClassVar[int]
     name: str
     type: RoadType
     description: str
@@ -99,7 +100,22 @@ class Road(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     etag: str
-    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[RoadType, str]] = ..., description: _Optional[str] = ..., team_name: _Optional[str] = ..., contact_email: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., enabled: _Optional[bool] = ..., partition_path: _Optional[str] = ..., partitions: _Optional[int] = ..., retention: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., compaction: _Optional[_Union[Compaction, _Mapping]] = ..., compatibility_mode: _Optional[_Union[CompatibilityMode, str]] = ..., authorisation: _Optional[_Union[Authorisation, _Mapping]] = ..., hive_destination: _Optional[_Union[HiveDestination, _Mapping]] = ..., status: _Optional[_Union[RoadStatus, _Mapping]] = ..., message_count: _Optional[int] = ..., latest_schema_version: _Optional[int] = ..., deleting: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ...) -> None: ...
+    quotas: RoadQuotas
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[RoadType, str]] = ..., description: _Optional[str] = ..., team_name: _Optional[str] = ..., contact_email: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., enabled: _Optional[bool] = ..., partition_path: _Optional[str] = ..., partitions: _Optional[int] = ..., retention: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., compaction: _Optional[_Union[Compaction, _Mapping]] = ..., compatibility_mode: _Optional[_Union[CompatibilityMode, str]] = ..., authorisation: _Optional[_Union[Authorisation, _Mapping]] = ..., hive_destination: _Optional[_Union[HiveDestination, _Mapping]] = ..., status: _Optional[_Union[RoadStatus, _Mapping]] = ..., message_count: _Optional[int] = ..., latest_schema_version: _Optional[int] = ..., deleting: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., quotas: _Optional[_Union[RoadQuotas, _Mapping]] = ...) -> None: ...
+
+class RoadQuotas(_message.Message):
+    __slots__ = ("produce_records_per_second", "produce_bytes_per_second", "offramp_bytes_per_second", "max_subscriptions", "max_snapshot_subscriptions")
+    PRODUCE_RECORDS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    PRODUCE_BYTES_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    OFFRAMP_BYTES_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    MAX_SUBSCRIPTIONS_FIELD_NUMBER: _ClassVar[int]
+    MAX_SNAPSHOT_SUBSCRIPTIONS_FIELD_NUMBER: _ClassVar[int]
+    produce_records_per_second: int
+    produce_bytes_per_second: int
+    offramp_bytes_per_second: int
+    max_subscriptions: int
+    max_snapshot_subscriptions: int
+    def __init__(self, produce_records_per_second: _Optional[int] = ..., produce_bytes_per_second: _Optional[int] = ..., offramp_bytes_per_second: _Optional[int] = ..., max_subscriptions: _Optional[int] = ..., max_snapshot_subscriptions: _Optional[int] = ...) -> None: ...
 
 class Compaction(_message.Message):
     __slots__ = ("min_compaction_lag", "tombstone_retention")

@@ -367,9 +367,18 @@ export const ViolationSchema: GenMessage<Violation> = /*@__PURE__*/
  * the reason in the ErrorInfo); PERMISSION_DENIED (checked before the road
  * is looked up: the same answer whether or not it exists); NOT_FOUND (no
  * such road); FAILED_PRECONDITION (road disabled, or without a schema);
- * RESOURCE_EXHAUSTED
- * (request too large, too many records); UNAVAILABLE (Kafka did not
- * acknowledge within the server's deadline; nothing was reported accepted).
+ * RESOURCE_EXHAUSTED (request too large, too many records; or over a quota
+ * of the caller or the road, reason `QUOTA_EXCEEDED` with a
+ * `google.rpc.QuotaFailure` naming the limit and a `google.rpc.RetryInfo`:
+ * nothing of the call was written); UNAVAILABLE (Kafka did not acknowledge
+ * within the server's deadline; nothing was reported accepted).
+ *
+ * Quotas (records/s and bytes/s, per caller and per road, see RoadQuotas):
+ * Produce is refused whole when a limit has no room for all its records;
+ * ProduceStream is never refused for a rate: it stops reading batches until
+ * the limit allows the next, so a client over its rate slows to it. When the
+ * instance's capacity is configured and reached, callers share it in
+ * proportion to the weights of the server's quotas file.
  *
  * @generated from service roadroller.v1.OnrampService
  */

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file roadroller/v1/roads.proto.
  */
 export const file_roadroller_v1_roads: GenFile = /*@__PURE__*/
-  fileDesc("Chlyb2Fkcm9sbGVyL3YxL3JvYWRzLnByb3RvEg1yb2Fkcm9sbGVyLnYxIooGCgRSb2FkEgwKBG5hbWUYASABKAkSJQoEdHlwZRgCIAEoDjIXLnJvYWRyb2xsZXIudjEuUm9hZFR5cGUSEwoLZGVzY3JpcHRpb24YAyABKAkSEQoJdGVhbV9uYW1lGAQgASgJEhUKDWNvbnRhY3RfZW1haWwYBSABKAkSMwoIbWV0YWRhdGEYBiADKAsyIS5yb2Fkcm9sbGVyLnYxLlJvYWQuTWV0YWRhdGFFbnRyeRIPCgdlbmFibGVkGAcgASgIEhYKDnBhcnRpdGlvbl9wYXRoGAggASgJEhIKCnBhcnRpdGlvbnMYCSABKAUSLAoJcmV0ZW50aW9uGAogASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi0KCmNvbXBhY3Rpb24YCyABKAsyGS5yb2Fkcm9sbGVyLnYxLkNvbXBhY3Rpb24SPAoSY29tcGF0aWJpbGl0eV9tb2RlGAwgASgOMiAucm9hZHJvbGxlci52MS5Db21wYXRpYmlsaXR5TW9kZRIzCg1hdXRob3Jpc2F0aW9uGA0gASgLMhwucm9hZHJvbGxlci52MS5BdXRob3Jpc2F0aW9uEjgKEGhpdmVfZGVzdGluYXRpb24YDiABKAsyHi5yb2Fkcm9sbGVyLnYxLkhpdmVEZXN0aW5hdGlvbhIpCgZzdGF0dXMYDyABKAsyGS5yb2Fkcm9sbGVyLnYxLlJvYWRTdGF0dXMSFQoNbWVzc2FnZV9jb3VudBgQIAEoAxIdChVsYXRlc3Rfc2NoZW1hX3ZlcnNpb24YESABKAUSEAoIZGVsZXRpbmcYEiABKAgSLwoLY3JlYXRlX3RpbWUYEyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGBQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRldGFnGBUgASgJGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJ7CgpDb21wYWN0aW9uEjUKEm1pbl9jb21wYWN0aW9uX2xhZxgBIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhI2ChN0b21ic3RvbmVfcmV0ZW50aW9uGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIokBCg1BdXRob3Jpc2F0aW9uEjIKBm9ucmFtcBgBIAEoCzIiLnJvYWRyb2xsZXIudjEuT25yYW1wQXV0aG9yaXNhdGlvbhI0CgdvZmZyYW1wGAIgASgLMiMucm9hZHJvbGxlci52MS5PZmZyYW1wQXV0aG9yaXNhdGlvbhIOCgZhZG1pbnMYAyADKAkiPwoTT25yYW1wQXV0aG9yaXNhdGlvbhITCgthdXRob3JpdGllcxgBIAMoCRITCgtjaWRyX2Jsb2NrcxgCIAMoCSKsAQoUT2ZmcmFtcEF1dGhvcmlzYXRpb24SSQoLYXV0aG9yaXRpZXMYASADKAsyNC5yb2Fkcm9sbGVyLnYxLk9mZnJhbXBBdXRob3Jpc2F0aW9uLkF1dGhvcml0aWVzRW50cnkaSQoQQXV0aG9yaXRpZXNFbnRyeRILCgNrZXkYASABKAkSJAoFdmFsdWUYAiABKAsyFS5yb2Fkcm9sbGVyLnYxLkdyYW50czoCOAEiLgoGR3JhbnRzEiQKBmdyYW50cxgBIAMoDjIULnJvYWRyb2xsZXIudjEuR3JhbnQiVwoPSGl2ZURlc3RpbmF0aW9uEg8KB2VuYWJsZWQYASABKAgSMwoQbGFuZGluZ19pbnRlcnZhbBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiLZAQoKUm9hZFN0YXR1cxISCgp0b3BpY19uYW1lGAEgASgJEhUKDXRvcGljX2NyZWF0ZWQYAiABKAgSEgoKcGFydGl0aW9ucxgDIAEoBRIaChJyZXBsaWNhdGlvbl9mYWN0b3IYBCABKAUSFAoMbGFzdF9wcm9ibGVtGAUgASgJEikKBWRyaWZ0GAYgAygLMhoucm9hZHJvbGxlci52MS5Db25maWdEcmlmdBIvCgt1cGRhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPwoLQ29uZmlnRHJpZnQSDgoGY29uZmlnGAEgASgJEhAKCGV4cGVjdGVkGAIgASgJEg4KBmFjdHVhbBgDIAEoCSJ5CgZTY2hlbWESDAoEcm9hZBgBIAEoCRIPCgd2ZXJzaW9uGAIgASgFEg4KBnNjaGVtYRgDIAEoCRIPCgdkZWxldGVkGAQgASgIEi8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCpUCghSb2FkVHlwZRIZChVST0FEX1RZUEVfVU5TUEVDSUZJRUQQABIUChBST0FEX1RZUEVfU1RSRUFNEAESFwoTUk9BRF9UWVBFX0NPTVBBQ1RFRBACKrECChFDb21wYXRpYmlsaXR5TW9kZRIiCh5DT01QQVRJQklMSVRZX01PREVfVU5TUEVDSUZJRUQQABIbChdDT01QQVRJQklMSVRZX01PREVfTk9ORRABEh8KG0NPTVBBVElCSUxJVFlfTU9ERV9CQUNLV0FSRBACEioKJkNPTVBBVElCSUxJVFlfTU9ERV9CQUNLV0FSRF9UUkFOU0lUSVZFEAMSHgoaQ09NUEFUSUJJTElUWV9NT0RFX0ZPUldBUkQQBBIpCiVDT01QQVRJQklMSVRZX01PREVfRk9SV0FSRF9UUkFOU0lUSVZFEAUSGwoXQ09NUEFUSUJJTElUWV9NT0RFX0ZVTEwQBhImCiJDT01QQVRJQklMSVRZX01PREVfRlVMTF9UUkFOU0lUSVZFEAcqPwoFR3JhbnQSFQoRR1JBTlRfVU5TUEVDSUZJRUQQABIQCgxHUkFOVF9QVUJMSUMQARINCglHUkFOVF9QSUkQAmIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Chlyb2Fkcm9sbGVyL3YxL3JvYWRzLnByb3RvEg1yb2Fkcm9sbGVyLnYxIrUGCgRSb2FkEgwKBG5hbWUYASABKAkSJQoEdHlwZRgCIAEoDjIXLnJvYWRyb2xsZXIudjEuUm9hZFR5cGUSEwoLZGVzY3JpcHRpb24YAyABKAkSEQoJdGVhbV9uYW1lGAQgASgJEhUKDWNvbnRhY3RfZW1haWwYBSABKAkSMwoIbWV0YWRhdGEYBiADKAsyIS5yb2Fkcm9sbGVyLnYxLlJvYWQuTWV0YWRhdGFFbnRyeRIPCgdlbmFibGVkGAcgASgIEhYKDnBhcnRpdGlvbl9wYXRoGAggASgJEhIKCnBhcnRpdGlvbnMYCSABKAUSLAoJcmV0ZW50aW9uGAogASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi0KCmNvbXBhY3Rpb24YCyABKAsyGS5yb2Fkcm9sbGVyLnYxLkNvbXBhY3Rpb24SPAoSY29tcGF0aWJpbGl0eV9tb2RlGAwgASgOMiAucm9hZHJvbGxlci52MS5Db21wYXRpYmlsaXR5TW9kZRIzCg1hdXRob3Jpc2F0aW9uGA0gASgLMhwucm9hZHJvbGxlci52MS5BdXRob3Jpc2F0aW9uEjgKEGhpdmVfZGVzdGluYXRpb24YDiABKAsyHi5yb2Fkcm9sbGVyLnYxLkhpdmVEZXN0aW5hdGlvbhIpCgZzdGF0dXMYDyABKAsyGS5yb2Fkcm9sbGVyLnYxLlJvYWRTdGF0dXMSFQoNbWVzc2FnZV9jb3VudBgQIAEoAxIdChVsYXRlc3Rfc2NoZW1hX3ZlcnNpb24YESABKAUSEAoIZGVsZXRpbmcYEiABKAgSLwoLY3JlYXRlX3RpbWUYEyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGBQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRldGFnGBUgASgJEikKBnF1b3RhcxgWIAEoCzIZLnJvYWRyb2xsZXIudjEuUm9hZFF1b3RhcxovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi2gIKClJvYWRRdW90YXMSJwoacHJvZHVjZV9yZWNvcmRzX3Blcl9zZWNvbmQYASABKARIAIgBARIlChhwcm9kdWNlX2J5dGVzX3Blcl9zZWNvbmQYAiABKARIAYgBARIlChhvZmZyYW1wX2J5dGVzX3Blcl9zZWNvbmQYAyABKARIAogBARIeChFtYXhfc3Vic2NyaXB0aW9ucxgEIAEoDUgDiAEBEicKGm1heF9zbmFwc2hvdF9zdWJzY3JpcHRpb25zGAUgASgNSASIAQFCHQobX3Byb2R1Y2VfcmVjb3Jkc19wZXJfc2Vjb25kQhsKGV9wcm9kdWNlX2J5dGVzX3Blcl9zZWNvbmRCGwoZX29mZnJhbXBfYnl0ZXNfcGVyX3NlY29uZEIUChJfbWF4X3N1YnNjcmlwdGlvbnNCHQobX21heF9zbmFwc2hvdF9zdWJzY3JpcHRpb25zInsKCkNvbXBhY3Rpb24SNQoSbWluX2NvbXBhY3Rpb25fbGFnGAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjYKE3RvbWJzdG9uZV9yZXRlbnRpb24YAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iiQEKDUF1dGhvcmlzYXRpb24SMgoGb25yYW1wGAEgASgLMiIucm9hZHJvbGxlci52MS5PbnJhbXBBdXRob3Jpc2F0aW9uEjQKB29mZnJhbXAYAiABKAsyIy5yb2Fkcm9sbGVyLnYxLk9mZnJhbXBBdXRob3Jpc2F0aW9uEg4KBmFkbWlucxgDIAMoCSI/ChNPbnJhbXBBdXRob3Jpc2F0aW9uEhMKC2F1dGhvcml0aWVzGAEgAygJEhMKC2NpZHJfYmxvY2tzGAIgAygJIqwBChRPZmZyYW1wQXV0aG9yaXNhdGlvbhJJCgthdXRob3JpdGllcxgBIAMoCzI0LnJvYWRyb2xsZXIudjEuT2ZmcmFtcEF1dGhvcmlzYXRpb24uQXV0aG9yaXRpZXNFbnRyeRpJChBBdXRob3JpdGllc0VudHJ5EgsKA2tleRgBIAEoCRIkCgV2YWx1ZRgCIAEoCzIVLnJvYWRyb2xsZXIudjEuR3JhbnRzOgI4ASIuCgZHcmFudHMSJAoGZ3JhbnRzGAEgAygOMhQucm9hZHJvbGxlci52MS5HcmFudCJXCg9IaXZlRGVzdGluYXRpb24SDwoHZW5hYmxlZBgBIAEoCBIzChBsYW5kaW5nX2ludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uItkBCgpSb2FkU3RhdHVzEhIKCnRvcGljX25hbWUYASABKAkSFQoNdG9waWNfY3JlYXRlZBgCIAEoCBISCgpwYXJ0aXRpb25zGAMgASgFEhoKEnJlcGxpY2F0aW9uX2ZhY3RvchgEIAEoBRIUCgxsYXN0X3Byb2JsZW0YBSABKAkSKQoFZHJpZnQYBiADKAsyGi5yb2Fkcm9sbGVyLnYxLkNvbmZpZ0RyaWZ0Ei8KC3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI/CgtDb25maWdEcmlmdBIOCgZjb25maWcYASABKAkSEAoIZXhwZWN0ZWQYAiABKAkSDgoGYWN0dWFsGAMgASgJInkKBlNjaGVtYRIMCgRyb2FkGAEgASgJEg8KB3ZlcnNpb24YAiABKAUSDgoGc2NoZW1hGAMgASgJEg8KB2RlbGV0ZWQYBCABKAgSLwoLY3JlYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKlQKCFJvYWRUeXBlEhkKFVJPQURfVFlQRV9VTlNQRUNJRklFRBAAEhQKEFJPQURfVFlQRV9TVFJFQU0QARIXChNST0FEX1RZUEVfQ09NUEFDVEVEEAIqsQIKEUNvbXBhdGliaWxpdHlNb2RlEiIKHkNPTVBBVElCSUxJVFlfTU9ERV9VTlNQRUNJRklFRBAAEhsKF0NPTVBBVElCSUxJVFlfTU9ERV9OT05FEAESHwobQ09NUEFUSUJJTElUWV9NT0RFX0JBQ0tXQVJEEAISKgomQ09NUEFUSUJJTElUWV9NT0RFX0JBQ0tXQVJEX1RSQU5TSVRJVkUQAxIeChpDT01QQVRJQklMSVRZX01PREVfRk9SV0FSRBAEEikKJUNPTVBBVElCSUxJVFlfTU9ERV9GT1JXQVJEX1RSQU5TSVRJVkUQBRIbChdDT01QQVRJQklMSVRZX01PREVfRlVMTBAGEiYKIkNPTVBBVElCSUxJVFlfTU9ERV9GVUxMX1RSQU5TSVRJVkUQByo/CgVHcmFudBIVChFHUkFOVF9VTlNQRUNJRklFRBAAEhAKDEdSQU5UX1BVQkxJQxABEg0KCUdSQU5UX1BJSRACYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A road is a named, schema-checked stream backed by exactly one Kafka topic.
@@ -185,6 +185,15 @@ export type Road = Message<"roadroller.v1.Road"> & {
    * @generated from field: string etag = 21;
    */
   etag: string;
+
+  /**
+   * Limits on the road, shared by all its callers together, on top of each
+   * caller's own limits (the server's defaults and its quotas file). Set by
+   * the road's admins.
+   *
+   * @generated from field: roadroller.v1.RoadQuotas quotas = 22;
+   */
+  quotas?: RoadQuotas | undefined;
 };
 
 /**
@@ -193,6 +202,67 @@ export type Road = Message<"roadroller.v1.Road"> & {
  */
 export const RoadSchema: GenMessage<Road> = /*@__PURE__*/
   messageDesc(file_roadroller_v1_roads, 0);
+
+/**
+ * Limits on a road. An unset field is no limit; zero is refused (disable the
+ * road to stop its traffic). Rates allow a burst of one second's worth (the
+ * server's `quotas.burst`).
+ *
+ * Over a limit, a unary Produce is refused whole with RESOURCE_EXHAUSTED,
+ * carrying a `google.rpc.QuotaFailure` whose subject is `road:NAME` and a
+ * `google.rpc.RetryInfo`; ProduceStream and Subscribe are slowed to the rate
+ * instead, losing nothing.
+ *
+ * @generated from message roadroller.v1.RoadQuotas
+ */
+export type RoadQuotas = Message<"roadroller.v1.RoadQuotas"> & {
+  /**
+   * Records per second the Onramp accepts for the road.
+   *
+   * @generated from field: optional uint64 produce_records_per_second = 1;
+   */
+  produceRecordsPerSecond?: bigint | undefined;
+
+  /**
+   * Record bytes (key plus payload) per second the Onramp accepts for the
+   * road.
+   *
+   * @generated from field: optional uint64 produce_bytes_per_second = 2;
+   */
+  produceBytesPerSecond?: bigint | undefined;
+
+  /**
+   * Payload bytes per second the Offramp delivers from the road, over all
+   * its subscribers.
+   *
+   * @generated from field: optional uint64 offramp_bytes_per_second = 3;
+   */
+  offrampBytesPerSecond?: bigint | undefined;
+
+  /**
+   * Open subscriptions on the road; a Subscribe beyond it is refused with
+   * RESOURCE_EXHAUSTED.
+   *
+   * @generated from field: optional uint32 max_subscriptions = 4;
+   */
+  maxSubscriptions?: number | undefined;
+
+  /**
+   * SNAPSHOT subscriptions reading the road at once. Further ones wait in a
+   * fair queue (told their place with `snapshot_queued`) rather than being
+   * refused, up to the server's `quotas.snapshot_queue_timeout`.
+   *
+   * @generated from field: optional uint32 max_snapshot_subscriptions = 5;
+   */
+  maxSnapshotSubscriptions?: number | undefined;
+};
+
+/**
+ * Describes the message roadroller.v1.RoadQuotas.
+ * Use `create(RoadQuotasSchema)` to create a new message.
+ */
+export const RoadQuotasSchema: GenMessage<RoadQuotas> = /*@__PURE__*/
+  messageDesc(file_roadroller_v1_roads, 1);
 
 /**
  * Compaction settings of a COMPACTED road.
@@ -222,7 +292,7 @@ export type Compaction = Message<"roadroller.v1.Compaction"> & {
  * Use `create(CompactionSchema)` to create a new message.
  */
 export const CompactionSchema: GenMessage<Compaction> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_roads, 1);
+  messageDesc(file_roadroller_v1_roads, 2);
 
 /**
  * Who may use a road. An authority names a group a principal belongs to, or
@@ -263,7 +333,7 @@ export type Authorisation = Message<"roadroller.v1.Authorisation"> & {
  * Use `create(AuthorisationSchema)` to create a new message.
  */
 export const AuthorisationSchema: GenMessage<Authorisation> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_roads, 2);
+  messageDesc(file_roadroller_v1_roads, 3);
 
 /**
  * Who may produce to a road.
@@ -294,7 +364,7 @@ export type OnrampAuthorisation = Message<"roadroller.v1.OnrampAuthorisation"> &
  * Use `create(OnrampAuthorisationSchema)` to create a new message.
  */
 export const OnrampAuthorisationSchema: GenMessage<OnrampAuthorisation> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_roads, 3);
+  messageDesc(file_roadroller_v1_roads, 4);
 
 /**
  * Who may consume a road, and what each reader may see.
@@ -319,7 +389,7 @@ export type OfframpAuthorisation = Message<"roadroller.v1.OfframpAuthorisation">
  * Use `create(OfframpAuthorisationSchema)` to create a new message.
  */
 export const OfframpAuthorisationSchema: GenMessage<OfframpAuthorisation> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_roads, 4);
+  messageDesc(file_roadroller_v1_roads, 5);
 
 /**
  * A set of grants.
@@ -338,7 +408,7 @@ export type Grants = Message<"roadroller.v1.Grants"> & {
  * Use `create(GrantsSchema)` to create a new message.
  */
 export const GrantsSchema: GenMessage<Grants> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_roads, 5);
+  messageDesc(file_roadroller_v1_roads, 6);
 
 /**
  * Landing of a road into a Hive-layout table.
@@ -364,7 +434,7 @@ export type HiveDestination = Message<"roadroller.v1.HiveDestination"> & {
  * Use `create(HiveDestinationSchema)` to create a new message.
  */
 export const HiveDestinationSchema: GenMessage<HiveDestination> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_roads, 6);
+  messageDesc(file_roadroller_v1_roads, 7);
 
 /**
  * What Traffic Control last saw of a road's topic. Output only.
@@ -429,7 +499,7 @@ export type RoadStatus = Message<"roadroller.v1.RoadStatus"> & {
  * Use `create(RoadStatusSchema)` to create a new message.
  */
 export const RoadStatusSchema: GenMessage<RoadStatus> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_roads, 7);
+  messageDesc(file_roadroller_v1_roads, 8);
 
 /**
  * One topic setting that differs from the road.
@@ -464,7 +534,7 @@ export type ConfigDrift = Message<"roadroller.v1.ConfigDrift"> & {
  * Use `create(ConfigDriftSchema)` to create a new message.
  */
 export const ConfigDriftSchema: GenMessage<ConfigDrift> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_roads, 8);
+  messageDesc(file_roadroller_v1_roads, 9);
 
 /**
  * One version of a road's JSON Schema.
@@ -513,7 +583,7 @@ export type Schema = Message<"roadroller.v1.Schema"> & {
  * Use `create(SchemaSchema)` to create a new message.
  */
 export const SchemaSchema: GenMessage<Schema> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_roads, 9);
+  messageDesc(file_roadroller_v1_roads, 10);
 
 /**
  * The two kinds of road.
