@@ -31,7 +31,7 @@ use crate::schema::SchemaCache;
 use context::SubscriptionContext;
 use credit::Credit;
 use render::Renderer;
-use session::Session;
+use session::{Loading, Session};
 
 /// How subscriptions use Kafka.
 #[derive(Clone, Debug)]
@@ -260,17 +260,22 @@ impl Offramp {
                     .send(Ok(vec![connection]))
                     .await
                     .map_err(|_| OfframpError::SubscriberGone)?;
-                let _snapshot = match admission {
+                let place = match admission {
                     None => None,
-                    Some(Admission::Now(running)) => Some(running),
+                    Some(Admission::Now(place)) => Some(place),
                     Some(Admission::Queued(waiting)) => {
+                        let metrics = &offramp.telemetry.metrics;
+                        metrics.snapshot_queued(&road.name, 1);
                         let queue = Queue { events: &events, stop: &stop, ended: &ended };
                         let turn = queue.wait(waiting, &offramp.quotas, &account, &road).await;
+                        metrics.snapshot_queued(&road.name, -1);
                         Some(turn.inspect_err(|e| {
                             let _ = events.try_send(Err(e.clone()));
                         })?)
                     }
                 };
+                let loading =
+                    place.map(|p| Loading::new(p, offramp.telemetry.metrics.clone(), &road.name));
                 let (consumer, assignments) = match made {
                     Some(made) => made,
                     None => {
@@ -290,6 +295,9 @@ impl Offramp {
                 );
                 session.observe(offramp.telemetry.clone(), &start.road, group.as_deref());
                 session.pay_with(payer);
+                if let Some(loading) = loading {
+                    session.loading(loading);
+                }
                 match group {
                     Some(_) => session.run_group(commands, assignments).await,
                     None => snapshot::run(session, &offramp.kafka, commands, assignments).await,

@@ -83,6 +83,34 @@ pub(super) struct Session {
     unpaid: u64,
     /// The last flush stopped at the budget with records still sendable.
     over_budget: bool,
+    /// A SNAPSHOT's place among the road's concurrent snapshots, given up
+    /// at `snapshot_complete`: following changes costs little.
+    loading: Option<Loading>,
+}
+
+/// A SNAPSHOT reading the current state: holds its place and counts in
+/// `roadroller_snapshots_loading` until dropped.
+pub(super) struct Loading {
+    _place: crate::quotas::Snapshot,
+    metrics: std::sync::Arc<crate::telemetry::Metrics>,
+    road: String,
+}
+
+impl Loading {
+    pub fn new(
+        place: crate::quotas::Snapshot,
+        metrics: std::sync::Arc<crate::telemetry::Metrics>,
+        road: &str,
+    ) -> Self {
+        metrics.snapshot_loading(road, 1);
+        Self { _place: place, metrics, road: road.to_string() }
+    }
+}
+
+impl Drop for Loading {
+    fn drop(&mut self) {
+        self.metrics.snapshot_loading(&self.road, -1);
+    }
 }
 
 impl Session {
@@ -117,7 +145,13 @@ impl Session {
             payer: None,
             unpaid: 0,
             over_budget: false,
+            loading: None,
         }
+    }
+
+    /// Holds a SNAPSHOT's place until its `snapshot_complete`.
+    pub fn loading(&mut self, loading: Loading) {
+        self.loading = Some(loading);
     }
 
     /// Delays deliveries to the caller's and the road's Offramp limits.
@@ -301,6 +335,8 @@ impl Session {
                     self.outbox.push(Event::Message(d))
                 }
                 Some(Outgoing::SnapshotComplete(ends)) => {
+                    // The next SNAPSHOT in the road's queue may start.
+                    self.loading = None;
                     if let Some(o) = &self.observed {
                         o.telemetry.metrics.snapshot_took(&o.road, self.opened.elapsed());
                     }

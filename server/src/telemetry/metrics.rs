@@ -133,6 +133,8 @@ pub struct Metrics {
     credit_starved: Family<RoadLabels, Counter<f64, std::sync::atomic::AtomicU64>>,
     snapshot_duration: HistogramFamily<RoadLabels>,
     quota_refusals: Family<RoadLimitLabels, Counter>,
+    snapshots_loading: Family<RoadLabels, Gauge>,
+    snapshots_queued: Family<RoadLabels, Gauge>,
     quota_throttled: Family<RoadLimitLabels, Counter<f64, std::sync::atomic::AtomicU64>>,
     registry_roads: Gauge,
     drifted_roads: Gauge,
@@ -168,6 +170,8 @@ impl Metrics {
             credit_starved: Family::default(),
             snapshot_duration: histograms(slow),
             quota_refusals: Family::default(),
+            snapshots_loading: Family::default(),
+            snapshots_queued: Family::default(),
             quota_throttled: Family::default(),
             registry_roads: Gauge::default(),
             drifted_roads: Gauge::default(),
@@ -240,6 +244,16 @@ impl Metrics {
             "quota_refusals",
             "Calls refused for being over a quota, by road and limit",
             m.quota_refusals.clone(),
+        );
+        r.register(
+            "snapshots_loading",
+            "SNAPSHOT subscriptions reading the current state (before snapshot_complete), by road",
+            m.snapshots_loading.clone(),
+        );
+        r.register(
+            "snapshots_queued",
+            "SNAPSHOT subscriptions waiting for a place, by road",
+            m.snapshots_queued.clone(),
         );
         r.register_with_unit(
             "quota_throttled",
@@ -335,6 +349,16 @@ impl Metrics {
     pub fn quota_refused(&self, road: &str, limit: &str) {
         let labels = RoadLimitLabels { road: self.roads.label(road), limit: limit.to_string() };
         self.quota_refusals.get_or_create(&labels).inc();
+    }
+
+    /// A SNAPSHOT started (+1) or finished (-1) loading.
+    pub fn snapshot_loading(&self, road: &str, change: i64) {
+        self.snapshots_loading.get_or_create(&self.road(road)).inc_by(change);
+    }
+
+    /// A SNAPSHOT joined (+1) or left (-1) a road's queue.
+    pub fn snapshot_queued(&self, road: &str, change: i64) {
+        self.snapshots_queued.get_or_create(&self.road(road)).inc_by(change);
     }
 
     pub fn quota_throttled(&self, road: &str, limit: &str, waited: Duration) {

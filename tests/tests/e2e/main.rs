@@ -13,6 +13,7 @@ mod onramp;
 mod onramp_stream;
 mod paver;
 mod paver_errors;
+mod quotas;
 mod security;
 mod security_edges;
 mod security_matrix;
