@@ -7,6 +7,7 @@ mod http;
 pub mod observed;
 pub mod payload;
 pub mod proc;
+pub mod quotas;
 pub mod scenarios;
 pub mod stage;
 pub mod throughput;

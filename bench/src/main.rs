@@ -269,6 +269,18 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
         figures.push(Figure::new("12 spans received", o.spans as f64, "spans"));
     }
 
+    if !args.skip.contains(&13) {
+        show(&figures);
+        step("13. ProduceStream with quotas configured but not reached, against none");
+        let (open, limited) =
+            roadroller_bench::quotas::produce_stream_with_quotas(&stage, &bin, n).await?;
+        figures.push(Figure::new("13 ProduceStream, no quotas", open, "records/s"));
+        figures.push(
+            Figure::new("13 ProduceStream, quotas not reached", limited, "records/s")
+                .against(open, Target::RatioAtLeast(0.95)),
+        );
+    }
+
     show(&figures);
     step("10. validating a 1 KiB document, 30 properties");
     let rate =

@@ -162,7 +162,7 @@ impl Buckets {
     }
 
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    fn entries(&self) -> usize {
         self.map.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 }
@@ -227,7 +227,7 @@ mod tests {
         assert_eq!(buckets.get("r", Rate::new(5, SECOND)).take(5), Ok(()));
         let raised = buckets.get("r", Rate::new(50, SECOND));
         assert_eq!(raised.take(50), Ok(()));
-        assert_eq!(buckets.len(), 1);
+        assert_eq!(buckets.entries(), 1);
     }
 
     #[tokio::test(start_paused = true)]

@@ -113,12 +113,13 @@ impl FairGate {
     pub async fn acquire(self: &Arc<Self>, account: &str, weight: u32, units: u64) -> Duration {
         let granted = {
             let mut state = self.lock();
-            if state.queue.is_empty() && units <= u64::from(self.bucket.rate().burst) {
-                if self.bucket.take(units).is_ok() {
-                    let (start, _) = state.tag(account, weight, units);
-                    state.virtual_time = state.virtual_time.max(start);
-                    return Duration::ZERO;
-                }
+            if state.queue.is_empty()
+                && units <= u64::from(self.bucket.rate().burst)
+                && self.bucket.take(units).is_ok()
+            {
+                let (start, _) = state.tag(account, weight, units);
+                state.virtual_time = state.virtual_time.max(start);
+                return Duration::ZERO;
             }
             let (start, finish) = state.tag(account, weight, units);
             let (grant, granted) = oneshot::channel();

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use roadroller_api::v1 as pb;
 use roadroller_api::v1::onramp_service_client::OnrampServiceClient;
+use roadroller_api::v1::paver_service_client::PaverServiceClient;
 use roadroller_api::v1::record_result::Result as Outcome;
 use roadroller_api::v1::subscribe_response::Kind as Got;
 use roadroller_tests::security::Secured;
@@ -518,5 +519,48 @@ async fn two_principals_weighted_one_and_three_share_a_saturated_instance_one_to
 
     let by_principal: BTreeMap<&str, usize> =
         [("light", light.len()), ("heavy", heavy.len())].into();
-    println!("batches answered by principal: {by_principal:?}; from 2 s to 6 s: heavy {h}, light {l}");
+    println!(
+        "batches answered by principal: {by_principal:?}; from 2 s to 6 s: heavy {h}, light {l}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quotas_file_limits_a_principal_and_is_reread_when_it_changes() {
+    let broker = TestBroker::start();
+    let secured = Secured::new();
+    let limit = |n: u32| format!("[[quota]]\nprincipal = \"ops\"\npaver_writes_per_second = {n}\n");
+    let file = secured.write("quotas.toml", &limit(1));
+    let server = TestServer::start_tls(&broker, &secured.pki.ca_pem, |s| {
+        secured.apply(s);
+        s.quotas.file = Some(file);
+    })
+    .await;
+    let ops = secured.tokens.token("ops", &["platform"]);
+    let other = secured.tokens.token("root", &["platform"]);
+    let paver = |token: &str| {
+        let channel = server.channel();
+        let bearer = Bearer::new(token);
+        async move { PaverServiceClient::new(Authed::new(channel.await, bearer)) }
+    };
+    let create = |name: &str| pb::CreateRoadRequest { road: Some(stream_road(name)) };
+    let mut as_ops = paver(&ops).await;
+    as_ops.create_road(create("one")).await.expect("one write");
+    let refused = as_ops.create_road(create("two")).await.expect_err("a second at once");
+    let violation = &refused.get_details_quota_failure().expect("QuotaFailure").violations[0];
+    assert_eq!(violation.subject, "principal:ops");
+    // Another principal is not held up by ops' limit.
+    paver(&other).await.create_road(create("three")).await.expect("root has no limit");
+
+    secured.write("quotas.toml", &limit(100));
+    let attempt = Arc::new(AtomicU64::new(0));
+    roadroller_tests::eventually(Duration::from_secs(5), "the raised limit", || {
+        let (mut as_ops, attempt) = (as_ops.clone(), attempt.fetch_add(1, Ordering::Relaxed));
+        async move {
+            for road in 0..3 {
+                as_ops.create_road(create(&format!("raised_{attempt}_{road}"))).await.ok()?;
+            }
+            Some(())
+        }
+    })
+    .await;
 }

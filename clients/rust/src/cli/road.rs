@@ -10,7 +10,7 @@ use crate::{Client, pb};
 #[derive(Debug, Subcommand)]
 pub enum RoadCommand {
     /// Create a road (disabled until its topic exists; see --enable)
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// Show a road
     Get {
         name: String,
@@ -24,7 +24,7 @@ pub enum RoadCommand {
         road_type: Option<Kind>,
     },
     /// Change the given fields of a road
-    Update(UpdateArgs),
+    Update(Box<UpdateArgs>),
     /// Enable a road, waiting for its topic if needed
     Enable {
         name: String,
