@@ -228,7 +228,7 @@ pub async fn offramp_push_with(
     stream: &str,
     n: u64,
 ) -> Result<f64> {
-    let mut options = SubscribeOptions::group(road, stream);
+    let mut options = SubscribeOptions::group_from_earliest(road, stream);
     options.window = 1_000_000;
     options.reconnect = false;
     let mut subscription = client.subscribe(options).await?;

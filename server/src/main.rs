@@ -20,7 +20,7 @@ fn main() -> ExitCode {
         Some(("serve", m)) => serve_command(m),
         Some(("gateway", m)) => gateway_command(m),
         Some((name, _)) if roadroller_client::cli::NAMES.contains(&name) => {
-            roadroller_client::cli::run(&matches)
+            roadroller_client::cli::run(&matches, cli::command)
         }
         _ => unreachable!("clap requires a known subcommand"),
     }

@@ -252,3 +252,123 @@ async fn the_cli_shows_a_streams_lag_and_resets_it() {
     assert!(out.contains("lag         90"), "{out}");
     server.shutdown().await;
 }
+
+/// Runs the CLI with `args` as given (no --server appended).
+fn roadroller_raw(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).env_remove("ROADROLLER_SERVER").output().expect("roadroller runs")
+}
+
+/// Habits from kcat and the Kafka tools: stop at the end of the data,
+/// payloads printed as produced, bad lines reported like rejected records,
+/// key separators, server flags anywhere, an address without a scheme.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_behaves_as_kafka_users_expect() {
+    let server = TestServer::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = &server;
+    ok(roadroller(
+        s,
+        &["road", "create", "clicks", "--type", "stream", "--partitions", "3", "--enable"],
+    ));
+    let schema = dir.path().join("schema.json");
+    std::fs::write(
+        &schema,
+        r#"{"type":"object","properties":{"n":{"type":"integer"},"page":{"type":"string"}}}"#,
+    )
+    .expect("write");
+    ok(roadroller(s, &["schema", "register", "clicks", schema.to_str().expect("utf-8")]));
+
+    // Properties out of order and with spaces: they come back byte for byte.
+    let input = dir.path().join("clicks.jsonl");
+    let mut lines = String::new();
+    for n in 0..5 {
+        lines += &format!("{{\"page\": \"p{n}\",  \"n\": {n}}}\n");
+        if n == 2 {
+            lines += "this is not JSON\n";
+        }
+    }
+    std::fs::write(&input, &lines).expect("write");
+    let produced = roadroller(s, &["produce", "clicks", input.to_str().expect("utf-8")]);
+    assert_eq!(produced.status.code(), Some(4), "a bad line is a rejection");
+    let err = text(&produced.stderr);
+    assert!(err.contains("clicks: 6 records, 5 accepted, 1 rejected"), "{err}");
+    assert!(err.contains("line 4: not JSON"), "the bad line is named: {err}");
+
+    // --exit-at-end: the five records, then exit, though --count asks for more.
+    let (out, _) =
+        ok(roadroller(s, &["tail", "clicks", "--from", "beginning", "-e", "--count", "10"]));
+    let printed: Vec<&str> = out.lines().collect();
+    assert_eq!(printed.len(), 5, "{out}");
+    for n in 0..5 {
+        let expected =
+            format!(",\"schema_version\":1,\"payload\":{{\"page\": \"p{n}\",  \"n\": {n}}}}}");
+        assert!(printed.iter().any(|l| l.ends_with(&expected)), "p{n} as produced in {out}");
+    }
+    let line: Value = serde_json::from_str(printed[0]).expect("a JSON line");
+    assert!(line["partition"].is_i64() && line["offset"].is_i64() && line["timestamp"].is_string());
+    // From the end there is nothing to read: it exits at once.
+    let (out, _) = ok(roadroller(s, &["tail", "clicks", "-e"]));
+    assert_eq!(out, "");
+
+    // --fail-fast stops at the bad line; the lines before it are produced.
+    let failing =
+        roadroller(s, &["produce", "clicks", input.to_str().expect("utf-8"), "--fail-fast"]);
+    assert_eq!(failing.status.code(), Some(4));
+    let err = text(&failing.stderr);
+    assert!(err.contains("clicks: 3 records, 3 accepted, 0 rejected"), "{err}");
+    assert!(err.contains("line 4: not JSON") && err.contains("--fail-fast"), "{err}");
+
+    // Key separators on a COMPACTED road; an empty payload deletes the key.
+    ok(roadroller(
+        s,
+        &[
+            "road",
+            "create",
+            "prices",
+            "--type",
+            "compacted",
+            "--min-compaction-lag",
+            "1h",
+            "--enable",
+        ],
+    ));
+    ok(roadroller(s, &["schema", "register", "prices", schema.to_str().expect("utf-8")]));
+    let keyed = dir.path().join("prices.txt");
+    std::fs::write(&keyed, "apple|{\"n\":1}\npear|{\"n\":2}\napple|\nplum\n").expect("write");
+    let produced = roadroller(s, &["produce", "prices", keyed.to_str().expect("utf-8"), "-K", "|"]);
+    let err = text(&produced.stderr);
+    assert!(err.contains("prices: 4 records, 3 accepted, 1 rejected"), "{err}");
+    assert!(err.contains("line 4: no key separator \"|\""), "{err}");
+    let (out, _) = ok(roadroller(s, &["snapshot", "prices"]));
+    assert_eq!(out.trim(), r#"{"key":"pear","schema_version":1,"payload":{"n":2}}"#);
+    let stream_road =
+        roadroller(s, &["produce", "clicks", keyed.to_str().expect("utf-8"), "-K", "|"]);
+    assert_eq!(stream_road.status.code(), Some(4));
+    assert!(text(&stream_road.stderr).contains("STREAM road"), "{}", text(&stream_road.stderr));
+
+    // Server flags before the subcommand, and an address without a scheme.
+    let bare = server.addr().to_string();
+    let (out, _) = ok(roadroller_raw(&["--server", &bare, "road", "list"]));
+    assert!(out.contains("clicks") && out.contains("prices"), "{out}");
+    let (out, _) = ok(roadroller_raw(&["road", "--server", &bare, "list"]));
+    assert!(out.contains("clicks"), "{out}");
+    let via_env = Command::new(BIN)
+        .args(["road", "get", "clicks"])
+        .env("ROADROLLER_SERVER", &bare)
+        .output()
+        .expect("runs");
+    assert!(via_env.status.success(), "{}", text(&via_env.stderr));
+
+    // A refused connection says what was tried and why.
+    let refused = roadroller_raw(&["road", "list", "--server", "127.0.0.1:1"]);
+    assert_eq!(refused.status.code(), Some(5));
+    let err = text(&refused.stderr);
+    assert!(err.contains("http://127.0.0.1:1") && err.contains("Connection refused"), "{err}");
+
+    let (script, _) = ok(roadroller_raw(&["completions", "bash"]));
+    assert!(
+        script.contains("roadroller") && script.contains("snapshot"),
+        "a bash completion script"
+    );
+    server.shutdown().await;
+}

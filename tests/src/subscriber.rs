@@ -135,6 +135,7 @@ pub fn group_start(road: &str, stream: &str, credit: i64) -> pb::StartSubscripti
         mode: pb::SubscriptionMode::Group as i32,
         grants: vec![],
         initial_credit: credit,
+        report_partition_end: false,
     }
 }
 

@@ -104,6 +104,7 @@ impl ConnectOptions {
     }
 
     pub(crate) fn endpoint(&self, url: String) -> Result<Endpoint, Error> {
+        let url = with_scheme(url);
         let endpoint = Endpoint::from_shared(url.clone())
             .map_err(|e| Error::Endpoint { endpoint: url.clone(), reason: e.to_string() })?
             .connect_timeout(self.connect_timeout)
@@ -123,7 +124,24 @@ impl ConnectOptions {
     }
 
     pub(crate) async fn connect(&self, url: String) -> Result<Channel, Error> {
+        let url = with_scheme(url);
         let endpoint = self.endpoint(url.clone())?;
         endpoint.connect().await.map_err(|source| Error::Connect { endpoint: url, source })
+    }
+}
+
+/// `host:port` means `http://host:port`, as gRPC tools read it.
+fn with_scheme(url: String) -> String {
+    if url.contains("://") { url } else { format!("http://{url}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_without_a_scheme_is_http() {
+        assert_eq!(with_scheme("127.0.0.1:50051".into()), "http://127.0.0.1:50051");
+        assert_eq!(with_scheme("https://h:1".into()), "https://h:1");
     }
 }

@@ -7,7 +7,7 @@ use tonic_types::StatusExt;
 pub enum Error {
     #[error("{endpoint} is not a usable endpoint: {reason}")]
     Endpoint { endpoint: String, reason: String },
-    #[error("cannot connect to {endpoint}: {source}")]
+    #[error("cannot connect to {endpoint}: {}", chain(source))]
     Connect {
         endpoint: String,
         #[source]
@@ -25,6 +25,21 @@ pub enum Error {
     /// The credentials given cannot be sent.
     #[error("unusable credentials: {reason}")]
     Credentials { reason: String },
+}
+
+/// An error with its causes: tonic's "transport error" alone does not say
+/// that the connection was refused, or why TLS failed.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        let next = c.to_string();
+        if !text.ends_with(&next) {
+            text = format!("{text}: {next}");
+        }
+        cause = c.source();
+    }
+    text
 }
 
 impl Error {

@@ -34,7 +34,8 @@ pub use produce::{Outcome, Producer, Record, Violation};
 pub use roadroller_api::v1 as pb;
 pub use streams::StreamPosition;
 pub use subscribe::{
-    Control, Event, InitialPosition, Message, SeekTo, SubscribeOptions, Subscription,
+    Control, DEFAULT_WINDOW, Event, InitialPosition, Message, SeekTo, SubscribeOptions,
+    Subscription,
 };
 
 use roadroller_api::v1::offramp_service_client::OfframpServiceClient;

@@ -38,21 +38,36 @@ pub struct SubscribeOptions {
     /// Reconnect when the server goes away (GROUP resumes from the
     /// committed offsets; SNAPSHOT starts a new snapshot).
     pub reconnect: bool,
+    /// Receive [`Event::PartitionEnd`] whenever a partition has been read
+    /// to its end (GROUP mode), to stop at the end of the data.
+    pub partition_ends: bool,
 }
 
+/// Messages asked for at a time by default: enough to cover a round trip at
+/// the server's delivery rate, so the reader never waits for credit.
+pub const DEFAULT_WINDOW: u32 = 5000;
+
 impl SubscribeOptions {
-    /// A GROUP subscription on `stream`, from the earliest record when the
-    /// stream has committed nothing.
+    /// A GROUP subscription on `stream`. A stream that has committed
+    /// nothing starts at the end (LATEST, as in the contract, Kafka and
+    /// Data Highway); set `initial_position` to read what is already there.
     pub fn group(road: impl Into<String>, stream: impl Into<String>) -> Self {
         Self {
             road: road.into(),
             stream: stream.into(),
-            initial_position: InitialPosition::Earliest,
+            initial_position: InitialPosition::Latest,
             snapshot: false,
             pii: false,
-            window: 500,
+            window: DEFAULT_WINDOW,
             reconnect: true,
+            partition_ends: false,
         }
+    }
+
+    /// As [`SubscribeOptions::group`], starting at the earliest record when
+    /// the stream has committed nothing.
+    pub fn group_from_earliest(road: impl Into<String>, stream: impl Into<String>) -> Self {
+        Self { initial_position: InitialPosition::Earliest, ..Self::group(road, stream) }
     }
 
     /// The current state of a COMPACTED road, then its changes.
@@ -75,6 +90,7 @@ impl SubscribeOptions {
             } as i32,
             grants: if self.pii { vec![pb::Grant::Pii as i32] } else { vec![] },
             initial_credit: i64::from(self.window.max(1)),
+            report_partition_end: self.partition_ends && !self.snapshot,
         }
     }
 }
@@ -106,6 +122,12 @@ pub enum Event {
     Rebalance(Vec<i32>),
     /// SNAPSHOT mode: every live key has been sent; changes follow.
     SnapshotComplete(BTreeMap<i32, i64>),
+    /// Every record of `partition` before `next_offset` has been received
+    /// (only with [`SubscribeOptions::partition_ends`]).
+    PartitionEnd {
+        partition: i32,
+        next_offset: i64,
+    },
     /// SNAPSHOT mode: the road (or the caller) is at its limit of
     /// concurrent snapshots; this one waits, at this place (1: next).
     Queued(u32),
@@ -394,6 +416,9 @@ fn route(
             ready.push(Event::SnapshotComplete(c.offsets.into_iter().collect()))
         }
         Got::SnapshotQueued(q) => ready.push(Event::Queued(q.place.max(0) as u32)),
+        Got::PartitionEnd(e) => {
+            ready.push(Event::PartitionEnd { partition: e.partition, next_offset: e.next_offset })
+        }
         Got::Error(e) => ready.push(Event::Warning(e.reason)),
         Got::CommitResponse(r) => {
             if let Some(reply) = commits.remove(&r.correlation_id) {

@@ -87,7 +87,10 @@ async fn a_group_subscription_commits_and_resumes() {
     client.produce("orders", records).await.expect("produce");
 
     let mut sub = client
-        .subscribe(SubscribeOptions { window: 4, ..SubscribeOptions::group("orders", "billing") })
+        .subscribe(SubscribeOptions {
+            window: 4,
+            ..SubscribeOptions::group_from_earliest("orders", "billing")
+        })
         .await
         .expect("subscribe");
     let control = sub.control();

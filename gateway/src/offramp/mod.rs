@@ -123,6 +123,7 @@ fn start(road: &str, stream: &str, params: &Params) -> Result<pb::StartSubscript
         // Nothing is sent until the client's first REQUEST, as in Data
         // Highway.
         initial_credit: 0,
+        report_partition_end: false,
     })
 }
 
@@ -240,9 +241,13 @@ impl Session {
                 out
             }
             Some(Got::Error(e)) => vec![events::error(&e.reason)],
-            Some(Got::Connection(_) | Got::SnapshotComplete(_) | Got::SnapshotQueued(_)) | None => {
-                Vec::new()
-            }
+            Some(
+                Got::Connection(_)
+                | Got::SnapshotComplete(_)
+                | Got::SnapshotQueued(_)
+                | Got::PartitionEnd(_),
+            )
+            | None => Vec::new(),
         }
     }
 

@@ -68,6 +68,7 @@ fn start(s: pb::StartSubscription) -> Result<Start, Status> {
         mode,
         grants,
         initial_credit: s.initial_credit,
+        report_partition_end: s.report_partition_end,
     })
 }
 
@@ -135,6 +136,9 @@ fn response(event: Event) -> pb::SubscribeResponse {
         Event::SnapshotQueued(place) => Kind::SnapshotQueued(pb::SnapshotQueued {
             place: i32::try_from(place).unwrap_or(i32::MAX),
         }),
+        Event::PartitionEnd { partition, next_offset } => {
+            Kind::PartitionEnd(pb::PartitionEnd { partition, next_offset })
+        }
         Event::Error(reason) => Kind::Error(pb::SubscriptionError { reason }),
     };
     pb::SubscribeResponse { kind: Some(kind) }

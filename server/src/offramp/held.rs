@@ -24,7 +24,7 @@ fn size(o: &Outgoing) -> usize {
         Outgoing::Message(d) => {
             d.payload.as_ref().map_or(0, String::len) + d.key.as_ref().map_or(0, String::len)
         }
-        Outgoing::SnapshotComplete(_) => 0,
+        Outgoing::SnapshotComplete(_) | Outgoing::PartitionEnd(..) => 0,
     }
 }
 
@@ -46,8 +46,11 @@ impl Held {
 
     /// Drops the records of `partitions` (moved by a seek, or revoked).
     pub fn forget(&mut self, partitions: &BTreeSet<i32>) {
-        self.queue
-            .retain(|o| !matches!(o, Outgoing::Message(d) if partitions.contains(&d.partition)));
+        self.queue.retain(|o| match o {
+            Outgoing::Message(d) => !partitions.contains(&d.partition),
+            Outgoing::PartitionEnd(p, _) => !partitions.contains(p),
+            Outgoing::SnapshotComplete(_) => true,
+        });
         self.bytes = self.queue.iter().map(size).sum();
     }
 

@@ -66,6 +66,8 @@ pub struct Start {
     pub mode: Mode,
     pub grants: Vec<Grant>,
     pub initial_credit: i64,
+    /// Tell the subscriber whenever it has been sent a partition's end.
+    pub report_partition_end: bool,
 }
 
 /// What the subscriber asks for after the start.
@@ -124,6 +126,11 @@ pub enum Event {
     SnapshotComplete(BTreeMap<i32, i64>),
     /// A SNAPSHOT's place in the road's queue (1: next).
     SnapshotQueued(usize),
+    /// Every record of the partition before this offset has been sent.
+    PartitionEnd {
+        partition: i32,
+        next_offset: i64,
+    },
     Error(String),
 }
 
@@ -230,7 +237,12 @@ impl Offramp {
         // A queued snapshot gets its consumer once it is let in.
         let made = match admission {
             Some(Admission::Queued(_)) => None,
-            _ => Some(self.consumer(group.as_deref(), start.initial_position, &topic)?),
+            _ => Some(self.consumer(
+                group.as_deref(),
+                start.initial_position,
+                start.report_partition_end,
+                &topic,
+            )?),
         };
         let renderer = Renderer::new(
             &start.road,
@@ -278,11 +290,11 @@ impl Offramp {
                     place.map(|p| Loading::new(p, offramp.telemetry.metrics.clone(), &road.name));
                 let (consumer, assignments) = match made {
                     Some(made) => made,
-                    None => {
-                        offramp.consumer(None, start.initial_position, &topic).inspect_err(|e| {
+                    None => offramp
+                        .consumer(None, start.initial_position, false, &topic)
+                        .inspect_err(|e| {
                             let _ = events.try_send(Err(e.clone()));
-                        })?
-                    }
+                        })?,
                 };
                 let mut session = Session::new(
                     Arc::new(consumer),
@@ -320,6 +332,7 @@ impl Offramp {
         &self,
         group: Option<&str>,
         initial_position: InitialPosition,
+        partition_ends: bool,
         topic: &str,
     ) -> Result<
         (StreamConsumer<SubscriptionContext>, mpsc::UnboundedReceiver<context::Assignment>),
@@ -334,6 +347,11 @@ impl Offramp {
                 (self.settings.session_timeout / 3).as_millis().max(100).to_string(),
             )
             .set("max.poll.interval.ms", self.settings.max_poll_interval.as_millis().to_string())
+            // Reaching a partition's end is an event only for those who ask.
+            .set(
+                "enable.partition.eof",
+                if partition_ends && group.is_some() { "true" } else { "false" },
+            )
             .set(
                 "auto.offset.reset",
                 match initial_position {

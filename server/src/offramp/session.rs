@@ -37,6 +37,9 @@ pub(super) enum Outgoing {
     /// The end of a snapshot: sent without credit, after every snapshot
     /// message before it.
     SnapshotComplete(BTreeMap<i32, i64>),
+    /// A partition's end (partition, next offset): sent without credit,
+    /// after the partition's records before it.
+    PartitionEnd(i32, i64),
 }
 
 /// Where a subscription reports its deliveries.
@@ -284,6 +287,11 @@ impl Session {
     fn take(&mut self, message: KafkaResult<BorrowedMessage<'_>>) {
         let m = match message {
             Ok(m) => m,
+            Err(rdkafka::error::KafkaError::PartitionEOF(partition)) => {
+                let next = self.position(partition);
+                self.held.push(Outgoing::PartitionEnd(partition, next));
+                return;
+            }
             Err(e) => {
                 tracing::warn!(topic = %self.topic, error = %e, "consumer error");
                 self.emit(Event::Error(format!("topic {}: {e}", self.topic)));
@@ -333,6 +341,9 @@ impl Session {
                     records += 1;
                     bytes += d.payload.as_ref().map_or(0, |p| p.len() as u64);
                     self.outbox.push(Event::Message(d))
+                }
+                Some(Outgoing::PartitionEnd(partition, next_offset)) => {
+                    self.outbox.push(Event::PartitionEnd { partition, next_offset })
                 }
                 Some(Outgoing::SnapshotComplete(ends)) => {
                     // The next SNAPSHOT in the road's queue may start.
@@ -544,6 +555,17 @@ impl Session {
                 // Not committed, so the next owner delivers them.
                 self.held.forget(&revoked);
             }
+        }
+    }
+
+    /// The consumer's next offset on `partition`: at a partition's end, the
+    /// end. -1 when it has none.
+    fn position(&self, partition: i32) -> i64 {
+        let positions = self.consumer.position().ok();
+        let element = positions.as_ref().and_then(|p| p.find_partition(&self.topic, partition));
+        match element.map(|e| e.offset()) {
+            Some(Offset::Offset(o)) => o,
+            _ => -1,
         }
     }
 

@@ -29,7 +29,11 @@ pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stdout);
     let _already_set = match format {
-        LogFormat::Pretty => builder.try_init(),
+        // Colours only for a terminal: redirected logs stay plain text.
+        LogFormat::Pretty => {
+            use std::io::IsTerminal;
+            builder.with_ansi(std::io::stdout().is_terminal()).try_init()
+        }
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
 }

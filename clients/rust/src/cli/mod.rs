@@ -30,35 +30,31 @@ pub enum Command {
     /// A road's streams: their lag, and moving or deleting their positions
     Stream(Grouped<stream::StreamCommand>),
     /// Write JSON lines from a file or standard input to a road
-    Produce(WithServer<produce::ProduceArgs>),
+    Produce(produce::ProduceArgs),
     /// Print a road's records as JSON lines as they come
-    Tail(WithServer<tail::TailArgs>),
+    Tail(tail::TailArgs),
     /// Export a COMPACTED road's current state as JSON lines
-    Snapshot(WithServer<tail::SnapshotArgs>),
+    Snapshot(tail::SnapshotArgs),
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
-/// A command group (`road ...`, `schema ...`) with the server flags.
+/// A command group (`road ...`, `schema ...`).
 #[derive(Args, Debug)]
 pub struct Grouped<C: Subcommand> {
     #[command(subcommand)]
     command: C,
-    #[command(flatten)]
-    server: Server,
 }
 
-/// A command's own arguments with the server flags.
-#[derive(Args, Debug)]
-pub struct WithServer<A: Args> {
-    #[command(flatten)]
-    args: A,
-    #[command(flatten)]
-    server: Server,
-}
-
-/// How to reach the server; every client command takes these.
+/// How to reach the server; every client command takes these, before or
+/// after the subcommand's name.
 #[derive(Args, Debug, Clone)]
 pub struct Server {
-    /// The Roadroller gRPC endpoint
+    /// The Roadroller gRPC endpoint (client commands); http:// is assumed
+    /// without a scheme
     #[arg(
         long,
         env = "ROADROLLER_SERVER",
@@ -107,17 +103,43 @@ impl Server {
 }
 
 /// The subcommand names this module handles, for the binary's dispatch.
-pub const NAMES: &[&str] = &["road", "schema", "stream", "produce", "tail", "snapshot"];
+pub const NAMES: &[&str] =
+    &["road", "schema", "stream", "produce", "tail", "snapshot", "completions"];
 
-/// Adds the client commands to the binary's command.
+/// Adds the client commands, and the server flags they share, to the
+/// binary's command.
 pub fn augment(command: clap::Command) -> clap::Command {
+    let command = <Server as Args>::augment_args(command);
     <Command as Subcommand>::augment_subcommands(command)
 }
 
 /// Runs the client command in `matches` (the binary's top-level matches).
-pub fn run(matches: &clap::ArgMatches) -> ExitCode {
+/// `whole` is the binary's command, for completion scripts.
+pub fn run(matches: &clap::ArgMatches, whole: impl FnOnce() -> clap::Command) -> ExitCode {
     let command = match Command::from_arg_matches(matches) {
         Ok(command) => command,
+        Err(e) => e.exit(),
+    };
+    if let Command::Completions { shell } = command {
+        let mut whole = whole();
+        let name = whole.get_name().to_string();
+        // Written whole, so that a closed pipe is an error, not a panic.
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut whole, name, &mut script);
+        use std::io::Write;
+        return match std::io::stdout().write_all(&script) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => Failure::local(format!("cannot write: {e}")).report(),
+        };
+    }
+    // The server flags are global: their values reach the innermost
+    // subcommand wherever they were given.
+    let mut leaf = matches;
+    while let Some((_, sub)) = leaf.subcommand() {
+        leaf = sub;
+    }
+    let server = match Server::from_arg_matches(leaf) {
+        Ok(server) => server,
         Err(e) => e.exit(),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -125,13 +147,15 @@ pub fn run(matches: &clap::ArgMatches) -> ExitCode {
         Err(e) => return Failure::local(format!("cannot start the async runtime: {e}")).report(),
     };
     let result = runtime.block_on(async move {
+        let client = server.connect().await?;
         match command {
-            Command::Road(c) => road::run(&c.server.connect().await?, c.command).await,
-            Command::Schema(c) => schema::run(&c.server.connect().await?, c.command).await,
-            Command::Stream(c) => stream::run(&c.server.connect().await?, c.command).await,
-            Command::Produce(c) => produce::run(&c.server.connect().await?, c.args).await,
-            Command::Tail(c) => tail::tail(&c.server.connect().await?, c.args).await,
-            Command::Snapshot(c) => tail::snapshot(&c.server.connect().await?, c.args).await,
+            Command::Road(c) => road::run(&client, c.command).await,
+            Command::Schema(c) => schema::run(&client, c.command).await,
+            Command::Stream(c) => stream::run(&client, c.command).await,
+            Command::Produce(args) => produce::run(&client, args).await,
+            Command::Tail(args) => tail::tail(&client, args).await,
+            Command::Snapshot(args) => tail::snapshot(&client, args).await,
+            Command::Completions { .. } => Ok(()),
         }
     });
     match result {
