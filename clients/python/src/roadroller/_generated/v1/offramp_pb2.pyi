@@ -53,20 +53,22 @@ class SubscribeRequest(_message.Message):
     def __init__(self, start: _Optional[_Union[StartSubscription, _Mapping]] = ..., request: _Optional[_Union[RequestMessages, _Mapping]] = ..., cancel: _Optional[_Union[CancelMessages, _Mapping]] = ..., commit: _Optional[_Union[CommitOffsets, _Mapping]] = ..., seek: _Optional[_Union[SeekPosition, _Mapping]] = ...) -> None: ...
 
 class StartSubscription(_message.Message):
-    __slots__ = ("road", "stream", "initial_position", "mode", "grants", "initial_credit")
+    __slots__ = ("road", "stream", "initial_position", "mode", "grants", "initial_credit", "report_partition_end")
     ROAD_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
     INITIAL_POSITION_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     GRANTS_FIELD_NUMBER: _ClassVar[int]
     INITIAL_CREDIT_FIELD_NUMBER: _ClassVar[int]
+    REPORT_PARTITION_END_FIELD_NUMBER: _ClassVar[int]
     road: str
     stream: str
     initial_position: InitialPosition
     mode: SubscriptionMode
     grants: _containers.RepeatedScalarFieldContainer[_roads_pb2.Grant]
     initial_credit: int
-    def __init__(self, road: _Optional[str] = ..., stream: _Optional[str] = ..., initial_position: _Optional[_Union[InitialPosition, str]] = ..., mode: _Optional[_Union[SubscriptionMode, str]] = ..., grants: _Optional[_Iterable[_Union[_roads_pb2.Grant, str]]] = ..., initial_credit: _Optional[int] = ...) -> None: ...
+    report_partition_end: bool
+    def __init__(self, road: _Optional[str] = ..., stream: _Optional[str] = ..., initial_position: _Optional[_Union[InitialPosition, str]] = ..., mode: _Optional[_Union[SubscriptionMode, str]] = ..., grants: _Optional[_Iterable[_Union[_roads_pb2.Grant, str]]] = ..., initial_credit: _Optional[int] = ..., report_partition_end: _Optional[bool] = ...) -> None: ...
 
 class RequestMessages(_message.Message):
     __slots__ = ("count",)
@@ -116,6 +118,14 @@ class PartitionOffsets(_message.Message):
     offsets: _containers.ScalarMap[int, int]
     def __init__(self, offsets: _Optional[_Mapping[int, int]] = ...) -> None: ...
 
+class PartitionEnd(_message.Message):
+    __slots__ = ("partition", "next_offset")
+    PARTITION_FIELD_NUMBER: _ClassVar[int]
+    NEXT_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    partition: int
+    next_offset: int
+    def __init__(self, partition: _Optional[int] = ..., next_offset: _Optional[int] = ...) -> None: ...
+
 class SnapshotQueued(_message.Message):
     __slots__ = ("place",)
     PLACE_FIELD_NUMBER: _ClassVar[int]
@@ -123,7 +133,7 @@ class SnapshotQueued(_message.Message):
     def __init__(self, place: _Optional[int] = ...) -> None: ...
 
 class SubscribeResponse(_message.Message):
-    __slots__ = ("connection", "message", "rebalance", "commit_response", "snapshot_complete", "error", "snapshot_queued")
+    __slots__ = ("connection", "message", "rebalance", "commit_response", "snapshot_complete", "error", "snapshot_queued", "partition_end")
     CONNECTION_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     REBALANCE_FIELD_NUMBER: _ClassVar[int]
@@ -131,6 +141,7 @@ class SubscribeResponse(_message.Message):
     SNAPSHOT_COMPLETE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_QUEUED_FIELD_NUMBER: _ClassVar[int]
+    PARTITION_END_FIELD_NUMBER: _ClassVar[int]
     connection: Connection
     message: RoadMessage
     rebalance: Rebalance
@@ -138,7 +149,8 @@ class SubscribeResponse(_message.Message):
     snapshot_complete: SnapshotComplete
     error: SubscriptionError
     snapshot_queued: SnapshotQueued
-    def __init__(self, connection: _Optional[_Union[Connection, _Mapping]] = ..., message: _Optional[_Union[RoadMessage, _Mapping]] = ..., rebalance: _Optional[_Union[Rebalance, _Mapping]] = ..., commit_response: _Optional[_Union[CommitResponse, _Mapping]] = ..., snapshot_complete: _Optional[_Union[SnapshotComplete, _Mapping]] = ..., error: _Optional[_Union[SubscriptionError, _Mapping]] = ..., snapshot_queued: _Optional[_Union[SnapshotQueued, _Mapping]] = ...) -> None: ...
+    partition_end: PartitionEnd
+    def __init__(self, connection: _Optional[_Union[Connection, _Mapping]] = ..., message: _Optional[_Union[RoadMessage, _Mapping]] = ..., rebalance: _Optional[_Union[Rebalance, _Mapping]] = ..., commit_response: _Optional[_Union[CommitResponse, _Mapping]] = ..., snapshot_complete: _Optional[_Union[SnapshotComplete, _Mapping]] = ..., error: _Optional[_Union[SubscriptionError, _Mapping]] = ..., snapshot_queued: _Optional[_Union[SnapshotQueued, _Mapping]] = ..., partition_end: _Optional[_Union[PartitionEnd, _Mapping]] = ...) -> None: ...
 
 class Connection(_message.Message):
     __slots__ = ("instance_id", "consumer_group")

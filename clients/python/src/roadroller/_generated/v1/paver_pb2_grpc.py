@@ -35,8 +35,11 @@ class PaverServiceStub:
     Errors: INVALID_ARGUMENT with `google.rpc.BadRequest` field violations that
     name each offending field; NOT_FOUND for an unknown road or schema version;
     ALREADY_EXISTS; FAILED_PRECONDITION when the road's state forbids the call;
-    ABORTED when a supplied etag is stale. Every error carries a
-    `google.rpc.ErrorInfo` with a stable reason (e.g. `ROAD_NOT_FOUND`).
+    ABORTED when a supplied etag is stale; RESOURCE_EXHAUSTED (reason
+    `QUOTA_EXCEEDED`, with `google.rpc.QuotaFailure` and `RetryInfo`) when the
+    caller is over its `paver_writes_per_second` (writes only). Every error
+    carries a `google.rpc.ErrorInfo` with a stable reason (e.g.
+    `ROAD_NOT_FOUND`).
 
     Who may call (once the server has authentication configured): reads need
     an authenticated principal; CreateRoad needs a server admin; UpdateRoad,
@@ -112,8 +115,11 @@ class PaverServiceServicer:
     Errors: INVALID_ARGUMENT with `google.rpc.BadRequest` field violations that
     name each offending field; NOT_FOUND for an unknown road or schema version;
     ALREADY_EXISTS; FAILED_PRECONDITION when the road's state forbids the call;
-    ABORTED when a supplied etag is stale. Every error carries a
-    `google.rpc.ErrorInfo` with a stable reason (e.g. `ROAD_NOT_FOUND`).
+    ABORTED when a supplied etag is stale; RESOURCE_EXHAUSTED (reason
+    `QUOTA_EXCEEDED`, with `google.rpc.QuotaFailure` and `RetryInfo`) when the
+    caller is over its `paver_writes_per_second` (writes only). Every error
+    carries a `google.rpc.ErrorInfo` with a stable reason (e.g.
+    `ROAD_NOT_FOUND`).
 
     Who may call (once the server has authentication configured): reads need
     an authenticated principal; CreateRoad needs a server admin; UpdateRoad,
@@ -260,8 +266,11 @@ class PaverService:
     Errors: INVALID_ARGUMENT with `google.rpc.BadRequest` field violations that
     name each offending field; NOT_FOUND for an unknown road or schema version;
     ALREADY_EXISTS; FAILED_PRECONDITION when the road's state forbids the call;
-    ABORTED when a supplied etag is stale. Every error carries a
-    `google.rpc.ErrorInfo` with a stable reason (e.g. `ROAD_NOT_FOUND`).
+    ABORTED when a supplied etag is stale; RESOURCE_EXHAUSTED (reason
+    `QUOTA_EXCEEDED`, with `google.rpc.QuotaFailure` and `RetryInfo`) when the
+    caller is over its `paver_writes_per_second` (writes only). Every error
+    carries a `google.rpc.ErrorInfo` with a stable reason (e.g.
+    `ROAD_NOT_FOUND`).
 
     Who may call (once the server has authentication configured): reads need
     an authenticated principal; CreateRoad needs a server admin; UpdateRoad,

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file roadroller/v1/offramp.proto.
  */
 export const file_roadroller_v1_offramp: GenFile = /*@__PURE__*/
-  fileDesc("Chtyb2Fkcm9sbGVyL3YxL29mZnJhbXAucHJvdG8SDXJvYWRyb2xsZXIudjEijgIKEFN1YnNjcmliZVJlcXVlc3QSMQoFc3RhcnQYASABKAsyIC5yb2Fkcm9sbGVyLnYxLlN0YXJ0U3Vic2NyaXB0aW9uSAASMQoHcmVxdWVzdBgCIAEoCzIeLnJvYWRyb2xsZXIudjEuUmVxdWVzdE1lc3NhZ2VzSAASLwoGY2FuY2VsGAMgASgLMh0ucm9hZHJvbGxlci52MS5DYW5jZWxNZXNzYWdlc0gAEi4KBmNvbW1pdBgEIAEoCzIcLnJvYWRyb2xsZXIudjEuQ29tbWl0T2Zmc2V0c0gAEisKBHNlZWsYBSABKAsyGy5yb2Fkcm9sbGVyLnYxLlNlZWtQb3NpdGlvbkgAQgYKBGtpbmQi2AEKEVN0YXJ0U3Vic2NyaXB0aW9uEgwKBHJvYWQYASABKAkSDgoGc3RyZWFtGAIgASgJEjgKEGluaXRpYWxfcG9zaXRpb24YAyABKA4yHi5yb2Fkcm9sbGVyLnYxLkluaXRpYWxQb3NpdGlvbhItCgRtb2RlGAQgASgOMh8ucm9hZHJvbGxlci52MS5TdWJzY3JpcHRpb25Nb2RlEiQKBmdyYW50cxgFIAMoDjIULnJvYWRyb2xsZXIudjEuR3JhbnQSFgoOaW5pdGlhbF9jcmVkaXQYBiABKAMiIAoPUmVxdWVzdE1lc3NhZ2VzEg0KBWNvdW50GAEgASgDIhAKDkNhbmNlbE1lc3NhZ2VzIpMBCg1Db21taXRPZmZzZXRzEhYKDmNvcnJlbGF0aW9uX2lkGAEgASgJEjoKB29mZnNldHMYAiADKAsyKS5yb2Fkcm9sbGVyLnYxLkNvbW1pdE9mZnNldHMuT2Zmc2V0c0VudHJ5Gi4KDE9mZnNldHNFbnRyeRILCgNrZXkYASABKAUSDQoFdmFsdWUYAiABKAM6AjgBIqoBCgxTZWVrUG9zaXRpb24SLwoIYm91bmRhcnkYASABKA4yGy5yb2Fkcm9sbGVyLnYxLlNlZWtCb3VuZGFyeUgAEi8KCXRpbWVzdGFtcBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIABIyCgdvZmZzZXRzGAMgASgLMh8ucm9hZHJvbGxlci52MS5QYXJ0aXRpb25PZmZzZXRzSABCBAoCdG8igQEKEFBhcnRpdGlvbk9mZnNldHMSPQoHb2Zmc2V0cxgBIAMoCzIsLnJvYWRyb2xsZXIudjEuUGFydGl0aW9uT2Zmc2V0cy5PZmZzZXRzRW50cnkaLgoMT2Zmc2V0c0VudHJ5EgsKA2tleRgBIAEoBRINCgV2YWx1ZRgCIAEoAzoCOAEiHwoOU25hcHNob3RRdWV1ZWQSDQoFcGxhY2UYASABKAUijwMKEVN1YnNjcmliZVJlc3BvbnNlEi8KCmNvbm5lY3Rpb24YASABKAsyGS5yb2Fkcm9sbGVyLnYxLkNvbm5lY3Rpb25IABItCgdtZXNzYWdlGAIgASgLMhoucm9hZHJvbGxlci52MS5Sb2FkTWVzc2FnZUgAEi0KCXJlYmFsYW5jZRgDIAEoCzIYLnJvYWRyb2xsZXIudjEuUmViYWxhbmNlSAASOAoPY29tbWl0X3Jlc3BvbnNlGAQgASgLMh0ucm9hZHJvbGxlci52MS5Db21taXRSZXNwb25zZUgAEjwKEXNuYXBzaG90X2NvbXBsZXRlGAUgASgLMh8ucm9hZHJvbGxlci52MS5TbmFwc2hvdENvbXBsZXRlSAASMQoFZXJyb3IYBiABKAsyIC5yb2Fkcm9sbGVyLnYxLlN1YnNjcmlwdGlvbkVycm9ySAASOAoPc25hcHNob3RfcXVldWVkGAcgASgLMh0ucm9hZHJvbGxlci52MS5TbmFwc2hvdFF1ZXVlZEgAQgYKBGtpbmQiOQoKQ29ubmVjdGlvbhITCgtpbnN0YW5jZV9pZBgBIAEoCRIWCg5jb25zdW1lcl9ncm91cBgCIAEoCSKFAgoLUm9hZE1lc3NhZ2USEQoJcGFydGl0aW9uGAEgASgFEg4KBm9mZnNldBgCIAEoAxItCgl0aW1lc3RhbXAYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDnNjaGVtYV92ZXJzaW9uGAQgASgFEhAKA2tleRgFIAEoCUgAiAEBEhQKB3BheWxvYWQYBiABKAlIAYgBARIYCgt0cmFjZXBhcmVudBgHIAEoCUgCiAEBEhcKCnRyYWNlc3RhdGUYCCABKAlIA4gBAUIGCgRfa2V5QgoKCF9wYXlsb2FkQg4KDF90cmFjZXBhcmVudEINCgtfdHJhY2VzdGF0ZSIfCglSZWJhbGFuY2USEgoKcGFydGl0aW9ucxgBIAMoBSJICg5Db21taXRSZXNwb25zZRIWCg5jb3JyZWxhdGlvbl9pZBgBIAEoCRIPCgdzdWNjZXNzGAIgASgIEg0KBWVycm9yGAMgASgJIoEBChBTbmFwc2hvdENvbXBsZXRlEj0KB29mZnNldHMYASADKAsyLC5yb2Fkcm9sbGVyLnYxLlNuYXBzaG90Q29tcGxldGUuT2Zmc2V0c0VudHJ5Gi4KDE9mZnNldHNFbnRyeRILCgNrZXkYASABKAUSDQoFdmFsdWUYAiABKAM6AjgBIiMKEVN1YnNjcmlwdGlvbkVycm9yEg4KBnJlYXNvbhgBIAEoCSpvCg9Jbml0aWFsUG9zaXRpb24SIAocSU5JVElBTF9QT1NJVElPTl9VTlNQRUNJRklFRBAAEh0KGUlOSVRJQUxfUE9TSVRJT05fRUFSTElFU1QQARIbChdJTklUSUFMX1BPU0lUSU9OX0xBVEVTVBACKnIKEFN1YnNjcmlwdGlvbk1vZGUSIQodU1VCU0NSSVBUSU9OX01PREVfVU5TUEVDSUZJRUQQABIbChdTVUJTQ1JJUFRJT05fTU9ERV9HUk9VUBABEh4KGlNVQlNDUklQVElPTl9NT0RFX1NOQVBTSE9UEAIqYQoMU2Vla0JvdW5kYXJ5Eh0KGVNFRUtfQk9VTkRBUllfVU5TUEVDSUZJRUQQABIbChdTRUVLX0JPVU5EQVJZX0JFR0lOTklORxABEhUKEVNFRUtfQk9VTkRBUllfRU5EEAIyZAoOT2ZmcmFtcFNlcnZpY2USUgoJU3Vic2NyaWJlEh8ucm9hZHJvbGxlci52MS5TdWJzY3JpYmVSZXF1ZXN0GiAucm9hZHJvbGxlci52MS5TdWJzY3JpYmVSZXNwb25zZSgBMAFiBnByb3RvMw", [file_google_protobuf_timestamp, file_roadroller_v1_roads]);
+  fileDesc("Chtyb2Fkcm9sbGVyL3YxL29mZnJhbXAucHJvdG8SDXJvYWRyb2xsZXIudjEijgIKEFN1YnNjcmliZVJlcXVlc3QSMQoFc3RhcnQYASABKAsyIC5yb2Fkcm9sbGVyLnYxLlN0YXJ0U3Vic2NyaXB0aW9uSAASMQoHcmVxdWVzdBgCIAEoCzIeLnJvYWRyb2xsZXIudjEuUmVxdWVzdE1lc3NhZ2VzSAASLwoGY2FuY2VsGAMgASgLMh0ucm9hZHJvbGxlci52MS5DYW5jZWxNZXNzYWdlc0gAEi4KBmNvbW1pdBgEIAEoCzIcLnJvYWRyb2xsZXIudjEuQ29tbWl0T2Zmc2V0c0gAEisKBHNlZWsYBSABKAsyGy5yb2Fkcm9sbGVyLnYxLlNlZWtQb3NpdGlvbkgAQgYKBGtpbmQi9gEKEVN0YXJ0U3Vic2NyaXB0aW9uEgwKBHJvYWQYASABKAkSDgoGc3RyZWFtGAIgASgJEjgKEGluaXRpYWxfcG9zaXRpb24YAyABKA4yHi5yb2Fkcm9sbGVyLnYxLkluaXRpYWxQb3NpdGlvbhItCgRtb2RlGAQgASgOMh8ucm9hZHJvbGxlci52MS5TdWJzY3JpcHRpb25Nb2RlEiQKBmdyYW50cxgFIAMoDjIULnJvYWRyb2xsZXIudjEuR3JhbnQSFgoOaW5pdGlhbF9jcmVkaXQYBiABKAMSHAoUcmVwb3J0X3BhcnRpdGlvbl9lbmQYByABKAgiIAoPUmVxdWVzdE1lc3NhZ2VzEg0KBWNvdW50GAEgASgDIhAKDkNhbmNlbE1lc3NhZ2VzIpMBCg1Db21taXRPZmZzZXRzEhYKDmNvcnJlbGF0aW9uX2lkGAEgASgJEjoKB29mZnNldHMYAiADKAsyKS5yb2Fkcm9sbGVyLnYxLkNvbW1pdE9mZnNldHMuT2Zmc2V0c0VudHJ5Gi4KDE9mZnNldHNFbnRyeRILCgNrZXkYASABKAUSDQoFdmFsdWUYAiABKAM6AjgBIqoBCgxTZWVrUG9zaXRpb24SLwoIYm91bmRhcnkYASABKA4yGy5yb2Fkcm9sbGVyLnYxLlNlZWtCb3VuZGFyeUgAEi8KCXRpbWVzdGFtcBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBIABIyCgdvZmZzZXRzGAMgASgLMh8ucm9hZHJvbGxlci52MS5QYXJ0aXRpb25PZmZzZXRzSABCBAoCdG8igQEKEFBhcnRpdGlvbk9mZnNldHMSPQoHb2Zmc2V0cxgBIAMoCzIsLnJvYWRyb2xsZXIudjEuUGFydGl0aW9uT2Zmc2V0cy5PZmZzZXRzRW50cnkaLgoMT2Zmc2V0c0VudHJ5EgsKA2tleRgBIAEoBRINCgV2YWx1ZRgCIAEoAzoCOAEiNgoMUGFydGl0aW9uRW5kEhEKCXBhcnRpdGlvbhgBIAEoBRITCgtuZXh0X29mZnNldBgCIAEoAyIfCg5TbmFwc2hvdFF1ZXVlZBINCgVwbGFjZRgBIAEoBSLFAwoRU3Vic2NyaWJlUmVzcG9uc2USLwoKY29ubmVjdGlvbhgBIAEoCzIZLnJvYWRyb2xsZXIudjEuQ29ubmVjdGlvbkgAEi0KB21lc3NhZ2UYAiABKAsyGi5yb2Fkcm9sbGVyLnYxLlJvYWRNZXNzYWdlSAASLQoJcmViYWxhbmNlGAMgASgLMhgucm9hZHJvbGxlci52MS5SZWJhbGFuY2VIABI4Cg9jb21taXRfcmVzcG9uc2UYBCABKAsyHS5yb2Fkcm9sbGVyLnYxLkNvbW1pdFJlc3BvbnNlSAASPAoRc25hcHNob3RfY29tcGxldGUYBSABKAsyHy5yb2Fkcm9sbGVyLnYxLlNuYXBzaG90Q29tcGxldGVIABIxCgVlcnJvchgGIAEoCzIgLnJvYWRyb2xsZXIudjEuU3Vic2NyaXB0aW9uRXJyb3JIABI4Cg9zbmFwc2hvdF9xdWV1ZWQYByABKAsyHS5yb2Fkcm9sbGVyLnYxLlNuYXBzaG90UXVldWVkSAASNAoNcGFydGl0aW9uX2VuZBgIIAEoCzIbLnJvYWRyb2xsZXIudjEuUGFydGl0aW9uRW5kSABCBgoEa2luZCI5CgpDb25uZWN0aW9uEhMKC2luc3RhbmNlX2lkGAEgASgJEhYKDmNvbnN1bWVyX2dyb3VwGAIgASgJIoUCCgtSb2FkTWVzc2FnZRIRCglwYXJ0aXRpb24YASABKAUSDgoGb2Zmc2V0GAIgASgDEi0KCXRpbWVzdGFtcBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOc2NoZW1hX3ZlcnNpb24YBCABKAUSEAoDa2V5GAUgASgJSACIAQESFAoHcGF5bG9hZBgGIAEoCUgBiAEBEhgKC3RyYWNlcGFyZW50GAcgASgJSAKIAQESFwoKdHJhY2VzdGF0ZRgIIAEoCUgDiAEBQgYKBF9rZXlCCgoIX3BheWxvYWRCDgoMX3RyYWNlcGFyZW50Qg0KC190cmFjZXN0YXRlIh8KCVJlYmFsYW5jZRISCgpwYXJ0aXRpb25zGAEgAygFIkgKDkNvbW1pdFJlc3BvbnNlEhYKDmNvcnJlbGF0aW9uX2lkGAEgASgJEg8KB3N1Y2Nlc3MYAiABKAgSDQoFZXJyb3IYAyABKAkigQEKEFNuYXBzaG90Q29tcGxldGUSPQoHb2Zmc2V0cxgBIAMoCzIsLnJvYWRyb2xsZXIudjEuU25hcHNob3RDb21wbGV0ZS5PZmZzZXRzRW50cnkaLgoMT2Zmc2V0c0VudHJ5EgsKA2tleRgBIAEoBRINCgV2YWx1ZRgCIAEoAzoCOAEiIwoRU3Vic2NyaXB0aW9uRXJyb3ISDgoGcmVhc29uGAEgASgJKm8KD0luaXRpYWxQb3NpdGlvbhIgChxJTklUSUFMX1BPU0lUSU9OX1VOU1BFQ0lGSUVEEAASHQoZSU5JVElBTF9QT1NJVElPTl9FQVJMSUVTVBABEhsKF0lOSVRJQUxfUE9TSVRJT05fTEFURVNUEAIqcgoQU3Vic2NyaXB0aW9uTW9kZRIhCh1TVUJTQ1JJUFRJT05fTU9ERV9VTlNQRUNJRklFRBAAEhsKF1NVQlNDUklQVElPTl9NT0RFX0dST1VQEAESHgoaU1VCU0NSSVBUSU9OX01PREVfU05BUFNIT1QQAiphCgxTZWVrQm91bmRhcnkSHQoZU0VFS19CT1VOREFSWV9VTlNQRUNJRklFRBAAEhsKF1NFRUtfQk9VTkRBUllfQkVHSU5OSU5HEAESFQoRU0VFS19CT1VOREFSWV9FTkQQAjJkCg5PZmZyYW1wU2VydmljZRJSCglTdWJzY3JpYmUSHy5yb2Fkcm9sbGVyLnYxLlN1YnNjcmliZVJlcXVlc3QaIC5yb2Fkcm9sbGVyLnYxLlN1YnNjcmliZVJlc3BvbnNlKAEwAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_roadroller_v1_roads]);
 
 /**
  * A message from the subscriber.
@@ -127,6 +127,15 @@ export type StartSubscription = Message<"roadroller.v1.StartSubscription"> & {
    * @generated from field: int64 initial_credit = 6;
    */
   initialCredit: bigint;
+
+  /**
+   * When set, the server sends `partition_end` each time the subscriber has
+   * been sent every record of a partition up to its end, so a reader can stop
+   * at the end of the data (as `kcat -e` does). GROUP mode only.
+   *
+   * @generated from field: bool report_partition_end = 7;
+   */
+  reportPartitionEnd: boolean;
 };
 
 /**
@@ -268,6 +277,32 @@ export const PartitionOffsetsSchema: GenMessage<PartitionOffsets> = /*@__PURE__*
   messageDesc(file_roadroller_v1_offramp, 6);
 
 /**
+ * The subscriber has been sent a partition up to its end.
+ *
+ * @generated from message roadroller.v1.PartitionEnd
+ */
+export type PartitionEnd = Message<"roadroller.v1.PartitionEnd"> & {
+  /**
+   * @generated from field: int32 partition = 1;
+   */
+  partition: number;
+
+  /**
+   * The partition's end: the offset of the next record it will hold.
+   *
+   * @generated from field: int64 next_offset = 2;
+   */
+  nextOffset: bigint;
+};
+
+/**
+ * Describes the message roadroller.v1.PartitionEnd.
+ * Use `create(PartitionEndSchema)` to create a new message.
+ */
+export const PartitionEndSchema: GenMessage<PartitionEnd> = /*@__PURE__*/
+  messageDesc(file_roadroller_v1_offramp, 7);
+
+/**
  * A SNAPSHOT subscription's place in the queue.
  *
  * @generated from message roadroller.v1.SnapshotQueued
@@ -286,7 +321,7 @@ export type SnapshotQueued = Message<"roadroller.v1.SnapshotQueued"> & {
  * Use `create(SnapshotQueuedSchema)` to create a new message.
  */
 export const SnapshotQueuedSchema: GenMessage<SnapshotQueued> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_offramp, 7);
+  messageDesc(file_roadroller_v1_offramp, 8);
 
 /**
  * A message from the server.
@@ -355,6 +390,16 @@ export type SubscribeResponse = Message<"roadroller.v1.SubscribeResponse"> & {
      */
     value: SnapshotQueued;
     case: "snapshotQueued";
+  } | {
+    /**
+     * Only with `start.report_partition_end`: every record of the partition
+     * up to `next_offset` has been sent. Sent without credit, after those
+     * records; again whenever the subscriber catches up after more arrived.
+     *
+     * @generated from field: roadroller.v1.PartitionEnd partition_end = 8;
+     */
+    value: PartitionEnd;
+    case: "partitionEnd";
   } | { case: undefined; value?: undefined };
 };
 
@@ -363,7 +408,7 @@ export type SubscribeResponse = Message<"roadroller.v1.SubscribeResponse"> & {
  * Use `create(SubscribeResponseSchema)` to create a new message.
  */
 export const SubscribeResponseSchema: GenMessage<SubscribeResponse> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_offramp, 8);
+  messageDesc(file_roadroller_v1_offramp, 9);
 
 /**
  * Who serves a subscription.
@@ -391,7 +436,7 @@ export type Connection = Message<"roadroller.v1.Connection"> & {
  * Use `create(ConnectionSchema)` to create a new message.
  */
 export const ConnectionSchema: GenMessage<Connection> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_offramp, 9);
+  messageDesc(file_roadroller_v1_offramp, 10);
 
 /**
  * One record of a road.
@@ -458,7 +503,7 @@ export type RoadMessage = Message<"roadroller.v1.RoadMessage"> & {
  * Use `create(RoadMessageSchema)` to create a new message.
  */
 export const RoadMessageSchema: GenMessage<RoadMessage> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_offramp, 10);
+  messageDesc(file_roadroller_v1_offramp, 11);
 
 /**
  * The partitions this subscriber holds after a change of assignment.
@@ -477,7 +522,7 @@ export type Rebalance = Message<"roadroller.v1.Rebalance"> & {
  * Use `create(RebalanceSchema)` to create a new message.
  */
 export const RebalanceSchema: GenMessage<Rebalance> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_offramp, 11);
+  messageDesc(file_roadroller_v1_offramp, 12);
 
 /**
  * The answer to a `commit`.
@@ -508,7 +553,7 @@ export type CommitResponse = Message<"roadroller.v1.CommitResponse"> & {
  * Use `create(CommitResponseSchema)` to create a new message.
  */
 export const CommitResponseSchema: GenMessage<CommitResponse> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_offramp, 12);
+  messageDesc(file_roadroller_v1_offramp, 13);
 
 /**
  * SNAPSHOT mode: every live key has been sent.
@@ -530,7 +575,7 @@ export type SnapshotComplete = Message<"roadroller.v1.SnapshotComplete"> & {
  * Use `create(SnapshotCompleteSchema)` to create a new message.
  */
 export const SnapshotCompleteSchema: GenMessage<SnapshotComplete> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_offramp, 13);
+  messageDesc(file_roadroller_v1_offramp, 14);
 
 /**
  * A problem that does not end the subscription.
@@ -549,7 +594,7 @@ export type SubscriptionError = Message<"roadroller.v1.SubscriptionError"> & {
  * Use `create(SubscriptionErrorSchema)` to create a new message.
  */
 export const SubscriptionErrorSchema: GenMessage<SubscriptionError> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_offramp, 14);
+  messageDesc(file_roadroller_v1_offramp, 15);
 
 /**
  * Where a stream without committed offsets starts.
