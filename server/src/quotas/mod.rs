@@ -350,6 +350,10 @@ impl Quotas {
     }
 }
 
+/// Turns per second of the instance's Offramp capacity, at most, that one
+/// delivery takes.
+const TURNS: u64 = 16;
+
 /// What one Offramp subscription pays for its deliveries.
 pub struct Payer {
     quotas: Quotas,
@@ -365,11 +369,12 @@ impl Payer {
     }
 
     /// The most payload bytes one delivery should carry while a limit
-    /// applies (a bucketful, so one wait is short); `None` when no limit
-    /// applies.
+    /// applies (a bucketful, so one wait is short; a small share of the
+    /// instance's capacity, so that weighted turns interleave finely);
+    /// `None` when no limit applies.
     pub fn budget(&self) -> Option<u64> {
         let buckets = self.charges(0).into_iter().map(|c| u64::from(c.bucket.rate().burst));
-        let gate = self.quotas.inner.offramp.iter().map(|g| g.burst());
+        let gate = self.quotas.inner.offramp.iter().map(|g| (g.burst() / TURNS).max(1));
         buckets.chain(gate).min()
     }
 

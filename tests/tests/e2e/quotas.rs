@@ -564,3 +564,75 @@ async fn the_quotas_file_limits_a_principal_and_is_reread_when_it_changes() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_readers_weighted_one_and_three_share_the_offramp_capacity_one_to_three() {
+    let broker = TestBroker::start();
+    let secured = Secured::new();
+    let file = secured.write(
+        "quotas.toml",
+        "[[quota]]\nprincipal = \"light\"\nweight = 1\n\n[[quota]]\nprincipal = \"heavy\"\nweight = 3\n",
+    );
+    let admin = secured.tokens.token("root", &["platform"]);
+    let server = TestServer::start_tls(&broker, &secured.pki.ca_pem, |s| {
+        secured.apply(s);
+        s.quotas.file = Some(file);
+        // The instance delivers 20 kB of payload a second in all.
+        s.quotas.offramp_capacity = Some(20_000);
+    })
+    .await
+    .with_token(&admin);
+    let mut road = stream_road("popular");
+    road.partitions = 1;
+    road.authorisation = Some(pb::Authorisation {
+        offramp: Some(pb::OfframpAuthorisation {
+            authorities: [(
+                "readers".to_string(),
+                pb::Grants { grants: vec![pb::Grant::Public as i32] },
+            )]
+            .into(),
+        }),
+        ..Default::default()
+    });
+    open_road(&server, road, schema()).await;
+    // 300 kB: more than either reader gets in the test.
+    let records: Vec<pb::Record> =
+        (0..3000u64).map(|n| record(json!({"n": n, "pad": "x".repeat(80)}))).collect();
+    for chunk in records.chunks(500) {
+        server.produce_accepted("popular", chunk.to_vec()).await;
+    }
+
+    let began = Instant::now();
+    let read = |who: &'static str| {
+        let token = secured.tokens.token(who, &["readers"]);
+        let server = &server;
+        async move {
+            let start = group_start("popular", who, 1_000_000);
+            let mut s =
+                Subscriber::start_as(server, Bearer::new(&token), start).await.expect("subscribe");
+            let mut at = Vec::new();
+            while began.elapsed() < Duration::from_secs(7) {
+                match s.next(Duration::from_millis(500)).await.expect("alive") {
+                    Some(Got::Message(m)) => {
+                        at.push((began.elapsed(), m.payload.map_or(0, |p| p.len())))
+                    }
+                    Some(_) | None => {}
+                }
+            }
+            at
+        }
+    };
+    let (light, heavy) = tokio::join!(read("light"), read("heavy"));
+    let window = |at: &[(Duration, usize)]| -> f64 {
+        at.iter()
+            .filter(|(t, _)| (Duration::from_secs(2)..Duration::from_secs(6)).contains(t))
+            .map(|(_, bytes)| *bytes as f64)
+            .sum()
+    };
+    let (l, h) = (window(&light), window(&heavy));
+    let ratio = h / l;
+    assert!((ratio / 3.0 - 1.0).abs() <= 0.20, "heavy:light = {ratio:.2} ({h} to {l} bytes)");
+    let per_second = (l + h) / 4.0;
+    assert!((per_second / 20_000.0 - 1.0).abs() <= 0.20, "{per_second:.0} bytes/s in all");
+    println!("from 2 s to 6 s: heavy {h} bytes, light {l} bytes");
+}
