@@ -129,13 +129,14 @@ async fn failures_read_as_sentences_with_distinct_exit_codes() {
 
     let missing = roadroller(s, &["road", "get", "nowhere"]);
     assert_eq!(missing.status.code(), Some(3), "not found");
-    assert_eq!(text(&missing.stderr).trim(), "roadroller: road \"nowhere\" does not exist");
+    assert_eq!(text(&missing.stderr).trim(), "roadroller: Road \"nowhere\" does not exist.");
 
     let invalid = roadroller(s, &["road", "create", "Bad-Name", "--type", "stream"]);
     assert_eq!(invalid.status.code(), Some(4), "refused");
     let err = text(&invalid.stderr);
     assert!(err.contains("road.name: \"Bad-Name\" must match ^[a-z][a-z0-9_]*$"), "{err}");
     assert!(!err.contains("Status {"), "no debug dumps: {err}");
+    assert_eq!(err.matches("must match").count(), 1, "each problem said once: {err}");
 
     let usage = roadroller(s, &["road", "create", "x"]);
     assert_eq!(usage.status.code(), Some(2), "usage: --type is required");

@@ -10,7 +10,7 @@ pub enum PaverError {
     InvalidRoad(Vec<FieldViolation>),
     #[error("invalid schema: {0:?}")]
     InvalidSchema(Vec<FieldViolation>),
-    #[error("road {0:?} does not exist")]
+    #[error("Road \"{0}\" does not exist.")]
     RoadNotFound(String),
     #[error("road {road:?} has no schema version {version}")]
     SchemaNotFound { road: String, version: u32 },

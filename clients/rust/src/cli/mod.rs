@@ -207,7 +207,7 @@ impl From<Error> for Failure {
             None if matches!(e, Error::Credentials { .. }) => 1,
             _ => 5,
         };
-        let details = e
+        let details: Vec<String> = e
             .field_violations()
             .into_iter()
             .map(|(field, why)| format!("{field}: {why}"))
@@ -215,6 +215,14 @@ impl From<Error> for Failure {
         let message = match &e {
             Error::Status(s) if s.code() == Code::Unavailable => {
                 format!("the server is unavailable: {}", s.message())
+            }
+            // The server's sentence lists the violations already shown one
+            // per line below it: said once.
+            Error::Status(s)
+                if !details.is_empty()
+                    && details.iter().all(|d: &String| s.message().contains(d.as_str())) =>
+            {
+                "the request was refused:".to_string()
             }
             _ => e.to_string(),
         };
