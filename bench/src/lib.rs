@@ -8,6 +8,7 @@ pub mod observed;
 pub mod payload;
 pub mod proc;
 pub mod quotas;
+pub mod readers;
 pub mod scenarios;
 pub mod stage;
 pub mod throughput;

@@ -185,16 +185,19 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
     step("6. Offramp GROUP, push mode");
     let cpu = proc::Cpu::start(pid);
     let value = throughput::offramp_push(&stage, STREAM, total).await?;
+    let group_rate = value;
     figures.push(
         Figure::new("6 Offramp GROUP push", value, "records/s")
             .against(raw, Target::RatioAtLeast(0.85)),
     );
     cpu_figures(&mut figures, "6", cpu, total);
 
+    let mut snapshot_rate = None;
     if !args.skip.contains(&7) {
         show(&figures);
         step("7. SNAPSHOT against a raw read");
         let s = scenarios::snapshot(&stage, sizes.snapshot_keys).await?;
+        snapshot_rate = Some(sizes.snapshot_keys as f64 / s.snapshot_secs);
         figures.push(
             Figure::new(
                 format!("7 SNAPSHOT {} keys x 3", sizes.snapshot_keys),
@@ -267,6 +270,24 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
                 .against(o.offramp.0, Target::RatioAtLeast(0.90)),
         );
         figures.push(Figure::new("12 spans received", o.spans as f64, "spans"));
+    }
+
+    if !args.skip.contains(&14) {
+        show(&figures);
+        step("14. the CLI's read paths, against the Offramp rates above");
+        let tail = roadroller_bench::readers::cli_tail(&stage, &bin, total)?;
+        figures.push(
+            Figure::new(format!("14 roadroller tail -e, {total} records"), tail, "records/s")
+                .against(group_rate, Target::RatioAtLeast(0.5)),
+        );
+        if let Some(rate) = snapshot_rate {
+            let keys = sizes.snapshot_keys;
+            let snapshot = roadroller_bench::readers::cli_snapshot(&stage, &bin, keys)?;
+            figures.push(
+                Figure::new(format!("14 roadroller snapshot, {keys} keys"), snapshot, "keys/s")
+                    .against(rate, Target::RatioAtLeast(0.5)),
+            );
+        }
     }
 
     if !args.skip.contains(&13) {

@@ -43,9 +43,13 @@ pub struct SubscribeOptions {
     pub partition_ends: bool,
 }
 
-/// Messages asked for at a time by default: enough to cover a round trip at
-/// the server's delivery rate, so the reader never waits for credit.
-pub const DEFAULT_WINDOW: u32 = 5000;
+/// Messages asked for at a time by default. The server pauses a partition
+/// whose records wait for credit and resumes it when credit comes, and a
+/// resumed partition waits for a fetch: a window that covers several fetches
+/// keeps that from ever happening (5,000 delivered 4,400 records/s where
+/// 50,000 delivers 40,000). It bounds what waits here, as librdkafka's own
+/// queue does (about as many bytes at 1 KiB a record).
+pub const DEFAULT_WINDOW: u32 = 50_000;
 
 impl SubscribeOptions {
     /// A GROUP subscription on `stream`. A stream that has committed
