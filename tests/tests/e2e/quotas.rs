@@ -473,23 +473,34 @@ async fn flood(
     at
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_principals_weighted_one_and_three_share_a_saturated_instance_one_to_three() {
-    let broker = TestBroker::start();
-    let secured = Secured::new();
+/// A secured server whose quotas file gives `light` weight 1 and `heavy`
+/// weight 3, with the capacity `capacity` sets; its own clients are a
+/// server admin.
+async fn weighted(
+    broker: &TestBroker,
+    secured: &Secured,
+    capacity: impl FnOnce(&mut roadroller_server::quotas::QuotaSettings),
+) -> TestServer {
     let file = secured.write(
         "quotas.toml",
         "[[quota]]\nprincipal = \"light\"\nweight = 1\n\n[[quota]]\nprincipal = \"heavy\"\nweight = 3\n",
     );
     let admin = secured.tokens.token("root", &["platform"]);
-    let server = TestServer::start_tls(&broker, &secured.pki.ca_pem, |s| {
+    TestServer::start_tls(broker, &secured.pki.ca_pem, |s| {
         secured.apply(s);
         s.quotas.file = Some(file);
-        // The instance takes 2,000 records a second in all.
-        s.quotas.onramp_capacity = Some(2000);
+        capacity(&mut s.quotas);
     })
     .await
-    .with_token(&admin);
+    .with_token(&admin)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_principals_weighted_one_and_three_share_a_saturated_instance_one_to_three() {
+    let broker = TestBroker::start();
+    let secured = Secured::new();
+    // The instance takes 2,000 records a second in all.
+    let server = weighted(&broker, &secured, |q| q.onramp_capacity = Some(2000)).await;
     let mut road = stream_road("shared");
     road.authorisation = Some(pb::Authorisation {
         onramp: Some(pb::OnrampAuthorisation {
@@ -569,19 +580,8 @@ async fn the_quotas_file_limits_a_principal_and_is_reread_when_it_changes() {
 async fn two_readers_weighted_one_and_three_share_the_offramp_capacity_one_to_three() {
     let broker = TestBroker::start();
     let secured = Secured::new();
-    let file = secured.write(
-        "quotas.toml",
-        "[[quota]]\nprincipal = \"light\"\nweight = 1\n\n[[quota]]\nprincipal = \"heavy\"\nweight = 3\n",
-    );
-    let admin = secured.tokens.token("root", &["platform"]);
-    let server = TestServer::start_tls(&broker, &secured.pki.ca_pem, |s| {
-        secured.apply(s);
-        s.quotas.file = Some(file);
-        // The instance delivers 20 kB of payload a second in all.
-        s.quotas.offramp_capacity = Some(20_000);
-    })
-    .await
-    .with_token(&admin);
+    // The instance delivers 20 kB of payload a second in all.
+    let server = weighted(&broker, &secured, |q| q.offramp_capacity = Some(20_000)).await;
     let mut road = stream_road("popular");
     road.partitions = 1;
     road.authorisation = Some(pb::Authorisation {
