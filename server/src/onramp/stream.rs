@@ -10,6 +10,9 @@ use tokio_util::sync::CancellationToken;
 use super::{Charged, Onramp, OnrampError, Outcome, Record, TraceContext};
 use crate::auth::{self, Caller};
 
+/// How long a stream charges the account it looked up.
+const ACCOUNT_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Far enough away to stand for "never".
 const YEAR: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 3600);
 
@@ -67,6 +70,7 @@ impl Onramp {
         let permits = Arc::new(Semaphore::new(bound));
         let caller = Arc::new(caller);
         tokio::spawn(async move {
+            let mut account = (onramp.quotas.account(&caller), std::time::Instant::now());
             let mut pending = FuturesOrdered::new();
             let mut reading = true;
             let mut drained = false;
@@ -127,7 +131,12 @@ impl Onramp {
                             if !too_large {
                                 let records = batch.records.len() as u64;
                                 let bytes = batch.records.iter().map(Record::size).sum();
-                                let throttle = onramp.quotas.throttle_produce(&caller, &batch.road, records, bytes);
+                                // Looked up again each second, so that a
+                                // changed quotas file reaches open streams.
+                                if account.1.elapsed() >= ACCOUNT_FOR {
+                                    account = (onramp.quotas.account(&caller), std::time::Instant::now());
+                                }
+                                let throttle = onramp.quotas.throttle_produce(&account.0, &batch.road, records, bytes);
                                 tokio::pin!(throttle);
                                 let go = loop {
                                     tokio::select! {

@@ -85,7 +85,12 @@ impl State {
             let now = self.virtual_time;
             self.finish.retain(|_, f| *f > now);
         }
-        self.finish.insert(account.to_string(), finish);
+        match self.finish.get_mut(account) {
+            Some(f) => *f = finish,
+            None => {
+                self.finish.insert(account.to_string(), finish);
+            }
+        }
         (start, finish)
     }
 }

@@ -168,16 +168,19 @@ impl Quotas {
         let road_limits = road.map(|r| (r.name.as_str(), Limits::from(&r.quotas)));
         let mut charges = Vec::new();
         for &(limit, units) in wants {
-            let mut add = |subject: String, per_second: Option<u64>| {
+            // Names are made only for the limits that apply: a call without
+            // limits allocates nothing here.
+            let mut add = |subject: &dyn Fn() -> String, per_second: Option<u64>| {
                 if let Some(per_second) = per_second {
+                    let subject = subject();
                     let key = format!("{subject}|{}", limit.name());
                     let bucket = self.inner.buckets.get(&key, Rate::new(per_second, burst));
                     charges.push(Charge { bucket, units, limit, subject });
                 }
             };
-            add(account.key.clone(), account.limits.rate(limit));
+            add(&|| account.key.clone(), account.limits.rate(limit));
             if let Some((name, limits)) = &road_limits {
-                add(format!("road:{name}"), limits.rate(limit));
+                add(&|| format!("road:{name}"), limits.rate(limit));
             }
         }
         charges
@@ -248,18 +251,18 @@ impl Quotas {
         Ok(())
     }
 
-    /// A ProduceStream batch: waits until the limits allow it.
-    pub async fn throttle_produce(&self, caller: &Caller, road: &str, records: u64, bytes: u64) {
-        let account = self.account(caller);
+    /// A ProduceStream batch of `account` (see [`Quotas::account`]): waits
+    /// until the limits allow it.
+    pub async fn throttle_produce(&self, account: &Account, road: &str, records: u64, bytes: u64) {
         let versioned = self.inner.registry.get(road);
         let road_doc = versioned.as_ref().map(|v| &*v.road);
         let wants = [(Limit::ProduceRecords, records), (Limit::ProduceBytes, bytes)];
-        let charges = self.charges(&account, road_doc, &wants);
+        let charges = self.charges(account, road_doc, &wants);
         // Only a road's own name labels metrics; anything else could be
         // made up by the caller.
         let label = if road_doc.is_some() { road } else { crate::telemetry::metrics::OTHER };
         self.pay(charges, label).await;
-        self.share(self.inner.onramp.as_ref(), &account, records, label, Limit::ProduceRecords)
+        self.share(self.inner.onramp.as_ref(), account, records, label, Limit::ProduceRecords)
             .await;
     }
 
