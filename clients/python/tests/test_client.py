@@ -15,6 +15,7 @@ from roadroller import (
     Accepted,
     Client,
     CommitError,
+    InitialPosition,
     Message,
     NotFoundError,
     Record,
@@ -22,10 +23,12 @@ from roadroller import (
     RoadrollerError,
     RoadType,
     SnapshotComplete,
+    SnapshotQueued,
     Subscription,
+    pb,
 )
 
-T = TypeVar("T", Message, Message | SnapshotComplete)
+T = TypeVar("T", Message, Message | SnapshotComplete, Message | SnapshotComplete | SnapshotQueued)
 
 
 def take(sub: Subscription[T], count: int, within: float = 30.0) -> list[T]:
@@ -41,7 +44,7 @@ def take(sub: Subscription[T], count: int, within: float = 30.0) -> list[T]:
     return items
 
 
-def messages(items: list[Message | SnapshotComplete]) -> list[Message]:
+def messages(items: list[Message | SnapshotComplete | SnapshotQueued]) -> list[Message]:
     """The items, asserting that every one is a `Message`."""
     for item in items:
         assert isinstance(item, Message), item
@@ -133,7 +136,7 @@ def test_group_subscription_commits_and_a_new_subscriber_resumes_after_them(
     )
     assert all(r.ok for r in produced)
 
-    with client.subscribe(road, "indexer") as sub:
+    with client.subscribe(road, "indexer", initial_position=InitialPosition.EARLIEST) as sub:
         messages = take(sub, 3)
         assert sub.connection is not None
         assert sub.connection.consumer_group == f"roadroller.{road}.indexer"
@@ -150,9 +153,10 @@ def test_group_subscription_commits_and_a_new_subscriber_resumes_after_them(
         with pytest.raises(CommitError):
             sub.commit({max(sub.partitions) + 1000: 0})
 
-    # Everything committed: the stream's next subscriber gets only what is new.
+    # Everything committed: the stream's next subscriber gets only what is new,
+    # its commits winning over the initial position.
     client.produce(road, [Record("c", {"price": 3})])
-    with client.subscribe(road, "indexer") as sub:
+    with client.subscribe(road, "indexer", initial_position=InitialPosition.EARLIEST) as sub:
         (message,) = take(sub, 1)
         assert isinstance(message, Message)
         assert (message.key, message.value) == ("c", {"price": 3})
@@ -165,7 +169,8 @@ def test_credit_is_topped_up_as_messages_are_taken(
     road = compacted_road()
     records = [Record(f"k{i}", {"price": i}) for i in range(12)]
     assert all(r.ok for r in client.produce(road, records))
-    with client.subscribe(road, "small_window", window=4) as sub:
+    earliest = InitialPosition.EARLIEST
+    with client.subscribe(road, "small_window", initial_position=earliest, window=4) as sub:
         keys = {m.key for m in take(sub, 12)}
     assert keys == {f"k{i}" for i in range(12)}
 
@@ -203,3 +208,70 @@ def test_snapshot_ends_with_the_boundary_then_follows_live_changes(
         client.produce(road, [Record("d", {"price": 5}), Record.delete("c")])
         live = messages(take(snapshot, 2))
         assert {(m.key, m.payload) for m in live} == {("d", '{"price": 5}'), ("c", None)}
+
+
+def test_a_new_stream_starts_at_latest_by_default(
+    client: Client, compacted_road: Callable[[], str]
+) -> None:
+    road = compacted_road()
+    before = client.produce(road, [Record(f"before-{i}", {"price": i}) for i in range(5)])
+    assert all(r.ok for r in before)
+
+    wanted = {"after-0", "after-1", "after-2"}
+    with client.subscribe(road, "latest_by_default") as sub:
+        # It starts at the end of each partition as its consumer finds it
+        # after joining: write until a record written since shows up.
+        seen: list[Message] = []
+        joined = 0
+        while not seen:
+            assert joined < 60, "nothing written after joining arrived"
+            client.produce(road, [Record(f"joined-{joined}", {"price": 0})])
+            joined += 1
+            while (item := sub.poll(0.5)) is not None:
+                seen.append(item)
+        assert sub.partitions
+        after = client.produce(road, [Record(k, {"price": 1}) for k in sorted(wanted)])
+        assert all(r.ok for r in after)
+        while not wanted <= {m.key for m in seen}:
+            seen += take(sub, 1)
+        quiet(sub, 1.0)
+
+    keys = {m.key for m in seen}
+    assert not {k for k in keys if k and k.startswith("before-")}, keys
+    assert keys - wanted <= {f"joined-{i}" for i in range(joined)}
+    # The record's time, as Kafka stamped it on the way in.
+    stamped = seen[-1]
+    assert stamped.timestamp is not None and stamped.timestamp.utcoffset() is not None
+    assert abs(stamped.timestamp.timestamp() - time.time()) < 300
+    assert round(stamped.timestamp.timestamp() * 1000) == stamped.timestamp_ms
+
+
+def test_a_snapshot_over_the_roads_limit_is_told_its_place_then_loads(client: Client) -> None:
+    road = f"py_{uuid.uuid4().hex[:12]}"
+    one_at_a_time = pb.RoadQuotas(max_snapshot_subscriptions=1)
+    client.create_road(road, RoadType.COMPACTED, quotas=one_at_a_time)
+    client.wait_for_topic(road)
+    client.register_schema(road, {"type": "object"})
+    client.set_enabled(road)
+    keys = {f"k{i}" for i in range(5)}
+    assert all(r.ok for r in client.produce(road, [Record(k, {"n": 1}) for k in sorted(keys)]))
+
+    # With credit for one message at a time the first snapshot cannot finish
+    # before it is read on, so it keeps the road's only place.
+    with client.snapshot(road, window=1) as first:
+        (head,) = take(first, 1)
+        assert isinstance(head, Message)
+        with client.snapshot(road) as second:
+            assert take(second, 1) == [SnapshotQueued(place=1)]
+
+            *rest, boundary = take(first, len(keys))
+            assert isinstance(boundary, SnapshotComplete)
+            assert {m.key for m in messages([head, *rest])} == keys
+
+            # The place is given up at the boundary: the second one loads.
+            items = take(second, len(keys) + 1)
+            while isinstance(items[0], SnapshotQueued):
+                items = items[1:] + take(second, 1)
+            *state, done = items
+            assert isinstance(done, SnapshotComplete)
+            assert {m.key for m in messages(state)} == keys

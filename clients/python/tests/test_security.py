@@ -23,6 +23,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from roadroller import (
     Client,
+    InitialPosition,
     Message,
     PermissionDeniedError,
     Record,
@@ -162,7 +163,7 @@ def test_streaming_calls_carry_the_token(auth_server: str, issuer: Issuer) -> No
         alice.register_schema(road, SCHEMA)
         alice.set_enabled(road)
         assert all(r.ok for r in alice.produce(road, [Record("k", {"n": 1})]))
-        with alice.subscribe(road, "secured") as sub:
+        with alice.subscribe(road, "secured", initial_position=InitialPosition.EARLIEST) as sub:
             message = sub.poll(30)
             assert isinstance(message, Message) and message.key == "k"
         # The generated stubs go through the same channel, token included.

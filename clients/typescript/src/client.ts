@@ -1,10 +1,16 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
-import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
+import {
+  type Client,
+  Code,
+  createClient,
+  type Interceptor,
+  type Transport,
+} from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { readFileSync } from "node:fs";
 import type { SecureClientSessionOptions } from "node:http2";
-import { RoadrollerError } from "./errors.js";
+import { DeadlineExceededError, toRoadrollerError } from "./errors.js";
 import {
   Grant,
   type Road,
@@ -57,7 +63,13 @@ export interface ClientOptions {
 const TOKEN_ENV = "ROADROLLER_TOKEN";
 
 export interface SubscribeOptions extends SubscriptionOptions {
-  /** Where a stream that has committed nothing starts; default EARLIEST. */
+  /**
+   * Where a stream that has committed nothing starts: LATEST (the default,
+   * as the contract's unset value and Kafka's `auto.offset.reset`) reads
+   * only records written after the subscriber joined; EARLIEST replays the
+   * road from its oldest record. A stream with commits resumes from them
+   * either way.
+   */
   initialPosition?: InitialPosition;
   /** Ask for fields marked PII intact instead of blanked. */
   pii?: boolean;
@@ -67,9 +79,12 @@ export interface SubscribeOptions extends SubscriptionOptions {
  * A connection to a Roadroller server over gRPC (HTTP/2), e.g.
  * `new RoadrollerClient("http://127.0.0.1:50051")`; `https://` for TLS
  * (with `caCert` for a private CA, `clientCert` and `clientKey` for a
- * server that asks for a client certificate). Failed calls reject with
- * `RoadrollerError` (`UnauthenticatedError` for missing or refused
- * credentials, `PermissionDeniedError` when the principal lacks the right).
+ * server that asks for a client certificate). Failed calls reject with a
+ * `RoadrollerError` of the subclass of its code (`AlreadyExistsError`,
+ * `NotFoundError`, `InvalidArgumentError` with the field violations,
+ * `ResourceExhaustedError` with `retryAfterMs` for a quota,
+ * `UnauthenticatedError` for missing or refused credentials,
+ * `PermissionDeniedError` when the principal lacks the right, ...).
  * Call `close()` when done.
  */
 export class RoadrollerClient {
@@ -106,7 +121,7 @@ export class RoadrollerClient {
     try {
       return await run({ timeoutMs: this.timeoutMs });
     } catch (e) {
-      throw RoadrollerError.from(e);
+      throw toRoadrollerError(e);
     }
   }
 
@@ -143,7 +158,7 @@ export class RoadrollerClient {
 
   /**
    * Changes the fields of `road` named in `paths` (e.g. `["description"]`).
-   * When `road.etag` is set and stale, rejects with `Code.Aborted`.
+   * When `road.etag` is set and stale, rejects with `AbortedError`.
    */
   async updateRoad(road: MessageInitShape<typeof RoadSchema>, paths: string[]): Promise<Road> {
     const updateMask = create(FieldMaskSchema, { paths });
@@ -162,7 +177,7 @@ export class RoadrollerClient {
 
   /**
    * Polls road `name` until its topic exists (`status.topicCreated`) and
-   * resolves to it; rejects after `timeoutMs`.
+   * resolves to it; rejects with `DeadlineExceededError` after `timeoutMs`.
    */
   async waitForTopic(name: string, timeoutMs = 30_000, intervalMs = 100): Promise<Road> {
     const deadline = Date.now() + timeoutMs;
@@ -171,7 +186,10 @@ export class RoadrollerClient {
       if (road.status?.topicCreated) return road;
       if (Date.now() >= deadline) {
         const problem = road.status?.lastProblem || "no problem reported";
-        throw new Error(`road "${name}" has no topic after ${timeoutMs} ms (${problem})`);
+        throw new DeadlineExceededError(
+          Code.DeadlineExceeded,
+          `road "${name}" has no topic after ${timeoutMs} ms (${problem})`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
@@ -210,8 +228,11 @@ export class RoadrollerClient {
    * Writes `records` to `road` in order and resolves to one result per
    * record, in the same order: accepted (on the topic: Kafka acknowledged
    * it) or rejected (with the reason and any schema violations). Records are
-   * independent. Whole-call failures (no such road, road disabled, too
-   * large, Kafka unavailable) reject with `RoadrollerError`.
+   * independent. Whole-call failures reject with `RoadrollerError`:
+   * `NotFoundError` (no such road), `FailedPreconditionError` (road
+   * disabled), `ResourceExhaustedError` (too large, or over a quota: nothing
+   * was written; retry after `retryAfterMs`), `UnavailableError` (Kafka
+   * unavailable).
    */
   async produce(road: string, records: Iterable<RecordInput>): Promise<ProduceResult[]> {
     const response = await this.call((o) =>
@@ -227,7 +248,9 @@ export class RoadrollerClient {
    * an async iterable of `Message`s. The stream's subscribers share the
    * road's partitions. Delivery is at least once: commit with
    * `Subscription.commit()`, and a later subscriber resumes after the last
-   * commit.
+   * commit. A stream that has committed nothing starts at LATEST unless
+   * `initialPosition` says otherwise: records written before the subscriber
+   * joined are not delivered.
    */
   subscribe(road: string, stream: string, options: SubscribeOptions = {}): Subscription<Message> {
     return new Subscription<Message>(
@@ -236,7 +259,7 @@ export class RoadrollerClient {
         road,
         stream,
         mode: SubscriptionMode.GROUP,
-        initialPosition: options.initialPosition ?? InitialPosition.EARLIEST,
+        initialPosition: options.initialPosition ?? InitialPosition.LATEST,
         grants: options.pii ? [Grant.PII] : [],
       },
       options,
@@ -247,7 +270,10 @@ export class RoadrollerClient {
    * Loads the current state of COMPACTED road `road`, then follows it: one
    * `Message` per live key (its latest value; deleted keys are left out),
    * then one `SnapshotComplete`, then every later change, deletes included.
-   * It joins no consumer group and cannot commit.
+   * When the road (or the caller) is at its limit of concurrent snapshots,
+   * `SnapshotQueued` items come first, with the place in the queue (1 is
+   * next), until the snapshot starts. It joins no consumer group and cannot
+   * commit.
    */
   snapshot(road: string, options: Omit<SubscribeOptions, "initialPosition"> = {}): Subscription {
     return new Subscription(

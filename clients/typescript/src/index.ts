@@ -7,10 +7,13 @@
  * const rr = new RoadrollerClient("http://127.0.0.1:50051");
  * await rr.produce("prices", [{ key: "sku-1", payload: { price: 10 } }]);
  * for await (const item of rr.snapshot("prices")) {
- *   if (item.kind === "snapshotComplete") console.log("loaded; live changes follow");
- *   else console.log(item.key, item.value);
+ *   if (item.kind === "snapshotComplete") break; // loaded; live changes would follow
+ *   if (item.kind === "message") console.log(JSON.stringify(item)); // offset as a number
  * }
  * ```
+ *
+ * Failures are `RoadrollerError`s, of a subclass per gRPC code
+ * (`AlreadyExistsError`, `NotFoundError`, `ResourceExhaustedError`, ...).
  *
  * For a secured server, give a bearer token (or `tokenFile`, or set
  * `ROADROLLER_TOKEN`) and, for a private CA, its certificate:
@@ -20,13 +23,24 @@
  */
 export { RoadrollerClient, type ClientOptions, type RoadFields, type SubscribeOptions } from "./client.js";
 export {
+  AbortedError,
+  AlreadyExistsError,
   CommitError,
+  DeadlineExceededError,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
   PermissionDeniedError,
+  ResourceExhaustedError,
   RoadrollerError,
+  toRoadrollerError,
   UnauthenticatedError,
+  UnavailableError,
   type FieldViolation,
+  type QuotaViolation,
 } from "./errors.js";
 export {
+  DEFAULT_WINDOW,
   Subscription,
   type CommitTarget,
   type SeekTarget,
@@ -35,11 +49,14 @@ export {
 export {
   deleteRecord,
   Message,
+  offsetToJSON,
   type Accepted,
+  type MessageJSON,
   type ProduceResult,
   type RecordInput,
   type Rejected,
   type SnapshotComplete,
+  type SnapshotQueued,
   type SubscriptionItem,
   type Violation,
 } from "./types.js";

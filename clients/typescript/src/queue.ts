@@ -4,7 +4,10 @@
  * iterable until the queue is closed.
  */
 export class Queue<T> implements AsyncIterable<T> {
-  private readonly values: T[] = [];
+  // Values are read from `head` on; the array is compacted once most of it
+  // has been read, so that taking a value never moves the others.
+  private values: (T | undefined)[] = [];
+  private head = 0;
   private waiter: (() => void) | undefined;
   private closed = false;
 
@@ -13,6 +16,21 @@ export class Queue<T> implements AsyncIterable<T> {
     if (this.closed) return;
     this.values.push(value);
     this.wake();
+  }
+
+  /** The next value if there is one now, without waiting. */
+  take(): T | undefined {
+    if (this.head >= this.values.length) return undefined;
+    const value = this.values[this.head];
+    this.values[this.head++] = undefined;
+    if (this.head === this.values.length) {
+      this.values.length = 0;
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.values.length) {
+      this.values = this.values.slice(this.head);
+      this.head = 0;
+    }
+    return value;
   }
 
   /** Ends the queue: values already in it are still read, then it is done. */
@@ -32,7 +50,7 @@ export class Queue<T> implements AsyncIterable<T> {
   async shift(timeoutMs?: number): Promise<T | undefined> {
     const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
     for (;;) {
-      if (this.values.length > 0) return this.values.shift();
+      if (this.head < this.values.length) return this.take();
       if (this.closed) return undefined;
       const left = deadline === undefined ? undefined : deadline - Date.now();
       if (left !== undefined && left <= 0) return undefined;

@@ -11,9 +11,9 @@ import {
   type SubscribeRequestSchema,
   type SubscribeResponse,
 } from "./gen/roadroller/v1/offramp_pb.js";
-import { CommitError, RoadrollerError } from "./errors.js";
+import { CommitError, type RoadrollerError, toRoadrollerError } from "./errors.js";
 import { Queue } from "./queue.js";
-import { Message, type SnapshotComplete, type SubscriptionItem } from "./types.js";
+import { Message, snapshotComplete, type SubscriptionItem } from "./types.js";
 
 type Request = MessageInitShape<typeof SubscribeRequestSchema>;
 
@@ -28,8 +28,23 @@ export type SeekTarget = "beginning" | "end" | Date | Map<number, bigint>;
 /** What `Subscription.commit()` commits. */
 export type CommitTarget = Message | Map<number, bigint>;
 
+/**
+ * The default credit window. The half still granted when a top-up is sent
+ * must cover the messages already on their way (the server's and HTTP/2's
+ * buffers hold several thousand small ones) and the top-up's trip: a
+ * server that runs out of credit pauses its partitions, and resuming them
+ * costs a Kafka fetch wait.
+ */
+export const DEFAULT_WINDOW = 32_768;
+
 export interface SubscriptionOptions {
-  /** Messages granted ahead of what has been taken; default 500. */
+  /**
+   * Messages granted ahead of what has been taken; default
+   * `DEFAULT_WINDOW` (32 768). Half a window is granted again each time half
+   * a window has been taken, in one request. The client buffers at most a
+   * window of messages for a reader that does not keep up: lower it for
+   * large payloads, at the cost of throughput.
+   */
   window?: number;
   /** Called with the held partitions on every change of assignment. */
   onRebalance?: (partitions: ReadonlySet<number>) => void;
@@ -40,15 +55,20 @@ export interface SubscriptionOptions {
 /**
  * An open subscription: one Offramp stream, iterated with `for await`.
  *
- * In GROUP mode the items are `Message`s (`Subscription<Message>`). In SNAPSHOT mode they are one
- * `Message` per live key, then a `SnapshotComplete`, then every later change
- * (deletes included) as `Message`s.
+ * In GROUP mode the items are `Message`s (`Subscription<Message>`). In
+ * SNAPSHOT mode they are one `Message` per live key, then a
+ * `SnapshotComplete`, then every later change (deletes included) as
+ * `Message`s; `SnapshotQueued` items come first while the snapshot waits for
+ * its turn.
  *
  * Credit is managed for you: at most `window` messages are granted ahead of
- * what has been taken, and more are granted as items are taken. Call
- * `close()` to leave (leaving a `for await` loop early also does). Iteration ends when the server ends the stream, and
- * throws `RoadrollerError` when it ends it with an error (`Unavailable` at
- * server shutdown: reconnect, and a GROUP stream resumes from its commits).
+ * what has been taken, and half a window more each time half a window has
+ * been taken. Call `close()` to leave (leaving a `for await` loop early
+ * also does). Iteration ends when the server ends the stream, and throws
+ * the `RoadrollerError` of its status when it ends it with an error
+ * (`UnavailableError` at server shutdown: reconnect, and a GROUP stream
+ * resumes from its commits; `ResourceExhaustedError` at a limit of
+ * subscriptions; `NotFoundError`, `InvalidArgumentError`, ...).
  */
 export class Subscription<Item extends SubscriptionItem = SubscriptionItem>
   implements AsyncIterable<Item>
@@ -62,8 +82,11 @@ export class Subscription<Item extends SubscriptionItem = SubscriptionItem>
   private readonly events = new Queue<Event>();
   private readonly commits = new Map<string, (response: CommitResponse) => void>();
   private readonly abort = new AbortController();
-  private readonly delivered = new Map<number, bigint>();
+  /** Partition to the last message taken from it. */
+  private readonly delivered = new Map<number, Message>();
   private readonly window: number;
+  /** Taken messages that trigger a top-up: half the window. */
+  private readonly topUp: number;
   private readonly pump: Promise<void>;
   private nextCorrelation = 1;
   private taken = 0;
@@ -77,10 +100,11 @@ export class Subscription<Item extends SubscriptionItem = SubscriptionItem>
     start: MessageInitShape<typeof StartSubscriptionSchema>,
     private readonly options: SubscriptionOptions = {},
   ) {
-    this.window = options.window ?? 500;
+    this.window = options.window ?? DEFAULT_WINDOW;
     if (!Number.isInteger(this.window) || this.window < 1) {
       throw new RangeError("window must be a positive integer");
     }
+    this.topUp = Math.max(1, Math.floor(this.window / 2));
     const opening = create(StartSubscriptionSchema, {
       ...start,
       initialCredit: BigInt(this.window),
@@ -122,9 +146,12 @@ export class Subscription<Item extends SubscriptionItem = SubscriptionItem>
         if (this.ended.error) throw this.ended.error;
         return undefined;
       }
-      const left = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
-      const event = await this.events.shift(left);
-      if (event === undefined) return undefined;
+      let event = this.events.take();
+      if (event === undefined) {
+        const left = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
+        event = await this.events.shift(left);
+        if (event === undefined) return undefined;
+      }
       switch (event.kind) {
         case "end":
           this.ended = event;
@@ -137,10 +164,11 @@ export class Subscription<Item extends SubscriptionItem = SubscriptionItem>
           this.options.onRebalance?.(event.partitions);
           break;
         case "message":
-          this.delivered.set(event.partition, event.nextOffset);
+          this.delivered.set(event.partition, event);
           this.tookOne();
           return event as Item;
         case "snapshotComplete":
+        case "snapshotQueued":
           return event as Item;
       }
     }
@@ -175,7 +203,7 @@ export class Subscription<Item extends SubscriptionItem = SubscriptionItem>
   async commit(target?: CommitTarget, timeoutMs = 30_000): Promise<Map<number, bigint>> {
     const offsets =
       target === undefined
-        ? new Map(this.delivered)
+        ? new Map([...this.delivered].map(([p, m]) => [p, m.nextOffset]))
         : target instanceof Message
           ? new Map([[target.partition, target.nextOffset]])
           : new Map(target);
@@ -242,7 +270,7 @@ export class Subscription<Item extends SubscriptionItem = SubscriptionItem>
 
   private tookOne(): void {
     this.taken += 1;
-    if (this.paused || this.taken < Math.max(1, Math.floor(this.window / 2))) return;
+    if (this.paused || this.taken < this.topUp) return;
     const count = this.taken;
     this.taken = 0;
     this.send({ kind: { case: "request", value: { count: BigInt(count) } } });
@@ -259,7 +287,7 @@ export class Subscription<Item extends SubscriptionItem = SubscriptionItem>
     } catch (e) {
       const canceled = ConnectError.from(e).code === Code.Canceled;
       if (!(this.closing && canceled)) {
-        end = { kind: "end", error: RoadrollerError.from(e) };
+        end = { kind: "end", error: toRoadrollerError(e) };
       }
     } finally {
       for (const answer of this.commits.values()) {
@@ -280,10 +308,12 @@ export class Subscription<Item extends SubscriptionItem = SubscriptionItem>
       case "snapshotComplete": {
         const offsets = new Map<number, bigint>();
         for (const [p, o] of Object.entries(kind.value.offsets)) offsets.set(Number(p), o);
-        const complete: SnapshotComplete = { kind: "snapshotComplete", offsets };
-        this.events.push(complete);
+        this.events.push(snapshotComplete(offsets));
         break;
       }
+      case "snapshotQueued":
+        this.events.push({ kind: "snapshotQueued", place: kind.value.place });
+        break;
       case "rebalance":
         this.events.push({ kind: "rebalance", partitions: new Set(kind.value.partitions) });
         break;

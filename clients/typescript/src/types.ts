@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Code } from "@connectrpc/connect";
 import {
   type Record as RecordPb,
@@ -45,7 +45,7 @@ export interface Violation {
   message: string;
 }
 
-/** Kafka acknowledged the record; the offset is an int64. */
+/** Kafka acknowledged the record; the offset is an int64 (`offsetToJSON` for JSON). */
 export interface Accepted {
   ok: true;
   partition: number;
@@ -93,30 +93,67 @@ export function resultFromPb(result: RecordResult): ProduceResult {
 }
 
 /**
+ * An offset as JSON: a number while it is a safe integer (up to
+ * `Number.MAX_SAFE_INTEGER`, 2^53 - 1), else its decimal text, so that no
+ * int64 offset is ever rounded. `BigInt(json)` reads either form back
+ * exactly.
+ */
+export function offsetToJSON(offset: bigint): number | string {
+  const n = Number(offset);
+  return Number.isSafeInteger(n) ? n : offset.toString();
+}
+
+/** A `Message` as `JSON.stringify` writes it (see `Message.toJSON`). */
+export interface MessageJSON {
+  kind: "message";
+  partition: number;
+  /** See `offsetToJSON`: a number, or decimal text above 2^53 - 1. */
+  offset: number | string;
+  /** ISO 8601, e.g. `2026-01-31T12:00:00.000Z`; absent when the record has none. */
+  timestamp?: string;
+  schemaVersion: number;
+  key?: string;
+  /** The JSON text as delivered; absent for a delete. */
+  payload?: string;
+  traceparent?: string;
+  tracestate?: string;
+}
+
+/**
  * One record of a road as a subscription delivers it. `payload` is the JSON
- * text (PII blanked unless granted), undefined for a delete. Commit
- * `nextOffset` once it is processed.
+ * text exactly as the server sent it (PII blanked unless granted), undefined
+ * for a delete; it is parsed only when `value` is read. Commit `nextOffset`
+ * once it is processed. `JSON.stringify(message)` writes a `MessageJSON`.
  */
 export class Message {
   readonly kind = "message";
   readonly partition: number;
   readonly offset: bigint;
-  readonly timestamp: Date | undefined;
   readonly schemaVersion: number;
   readonly key: string | undefined;
   readonly payload: string | undefined;
   readonly traceparent: string | undefined;
   readonly tracestate: string | undefined;
+  #timestamp: Timestamp | Date | undefined;
 
   constructor(m: RoadMessage) {
     this.partition = m.partition;
     this.offset = m.offset;
-    this.timestamp = m.timestamp ? timestampDate(m.timestamp) : undefined;
+    this.#timestamp = m.timestamp;
     this.schemaVersion = m.schemaVersion;
     this.key = m.key;
     this.payload = m.payload;
     this.traceparent = m.traceparent;
     this.tracestate = m.tracestate;
+  }
+
+  /** The Kafka record's timestamp. */
+  get timestamp(): Date | undefined {
+    const t = this.#timestamp;
+    if (t === undefined || t instanceof Date) return t;
+    const date = timestampDate(t);
+    this.#timestamp = date;
+    return date;
   }
 
   /** Whether this is a delete (a tombstone on a COMPACTED road). */
@@ -136,16 +173,61 @@ export class Message {
   get nextOffset(): bigint {
     return this.offset + 1n;
   }
+
+  /**
+   * The message for `JSON.stringify`: the offset as `offsetToJSON` writes
+   * it, the timestamp in ISO 8601, the payload as its JSON text.
+   */
+  toJSON(): MessageJSON {
+    return {
+      kind: this.kind,
+      partition: this.partition,
+      offset: offsetToJSON(this.offset),
+      timestamp: this.timestamp?.toISOString(),
+      schemaVersion: this.schemaVersion,
+      key: this.key,
+      payload: this.payload,
+      traceparent: this.traceparent,
+      tracestate: this.tracestate,
+    };
+  }
 }
 
 /**
  * SNAPSHOT mode: every live key has been delivered; what follows are live
  * changes, deletes included, from `offsets` (partition to offset).
+ * `JSON.stringify` writes the offsets as an object, partition to
+ * `offsetToJSON(offset)`.
  */
 export interface SnapshotComplete {
   kind: "snapshotComplete";
   offsets: Map<number, bigint>;
+  toJSON(): { kind: "snapshotComplete"; offsets: Record<number, number | string> };
+}
+
+export function snapshotComplete(offsets: Map<number, bigint>): SnapshotComplete {
+  return {
+    kind: "snapshotComplete",
+    offsets,
+    toJSON() {
+      const json: Record<number, number | string> = {};
+      for (const [p, o] of this.offsets) json[p] = offsetToJSON(o);
+      return { kind: this.kind, offsets: json };
+    },
+  };
+}
+
+/**
+ * SNAPSHOT mode: the road (or the caller) is at its limit of concurrent
+ * snapshots and this one waits its turn; `place` 1 is the next to start.
+ * Sent on arrival and whenever the place changes; the snapshot's messages
+ * follow once it starts. A snapshot that waits past the server's limit ends
+ * with `ResourceExhaustedError`.
+ */
+export interface SnapshotQueued {
+  kind: "snapshotQueued";
+  place: number;
 }
 
 /** What a subscription yields. */
-export type SubscriptionItem = Message | SnapshotComplete;
+export type SubscriptionItem = Message | SnapshotComplete | SnapshotQueued;

@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import {
   type ClientOptions,
   Code,
+  InitialPosition,
   Message,
   PermissionDeniedError,
   RoadrollerClient,
@@ -184,7 +185,7 @@ describe("RoadrollerClient with bearer tokens", () => {
     await alice.registerSchema(road, SCHEMA);
     await alice.setEnabled(road);
     assert.ok((await alice.produce(road, [{ key: "k", payload: { n: 1 } }])).every((r) => r.ok));
-    const sub = alice.subscribe(road, "secured");
+    const sub = alice.subscribe(road, "secured", { initialPosition: InitialPosition.EARLIEST });
     try {
       const message = await sub.next(30_000);
       assert.ok(message instanceof Message && message.key === "k");

@@ -13,7 +13,7 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from . import pb
 from ._auth import BearerToken, StrPath, resolve_token, split_target, ssl_credentials
 from ._errors import from_rpc_error
-from ._subscription import Subscription
+from ._subscription import DEFAULT_WINDOW, Subscription
 from ._types import (
     InitialPosition,
     Message,
@@ -21,6 +21,7 @@ from ._types import (
     Result,
     RoadType,
     SnapshotComplete,
+    SnapshotQueued,
     result_from_pb,
 )
 
@@ -46,10 +47,14 @@ class Client:
     with neither, ``$ROADROLLER_TOKEN`` when set.
 
     `timeout` bounds every unary call, in seconds; `metadata` is sent with
-    every call. Failed calls raise `RoadrollerError` (`NotFoundError` for
-    NOT_FOUND, `UnauthenticatedError` for missing or refused credentials,
-    `PermissionDeniedError` when the principal lacks the right). Use it as a
-    context manager, or call `close()`.
+    every call. Failed calls, unary or streaming, raise the `RoadrollerError`
+    subclass of their gRPC code, so that a caller can tell what to do about
+    it: `AlreadyExistsError`, `NotFoundError`, `InvalidArgumentError` (with
+    the field `violations`), `FailedPreconditionError`, `AbortedError` (a
+    stale etag), `ResourceExhaustedError` (with `retry_after` and
+    `quota_violations`), `UnavailableError`, `UnauthenticatedError` (missing
+    or refused credentials), `PermissionDeniedError` (the principal lacks the
+    right), ... Use it as a context manager, or call `close()`.
     """
 
     def __init__(
@@ -201,9 +206,11 @@ class Client:
         """Writes `records` to `road` in order and returns one result per
         record, in the same order: `Accepted` (on the topic: Kafka
         acknowledged it) or `Rejected` (with the reason and any schema
-        violations). Records are independent. Whole-call failures (no such
-        road, road disabled, too large, Kafka unavailable) raise
-        `RoadrollerError`."""
+        violations). Records are independent. Whole-call failures raise:
+        `NotFoundError` (no such road), `FailedPreconditionError` (road
+        disabled or without a schema), `ResourceExhaustedError` (too large,
+        or over a quota: nothing was written; retry after `retry_after`),
+        `UnavailableError` (Kafka did not acknowledge)."""
         request = pb.ProduceRequest(road=road, records=[_record(r).to_pb() for r in records])
         response = self._call(self.onramp.Produce, request)
         return [result_from_pb(r) for r in response.results]
@@ -215,9 +222,9 @@ class Client:
         road: str,
         stream: str,
         *,
-        initial_position: InitialPosition = InitialPosition.EARLIEST,
+        initial_position: InitialPosition = InitialPosition.LATEST,
         pii: bool = False,
-        window: int = 500,
+        window: int = DEFAULT_WINDOW,
         on_rebalance: Callable[[frozenset[int]], None] | None = None,
     ) -> Subscription[Message]:
         """Joins `stream` of `road` (the consumer group
@@ -225,10 +232,15 @@ class Client:
         iterator of `Message`s.
 
         The stream's subscribers share the road's partitions; a stream that
-        has committed nothing starts at `initial_position`. Delivery is at
-        least once: commit with `Subscription.commit()`, and a later
-        subscriber resumes after the last commit. `pii` asks for PII fields
-        intact; `window` is how many messages are granted ahead;
+        has committed nothing starts at `initial_position`: by default
+        LATEST, only records written after the subscriber joined (the
+        contract's unset position, as Kafka's ``auto.offset.reset``); pass
+        `InitialPosition.EARLIEST` to read the road from its oldest record.
+        Once the stream has committed, it resumes after its commits
+        whatever `initial_position` says. Delivery is at least once: commit
+        with `Subscription.commit()`, and a later subscriber resumes after
+        the last commit. `pii` asks for PII fields intact; `window` is how
+        many messages are granted ahead (see `DEFAULT_WINDOW`);
         `on_rebalance` is called with the held partitions on every change.
         """
         start = pb.StartSubscription(
@@ -243,19 +255,23 @@ class Client:
         )
 
     def snapshot(
-        self, road: str, *, pii: bool = False, window: int = 500
-    ) -> Subscription[Message | SnapshotComplete]:
+        self, road: str, *, pii: bool = False, window: int = DEFAULT_WINDOW
+    ) -> Subscription[Message | SnapshotComplete | SnapshotQueued]:
         """Loads the current state of COMPACTED road `road`, then follows its
         changes: the subscription yields one `Message` per live key (its
         latest value; deleted keys are left out), then one
         `SnapshotComplete`, then every later change, deletes included. It
-        joins no consumer group and cannot commit."""
+        joins no consumer group and cannot commit.
+
+        When the road (or the caller) is at its limit of snapshots loading
+        at once, this one waits in line: it first yields `SnapshotQueued`
+        items with its place (1: next), then the keys once it is let in."""
         start = pb.StartSubscription(
             road=road,
             mode=pb.SUBSCRIPTION_MODE_SNAPSHOT,
             grants=[pb.GRANT_PII] if pii else [],
         )
-        return Subscription[Message | SnapshotComplete](
+        return Subscription[Message | SnapshotComplete | SnapshotQueued](
             self.offramp, start, window=window, metadata=self._metadata
         )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -24,13 +24,18 @@ class RoadType(enum.IntEnum):
 
 
 class InitialPosition(enum.IntEnum):
-    """Where a stream that has committed nothing starts reading."""
+    """Where a stream that has committed nothing starts reading. LATEST is
+    the default, as the contract's unset position, Kafka's
+    ``auto.offset.reset`` and the Data Highway API have it."""
 
     EARLIEST = pb.INITIAL_POSITION_EARLIEST
+    """The oldest record still on the road: replays it."""
     LATEST = pb.INITIAL_POSITION_LATEST
+    """Only records written after the subscriber joined."""
 
 
 _STATUS_CODES = {code.value[0]: code for code in grpc.StatusCode}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -120,22 +125,33 @@ def result_from_pb(result: pb.RecordResult) -> Result:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Message:
     """One record of a road, as a subscription delivers it.
 
-    `payload` is the JSON text (PII blanked unless granted), `None` for a
-    delete; `value` decodes it. Commit `next_offset` once it is processed.
+    `payload` is the JSON text exactly as the server sent it (PII blanked
+    unless granted), `None` for a delete; `value` decodes it, on each access,
+    so that a caller who only forwards the text never pays for parsing.
+    Commit `next_offset` once it is processed.
     """
 
     partition: int
     offset: int
-    timestamp: datetime | None
+    timestamp_ms: int | None
+    """The Kafka record's timestamp in milliseconds since the epoch."""
     schema_version: int
     key: str | None
     payload: str | None
     traceparent: str | None = None
     tracestate: str | None = None
+
+    @property
+    def timestamp(self) -> datetime | None:
+        """The Kafka record's timestamp (UTC); built when asked for, not for
+        every message received."""
+        if self.timestamp_ms is None:
+            return None
+        return _EPOCH + timedelta(milliseconds=self.timestamp_ms)
 
     @property
     def is_delete(self) -> bool:
@@ -154,15 +170,22 @@ class Message:
 
     @classmethod
     def from_pb(cls, m: pb.RoadMessage) -> Message:
+        # Runs once per record received: plain field reads only.
+        has = m.HasField
+        if has("timestamp"):
+            t = m.timestamp
+            timestamp_ms: int | None = t.seconds * 1000 + t.nanos // 1_000_000
+        else:
+            timestamp_ms = None
         return cls(
-            partition=m.partition,
-            offset=m.offset,
-            timestamp=(m.timestamp.ToDatetime(tzinfo=UTC) if m.HasField("timestamp") else None),
-            schema_version=m.schema_version,
-            key=m.key if m.HasField("key") else None,
-            payload=m.payload if m.HasField("payload") else None,
-            traceparent=m.traceparent if m.HasField("traceparent") else None,
-            tracestate=m.tracestate if m.HasField("tracestate") else None,
+            m.partition,
+            m.offset,
+            timestamp_ms,
+            m.schema_version,
+            m.key if has("key") else None,
+            m.payload if has("payload") else None,
+            m.traceparent if has("traceparent") else None,
+            m.tracestate if has("tracestate") else None,
         )
 
 
@@ -172,3 +195,15 @@ class SnapshotComplete:
     live changes, deletes included, from `offsets` (partition to offset)."""
 
     offsets: dict[int, int]
+
+
+@dataclass(frozen=True)
+class SnapshotQueued:
+    """SNAPSHOT mode: the road (or the caller) is at its limit of snapshots
+    loading at once, so this one waits its turn; `place` is 1 for the next
+    to start. Sent before loading starts and again whenever the place
+    changes; the snapshot's messages follow once it is let in. Nothing needs
+    doing about it: keep iterating (a wait past the server's limit ends the
+    subscription with `ResourceExhaustedError`)."""
+
+    place: int
