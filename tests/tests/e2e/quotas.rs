@@ -612,11 +612,10 @@ async fn two_readers_weighted_one_and_three_share_the_offramp_capacity_one_to_th
                 Subscriber::start_as(server, Bearer::new(&token), start).await.expect("subscribe");
             let mut at = Vec::new();
             while began.elapsed() < Duration::from_secs(7) {
-                match s.next(Duration::from_millis(500)).await.expect("alive") {
-                    Some(Got::Message(m)) => {
-                        at.push((began.elapsed(), m.payload.map_or(0, |p| p.len())))
-                    }
-                    Some(_) | None => {}
+                if let Some(Got::Message(m)) =
+                    s.next(Duration::from_millis(500)).await.expect("alive")
+                {
+                    at.push((began.elapsed(), m.payload.map_or(0, |p| p.len())));
                 }
             }
             at

@@ -226,7 +226,7 @@ pub async fn snapshot(client: &Client, args: SnapshotArgs) -> Result<(), Failure
                 )
                 .map_err(write_failed)?;
                 keys += 1;
-                if keys % 1024 == 0 {
+                if keys.is_multiple_of(1024) {
                     progress.set_position(keys);
                 }
             }
