@@ -104,15 +104,8 @@ pub struct Snapshot {
 impl Drop for Snapshot {
     fn drop(&mut self) {
         let mut state = self.slots.lock();
-        state.snapshots.remove(&self.road, &self.account);
-        let pair = (self.road.clone(), self.account.clone());
-        if let Some(n) = state.pairs.get_mut(&pair) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                state.pairs.remove(&pair);
-            }
-        }
-        state.dispatch(&self.slots);
+        state.finish(&self.road, &self.account);
+        state.dispatch();
     }
 }
 
@@ -157,13 +150,9 @@ impl Drop for Waiting {
         state.waiters.retain(|w| w.seq != self.seq);
         // Granted meanwhile but never taken: give the place back.
         if self.granted.try_recv().is_ok() {
-            state.snapshots.remove(&self.road, &self.account);
-            let pair = (self.road.clone(), self.account.clone());
-            if let Some(n) = state.pairs.get_mut(&pair) {
-                *n = n.saturating_sub(1);
-            }
+            state.finish(&self.road, &self.account);
         }
-        state.dispatch(&self.slots);
+        state.dispatch();
     }
 }
 
@@ -231,7 +220,7 @@ impl Slots {
             grant,
             place: place_tx,
         });
-        state.dispatch(self);
+        state.dispatch();
         Admission::Queued(Waiting {
             slots: self.clone(),
             seq,
@@ -276,9 +265,21 @@ impl State {
         *self.pairs.entry((road.to_string(), account.to_string())).or_default() += 1;
     }
 
+    /// Undoes [`State::start`].
+    fn finish(&mut self, road: &str, account: &str) {
+        self.snapshots.remove(road, account);
+        let pair = (road.to_string(), account.to_string());
+        if let Some(n) = self.pairs.get_mut(&pair) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.pairs.remove(&pair);
+            }
+        }
+    }
+
     /// Lets in every waiter that now fits, in the queue's order, and tells
     /// the others their places.
-    fn dispatch(&mut self, _slots: &Arc<Slots>) {
+    fn dispatch(&mut self) {
         let order = self.order();
         let mut granted = Vec::new();
         for i in order.iter().copied() {
