@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use roadroller_client::{Client, pb};
-use roadroller_server::embedded::EmbeddedBroker;
+use roadroller_server::broker::EmbeddedBroker;
 
 pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -27,7 +27,7 @@ pub struct Stage {
 
 impl Stage {
     pub async fn start(server_bin: &Path) -> Result<Self> {
-        let broker = EmbeddedBroker::start_in_memory("127.0.0.1:0".parse()?)?;
+        let broker = EmbeddedBroker::start_temporary("127.0.0.1:0".parse()?)?;
         let server = Server::spawn(server_bin, &broker.addr().to_string())?;
         let client = Client::connect(format!("http://{}", server.grpc)).await?;
         let stage = Self { broker, server, client };

@@ -5,7 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
-pub mod embedded;
+pub mod broker;
 pub mod error;
 pub mod grpc;
 pub mod health;

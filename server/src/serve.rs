@@ -33,7 +33,7 @@ use crate::audit::Audit;
 use crate::auth::grpc::Authenticate;
 use crate::auth::{Auth, Guard};
 use crate::config::{GatewaySettings, Settings, UpstreamTls};
-use crate::embedded::EmbeddedBroker;
+use crate::broker::EmbeddedBroker;
 use crate::health::Health;
 use crate::kafka::{self, Connectivity, Kafka};
 use crate::offramp::Offramp;
@@ -127,7 +127,7 @@ pub async fn run(
 
     let broker = match &settings.kafka.bootstrap_servers {
         Some(_) => None,
-        None => Some(start_embedded(&settings, stop_tasks.clone())?),
+        None => Some(start_embedded(&settings)?),
     };
     let bootstrap = match (&settings.kafka.bootstrap_servers, &broker) {
         (Some(servers), _) => servers.clone(),
@@ -439,49 +439,22 @@ fn upstream_tls(
     endpoint.tls_config(tls).map_err(|e| ServeError::Gateway(format!("{e} (--upstream)")))
 }
 
-/// Starts the embedded broker and saves it every `save_interval`.
-fn start_embedded(
-    settings: &Settings,
-    stop: CancellationToken,
-) -> Result<Arc<EmbeddedBroker>, ServeError> {
+/// Starts the embedded broker on the data directory.
+fn start_embedded(settings: &Settings) -> Result<Arc<EmbeddedBroker>, ServeError> {
     let listen = settings.embedded.listen;
     let data_dir = settings.data_dir.clone();
-    let broker = EmbeddedBroker::start_persistent(listen, &data_dir)
+    let broker = EmbeddedBroker::start(listen, &data_dir, settings.embedded.fsync)
         .map_err(|source| ServeError::Embedded { listen, data_dir: data_dir.clone(), source })?;
     tracing::info!(addr = %broker.addr(), data_dir = %data_dir.display(), "embedded kafka broker started");
-    let saver = broker.clone();
-    let every = settings.embedded.save_interval;
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                _ = ticker.tick() => {}
-            }
-            let saver = saver.clone();
-            match tokio::task::spawn_blocking(move || saver.save()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "saving the embedded broker failed"),
-                Err(e) => tracing::warn!(error = %e, "saving the embedded broker panicked"),
-            }
-        }
-    });
     Ok(broker)
 }
 
-/// The last save, then the broker stops listening.
+/// Forces the broker's data to the disk and marks the shutdown clean.
 async fn stop_embedded(broker: Arc<EmbeddedBroker>) {
-    let result = tokio::task::spawn_blocking(move || {
-        let saved = broker.save();
-        broker.stop();
-        saved
-    })
-    .await;
-    match result {
-        Ok(Ok(())) => tracing::info!("embedded broker saved"),
-        Ok(Err(e)) => tracing::error!(error = %e, "saving the embedded broker failed"),
-        Err(e) => tracing::error!(error = %e, "saving the embedded broker panicked"),
+    match tokio::task::spawn_blocking(move || broker.shutdown()).await {
+        Ok(Ok(())) => tracing::info!("embedded broker stopped"),
+        Ok(Err(e)) => tracing::error!(error = %e, "the embedded broker did not stop cleanly"),
+        Err(e) => tracing::error!(error = %e, "stopping the embedded broker panicked"),
     }
 }
 

@@ -7,6 +7,7 @@ mod http;
 pub mod https;
 mod kafka;
 mod lag;
+pub mod noida;
 mod otlp;
 mod roads;
 pub mod security;
@@ -34,7 +35,7 @@ use roadroller_api::v1::onramp_service_client::OnrampServiceClient;
 use roadroller_api::v1::paver_service_client::PaverServiceClient;
 
 use roadroller_server::config::Settings;
-use roadroller_server::embedded::EmbeddedBroker;
+use roadroller_server::broker::EmbeddedBroker;
 use roadroller_server::serve::{self, Listeners, ServeError};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -43,41 +44,84 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-/// An in-memory broker in this process, reachable over TCP. It can be stopped
-/// and resumed on the same address to play a Kafka outage.
+/// A broker in this process, reachable over TCP: Roadroller's embedded
+/// broker on a temporary directory, or noida's engine when
+/// `ROADROLLER_TEST_BROKER=noida` (an independent Kafka-protocol
+/// implementation, so the suite proves Roadroller needs nothing beyond the
+/// protocol). It can be stopped and resumed on the same address to play a
+/// Kafka outage.
 #[derive(Clone)]
 pub struct TestBroker {
-    broker: Arc<EmbeddedBroker>,
+    broker: Engine,
+}
+
+#[derive(Clone)]
+enum Engine {
+    Log(Arc<EmbeddedBroker>),
+    Noida(Arc<noida::NoidaBroker>),
+}
+
+/// Whether the suite runs against noida's engine.
+pub fn on_noida() -> bool {
+    std::env::var("ROADROLLER_TEST_BROKER").is_ok_and(|v| v == "noida")
 }
 
 impl TestBroker {
     pub fn start() -> Self {
         let any = "127.0.0.1:0".parse().expect("address");
-        Self { broker: EmbeddedBroker::start_in_memory(any).expect("the test broker starts") }
+        let broker = if on_noida() {
+            Engine::Noida(noida::NoidaBroker::start_in_memory(any).expect("the test broker starts"))
+        } else {
+            Engine::Log(EmbeddedBroker::start_temporary(any).expect("the test broker starts"))
+        };
+        Self { broker }
     }
 
     /// A broker on 127.0.0.1 that tells clients to reach it at `advertised`
     /// on the same port: a TLS proxy listens there.
     pub fn behind(advertised: std::net::IpAddr) -> Self {
         let any = "127.0.0.1:0".parse().expect("address");
-        let broker = EmbeddedBroker::start_in_memory_advertising(any, advertised)
-            .expect("the test broker starts");
+        let broker = if on_noida() {
+            Engine::Noida(
+                noida::NoidaBroker::start_in_memory_advertising(any, advertised)
+                    .expect("the test broker starts"),
+            )
+        } else {
+            Engine::Log(
+                EmbeddedBroker::start_temporary_advertising(any, advertised)
+                    .expect("the test broker starts"),
+            )
+        };
         Self { broker }
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        match &self.broker {
+            Engine::Log(b) => b.addr(),
+            Engine::Noida(b) => b.addr(),
+        }
     }
 
     /// The bootstrap address for Kafka clients.
     pub fn bootstrap(&self) -> String {
-        self.broker.addr().to_string()
+        self.addr().to_string()
     }
 
     /// Closes the port and every connection, as if the broker went away.
     pub fn stop(&self) {
-        self.broker.stop();
+        match &self.broker {
+            Engine::Log(b) => b.stop(),
+            Engine::Noida(b) => b.stop(),
+        }
     }
 
     /// Serves again on the same address, with the same data.
     pub fn resume(&self) {
-        self.broker.resume().expect("the test broker resumes");
+        match &self.broker {
+            Engine::Log(b) => b.resume(),
+            Engine::Noida(b) => b.resume(),
+        }
+        .expect("the test broker resumes");
     }
 
     /// A plain rdkafka admin client on this broker, to look at Kafka

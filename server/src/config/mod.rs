@@ -150,7 +150,7 @@ pub struct KafkaSettings {
 #[derive(Clone, Debug)]
 pub struct EmbeddedSettings {
     pub listen: SocketAddr,
-    pub save_interval: Duration,
+    pub fsync: crate::broker::Fsync,
 }
 
 impl Default for Settings {
@@ -186,7 +186,7 @@ impl Settings {
             },
             embedded: EmbeddedSettings {
                 listen: parse(r.get("embedded.listen"), socket_addr)?,
-                save_interval: parse(r.get("embedded.save_interval"), positive_duration)?,
+                fsync: fsync(r)?,
             },
             registry: RegistrySettings {
                 topic: parse(r.get("registry.topic"), topic_name)?,
@@ -489,6 +489,18 @@ fn invalid(value: &Value, problem: impl std::fmt::Display) -> ConfigError {
     ConfigError::Invalid { setting: value.to_string(), problem: problem.to_string() }
 }
 
+/// `embedded.fsync`, with its period for `interval`.
+fn fsync(r: &Resolved) -> Result<crate::broker::Fsync, ConfigError> {
+    use crate::broker::Fsync;
+    let every = parse(r.get("embedded.fsync_interval"), positive_duration)?;
+    parse(r.get("embedded.fsync"), |s| match s.trim() {
+        "always" => Ok(Fsync::Always),
+        "interval" => Ok(Fsync::Interval(every)),
+        "never" => Ok(Fsync::Never),
+        _ => Err("expected always, interval or never".to_string()),
+    })
+}
+
 fn log_format(s: &str) -> Result<LogFormat, String> {
     match s {
         "pretty" => Ok(LogFormat::Pretty),
@@ -785,9 +797,9 @@ mod tests {
     fn file_values_are_named_with_the_file() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("r.toml");
-        std::fs::write(&path, "[embedded]\nsave_interval = 0\n").expect("write");
+        std::fs::write(&path, "[embedded]\nfsync_interval = 0\n").expect("write");
         let e = settings(&["--config", path.to_str().expect("utf-8")]).expect_err("zero");
         let e = e.to_string();
-        assert!(e.starts_with("invalid setting embedded.save_interval = \"0\" in "), "{e}");
+        assert!(e.starts_with("invalid setting embedded.fsync_interval = \"0\" in "), "{e}");
     }
 }

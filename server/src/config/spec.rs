@@ -209,10 +209,17 @@ pub const SETTINGS: &[Spec] = &[
         "Address of the embedded broker (port 0 picks a free one, logged at start)",
     ),
     spec(
-        "embedded.save_interval",
+        "embedded.fsync",
+        "interval",
+        "always|interval|never",
+        "When the embedded broker forces writes to the disk: before each acknowledgement, \
+         every embedded.fsync_interval, or when the OS chooses (what a power loss can lose)",
+    ),
+    spec(
+        "embedded.fsync_interval",
         "1s",
         "DURATION",
-        "How often the embedded broker's state is saved; a crash loses at most this much",
+        "With embedded.fsync = interval: how much a power loss can lose at most",
     ),
     spec(
         "http.listen",
