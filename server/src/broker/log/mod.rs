@@ -11,6 +11,8 @@
 pub mod batch;
 pub mod cleaner;
 pub mod segment;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
