@@ -2,6 +2,7 @@
 //! process), the scenarios, and the figures they produce.
 
 pub mod auth;
+pub mod broker;
 pub mod figures;
 mod http;
 pub mod observed;

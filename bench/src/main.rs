@@ -37,6 +37,10 @@ struct Args {
     /// Idle subscriptions, instead of the run's default
     #[arg(long)]
     idle: Option<usize>,
+    /// Records on the embedded broker in scenario 15, instead of the run's
+    /// default
+    #[arg(long)]
+    broker_records: Option<u64>,
 }
 
 /// Sizes of one run.
@@ -46,6 +50,7 @@ struct Sizes {
     latency_for: Duration,
     idle: usize,
     validate_for: Duration,
+    broker: roadroller_bench::broker::Sizes,
 }
 
 impl Sizes {
@@ -57,6 +62,10 @@ impl Sizes {
                 latency_for: Duration::from_secs(2),
                 idle: 50,
                 validate_for: Duration::from_millis(300),
+                broker: roadroller_bench::broker::Sizes {
+                    records: 20_000,
+                    idle_for: Duration::from_secs(2),
+                },
             }
         } else {
             Self {
@@ -65,6 +74,10 @@ impl Sizes {
                 latency_for: Duration::from_secs(10),
                 idle: 1_000,
                 validate_for: Duration::from_secs(3),
+                broker: roadroller_bench::broker::Sizes {
+                    records: 10_000_000,
+                    idle_for: Duration::from_secs(60),
+                },
             }
         }
     }
@@ -107,6 +120,7 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
     sizes.records = args.records.unwrap_or(sizes.records);
     sizes.snapshot_keys = args.snapshot_keys.unwrap_or(sizes.snapshot_keys);
     sizes.idle = args.idle.unwrap_or(sizes.idle);
+    sizes.broker.records = args.broker_records.unwrap_or(sizes.broker.records);
     let bin = match &args.server_bin {
         Some(bin) => bin.clone(),
         None => std::env::current_exe()?.with_file_name("roadroller"),
@@ -309,6 +323,16 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
     figures.push(
         Figure::new("10 validation, one core", rate, "docs/s").target(Target::AtLeast(200_000.0)),
     );
+
+    if !args.skip.contains(&15) {
+        show(&figures);
+        // Alone on the machine: the shared stage would idle beside it.
+        drop(stage);
+        let n = sizes.broker.records;
+        step(&format!("15. the embedded broker with {n} records, against the earlier engine"));
+        figures.extend(roadroller_bench::broker::study(&bin, &sizes.broker).await?);
+        show(&figures);
+    }
     Ok(figures)
 }
 
