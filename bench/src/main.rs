@@ -64,6 +64,7 @@ impl Sizes {
                 validate_for: Duration::from_millis(300),
                 broker: roadroller_bench::broker::Sizes {
                     records: 20_000,
+                    settle: Duration::from_secs(1),
                     idle_for: Duration::from_secs(2),
                 },
             }
@@ -76,6 +77,7 @@ impl Sizes {
                 validate_for: Duration::from_secs(3),
                 broker: roadroller_bench::broker::Sizes {
                     records: 10_000_000,
+                    settle: Duration::from_secs(15),
                     idle_for: Duration::from_secs(60),
                 },
             }

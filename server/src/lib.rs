@@ -3,9 +3,9 @@
 
 pub mod audit;
 pub mod auth;
+pub mod broker;
 pub mod cli;
 pub mod config;
-pub mod broker;
 pub mod error;
 pub mod grpc;
 pub mod health;

@@ -42,10 +42,15 @@ async fn channel(addr: &str) -> Channel {
 
 async fn open_road(addr: &str) {
     let mut paver = PaverServiceClient::new(channel(addr).await);
-    let road = pb::Road { name: ROAD.into(), r#type: pb::RoadType::Stream as i32, ..Default::default() };
+    let road =
+        pb::Road { name: ROAD.into(), r#type: pb::RoadType::Stream as i32, ..Default::default() };
     paver.create_road(pb::CreateRoadRequest { road: Some(road) }).await.expect("create road");
     for _ in 0..200 {
-        let road = paver.get_road(pb::GetRoadRequest { name: ROAD.into() }).await.expect("get").into_inner();
+        let road = paver
+            .get_road(pb::GetRoadRequest { name: ROAD.into() })
+            .await
+            .expect("get")
+            .into_inner();
         if road.road.and_then(|r| r.status).is_some_and(|s| s.topic_created) {
             break;
         }
@@ -53,7 +58,11 @@ async fn open_road(addr: &str) {
     }
     let schema = r#"{"type":"object","properties":{"n":{"type":"integer"}},"required":["n"]}"#;
     paver
-        .register_schema(pb::RegisterSchemaRequest { road: ROAD.into(), schema: schema.into(), version: 0 })
+        .register_schema(pb::RegisterSchemaRequest {
+            road: ROAD.into(),
+            schema: schema.into(),
+            version: 0,
+        })
         .await
         .expect("schema");
     let enable = pb::Road { name: ROAD.into(), enabled: true, ..Default::default() };
@@ -70,7 +79,8 @@ async fn open_road(addr: &str) {
 /// away; returns each acknowledged number with its (partition, offset).
 async fn produce_until_killed(addr: String, mut next: u64) -> Vec<(u64, (i32, i64))> {
     let mut acked = Vec::new();
-    let Ok(channel) = Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await else {
+    let Ok(channel) = Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await
+    else {
         return acked;
     };
     let mut onramp = OnrampServiceClient::new(channel);
@@ -81,12 +91,15 @@ async fn produce_until_killed(addr: String, mut next: u64) -> Vec<(u64, (i32, i6
             .iter()
             .map(|n| pb::Record { key: None, payload: Some(format!("{{\"n\":{n}}}")) })
             .collect();
-        let Ok(response) = onramp.produce(pb::ProduceRequest { road: ROAD.into(), records }).await else {
+        let Ok(response) = onramp.produce(pb::ProduceRequest { road: ROAD.into(), records }).await
+        else {
             return acked;
         };
         for (n, result) in numbers.iter().zip(response.into_inner().results) {
             match result.result {
-                Some(pb::record_result::Result::Accepted(a)) => acked.push((*n, (a.partition, a.offset))),
+                Some(pb::record_result::Result::Accepted(a)) => {
+                    acked.push((*n, (a.partition, a.offset)))
+                }
                 other => panic!("record {n} not accepted: {other:?}"),
             }
         }
@@ -135,7 +148,8 @@ async fn acknowledged_records_and_commits_survive_kill_9_at_random_moments() {
     let mut acked: Vec<(u64, (i32, i64))> = Vec::new();
     let mut commits: BTreeMap<i32, i64> = BTreeMap::new();
     for round in 0..KILLS {
-        let producer = tokio::spawn(produce_until_killed(running.grpc.clone(), (round as u64) << 32));
+        let producer =
+            tokio::spawn(produce_until_killed(running.grpc.clone(), (round as u64) << 32));
         // Some time to write, then a commit of what is acknowledged so far,
         // then the kill at a moment no one chose.
         tokio::time::sleep(Duration::from_millis(300 + fastrand::u64(0..700))).await;
@@ -162,19 +176,28 @@ async fn acknowledged_records_and_commits_survive_kill_9_at_random_moments() {
         running = start(dir.path()).await;
         let broker = running.broker.clone();
         let partitions: Vec<i32> = commits.keys().copied().collect();
-        let kept = tokio::task::spawn_blocking(move || committed(&broker, partitions.into_iter())).await.expect("read");
+        let kept = tokio::task::spawn_blocking(move || committed(&broker, partitions.into_iter()))
+            .await
+            .expect("read");
         assert_eq!(kept, commits, "round {round}: committed offsets survive");
     }
     let broker = running.broker.clone();
-    let records = tokio::task::spawn_blocking(move || roadroller_tests::read_topic(&broker, TOPIC)).await.expect("read");
+    let records = tokio::task::spawn_blocking(move || roadroller_tests::read_topic(&broker, TOPIC))
+        .await
+        .expect("read");
     let mut seen: HashMap<u64, Vec<(i32, i64)>> = HashMap::new();
     for r in &records {
-        let value: serde_json::Value = serde_json::from_slice(r.value.as_deref().expect("value")).expect("json");
+        let value: serde_json::Value =
+            serde_json::from_slice(r.value.as_deref().expect("value")).expect("json");
         let n = value["n"].as_u64().expect("n");
         seen.entry(n).or_default().push((r.partition, r.offset));
     }
     for (n, at) in &acked {
-        assert_eq!(seen.get(n), Some(&vec![*at]), "record {n} acknowledged at {at:?}: exactly once, there");
+        assert_eq!(
+            seen.get(n),
+            Some(&vec![*at]),
+            "record {n} acknowledged at {at:?}: exactly once, there"
+        );
     }
     assert!(acked.len() > 1_000, "enough was written to mean something: {}", acked.len());
     running.serve.terminate();

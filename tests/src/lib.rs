@@ -34,8 +34,8 @@ use rdkafka::client::DefaultClientContext;
 use roadroller_api::v1::onramp_service_client::OnrampServiceClient;
 use roadroller_api::v1::paver_service_client::PaverServiceClient;
 
-use roadroller_server::config::Settings;
 use roadroller_server::broker::EmbeddedBroker;
+use roadroller_server::config::Settings;
 use roadroller_server::serve::{self, Listeners, ServeError};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

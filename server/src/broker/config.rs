@@ -6,7 +6,13 @@ use std::collections::BTreeMap;
 /// How a value is checked.
 #[derive(Clone, Copy)]
 enum Kind {
-    Long { min: i64 },
+    Long {
+        min: i64,
+    },
+    /// An INT in Kafka: at most `i32::MAX`.
+    Int {
+        min: i64,
+    },
     Ratio,
     Policy,
     Choice(&'static [&'static str]),
@@ -18,23 +24,27 @@ enum Kind {
 /// accepted and kept, as a single broker has nothing else to do with them.
 const SPECS: &[(&str, &str, Kind)] = &[
     ("cleanup.policy", "delete", Kind::Policy),
-    ("compression.type", "producer", Kind::Choice(&["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"])),
+    (
+        "compression.type",
+        "producer",
+        Kind::Choice(&["producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"]),
+    ),
     ("delete.retention.ms", "86400000", Kind::Long { min: 0 }),
     ("file.delete.delay.ms", "60000", Kind::Long { min: 0 }),
     ("flush.messages", "9223372036854775807", Kind::Long { min: 1 }),
     ("flush.ms", "9223372036854775807", Kind::Long { min: 0 }),
-    ("index.interval.bytes", "4096", Kind::Long { min: 0 }),
+    ("index.interval.bytes", "4096", Kind::Int { min: 0 }),
     ("max.compaction.lag.ms", "9223372036854775807", Kind::Long { min: 1 }),
-    ("max.message.bytes", "1048588", Kind::Long { min: 0 }),
+    ("max.message.bytes", "1048588", Kind::Int { min: 0 }),
     ("message.timestamp.type", "CreateTime", Kind::Choice(&["CreateTime", "LogAppendTime"])),
     ("min.cleanable.dirty.ratio", "0.5", Kind::Ratio),
     ("min.compaction.lag.ms", "0", Kind::Long { min: 0 }),
-    ("min.insync.replicas", "1", Kind::Long { min: 1 }),
+    ("min.insync.replicas", "1", Kind::Int { min: 1 }),
     ("preallocate", "false", Kind::Boolean),
     ("retention.bytes", "-1", Kind::Long { min: -1 }),
     ("retention.ms", "604800000", Kind::Long { min: -1 }),
-    ("segment.bytes", "1073741824", Kind::Long { min: 14 }),
-    ("segment.index.bytes", "10485760", Kind::Long { min: 4 }),
+    ("segment.bytes", "1073741824", Kind::Int { min: 14 }),
+    ("segment.index.bytes", "10485760", Kind::Int { min: 4 }),
     ("segment.jitter.ms", "0", Kind::Long { min: 0 }),
     ("segment.ms", "604800000", Kind::Long { min: 1 }),
     ("unclean.leader.election.enable", "false", Kind::Boolean),
@@ -80,7 +90,10 @@ impl TopicConfig {
             segment_ms: long("segment.ms"),
             min_compaction_lag_ms: long("min.compaction.lag.ms"),
             delete_retention_ms: long("delete.retention.ms"),
-            min_cleanable_dirty_ratio: get("min.cleanable.dirty.ratio").trim().parse().expect("checked"),
+            min_cleanable_dirty_ratio: get("min.cleanable.dirty.ratio")
+                .trim()
+                .parse()
+                .expect("checked"),
             max_message_bytes: long("max.message.bytes").clamp(0, i64::from(i32::MAX)) as usize,
             overrides,
         })
@@ -109,6 +122,7 @@ fn check(name: &str, value: &str, kind: Kind) -> Result<(), String> {
     let v = value.trim();
     let ok = match kind {
         Kind::Long { min } => v.parse::<i64>().is_ok_and(|n| n >= min),
+        Kind::Int { min } => v.parse::<i64>().is_ok_and(|n| n >= min && n <= i64::from(i32::MAX)),
         Kind::Ratio => v.parse::<f64>().is_ok_and(|r| (0.0..=1.0).contains(&r)),
         Kind::Policy => {
             !v.is_empty() && v.split(',').all(|p| matches!(p.trim(), "compact" | "delete"))
@@ -116,11 +130,7 @@ fn check(name: &str, value: &str, kind: Kind) -> Result<(), String> {
         Kind::Choice(choices) => choices.contains(&v),
         Kind::Boolean => matches!(v, "true" | "false"),
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("Invalid value {value} for configuration {name}"))
-    }
+    if ok { Ok(()) } else { Err(format!("Invalid value {value} for configuration {name}")) }
 }
 
 #[cfg(test)]
@@ -137,6 +147,10 @@ mod tests {
         assert!(c.compact && c.delete);
         assert_eq!((c.segment_ms, c.retention_ms), (100, 604_800_000));
         assert_eq!(config(&[("no.such", "1")]).unwrap_err(), "Unknown topic config name: no.such");
+        assert!(
+            config(&[("segment.bytes", "4294967296")]).is_err(),
+            "an INT setting stays within i32"
+        );
         assert_eq!(
             config(&[("retention.ms", "soon")]).unwrap_err(),
             "Invalid value soon for configuration retention.ms"

@@ -152,16 +152,34 @@ impl Group {
         }
     }
 
+    /// Whether `member` of `generation` may commit now. Unlike a
+    /// heartbeat, a commit is accepted while the group prepares a rebalance
+    /// (members commit what they processed as their partitions are revoked),
+    /// and refused while the new assignment is being handed out.
+    pub fn check_commit(&self, member: &str, generation: i32) -> i16 {
+        if !self.members.contains_key(member) {
+            code::UNKNOWN_MEMBER_ID
+        } else if generation != self.generation {
+            code::ILLEGAL_GENERATION
+        } else if self.state == State::CompletingRebalance {
+            code::REBALANCE_IN_PROGRESS
+        } else {
+            code::NONE
+        }
+    }
+
     fn prepare_rebalance(&mut self, now: Instant) {
         if self.state != State::PreparingRebalance {
             // Members waiting for an assignment must rejoin instead.
             for m in self.members.values_mut() {
                 if let Some(sync) = m.sync.take() {
-                    let _ = sync.send(Synced { error: code::REBALANCE_IN_PROGRESS, ..Synced::default() });
+                    let _ = sync
+                        .send(Synced { error: code::REBALANCE_IN_PROGRESS, ..Synced::default() });
                 }
             }
             self.state = State::PreparingRebalance;
-            let timeout = self.members.values().map(|m| m.rebalance_timeout).max().unwrap_or_default();
+            let timeout =
+                self.members.values().map(|m| m.rebalance_timeout).max().unwrap_or_default();
             self.rebalance_deadline = Some(now + timeout);
         }
     }
@@ -267,20 +285,25 @@ impl Coordinator {
     pub fn join(&self, group_id: &str, join: Join) -> oneshot::Receiver<Joined> {
         let (tx, rx) = oneshot::channel();
         let now = Instant::now();
-        let mut groups = self.groups.lock().expect("groups lock");
-        let group = groups.entry(group_id.to_string()).or_insert_with(Group::new);
         let fail = |tx: oneshot::Sender<Joined>, error| {
             let _ = tx.send(Joined { error, ..Joined::default() });
         };
-        if join.session_timeout < Duration::from_millis(1) || join.session_timeout > Duration::from_secs(3600) {
+        if join.session_timeout < Duration::from_millis(1)
+            || join.session_timeout > Duration::from_secs(3600)
+        {
             fail(tx, code::INVALID_SESSION_TIMEOUT);
             return rx;
         }
+        let mut groups = self.groups.lock().expect("groups lock");
+        let group = groups.entry(group_id.to_string()).or_insert_with(Group::new);
         let compatible = join.protocols.iter().any(|(name, _)| {
             group.members.values().all(|m| m.protocols.iter().any(|(n, _)| n == name))
         });
         if join.protocols.is_empty()
-            || group.protocol_type.as_ref().is_some_and(|t| !group.members.is_empty() && *t != join.protocol_type)
+            || group
+                .protocol_type
+                .as_ref()
+                .is_some_and(|t| !group.members.is_empty() && *t != join.protocol_type)
             || !compatible
         {
             fail(tx, code::INCONSISTENT_GROUP_PROTOCOL);
@@ -413,9 +436,13 @@ impl Coordinator {
             None if generation < 0 => code::NONE,
             None => code::ILLEGAL_GENERATION,
             Some(g) if generation < 0 && member.is_empty() => {
-                if g.is_empty() { code::NONE } else { code::UNKNOWN_MEMBER_ID }
+                if g.is_empty() {
+                    code::NONE
+                } else {
+                    code::UNKNOWN_MEMBER_ID
+                }
             }
-            Some(g) => g.check_member(member, generation),
+            Some(g) => g.check_commit(member, generation),
         }
     }
 
@@ -428,7 +455,9 @@ impl Coordinator {
             let expired: Vec<String> = group
                 .members
                 .iter()
-                .filter(|(_, m)| m.join.is_none() && now.duration_since(m.last_seen) > m.session_timeout)
+                .filter(|(_, m)| {
+                    m.join.is_none() && now.duration_since(m.last_seen) > m.session_timeout
+                })
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in expired {
@@ -490,21 +519,39 @@ mod tests {
         let first = c.join("g", join("")).await.expect("joined");
         assert_eq!((first.error, first.generation, first.members.len()), (0, 1, 1));
         let id1 = first.member_id.clone();
-        let synced = c.sync("g", &id1, 1, vec![(id1.clone(), Bytes::from_static(b"all"))]).await.expect("synced");
+        let synced = c
+            .sync("g", &id1, 1, vec![(id1.clone(), Bytes::from_static(b"all"))])
+            .await
+            .expect("synced");
         assert_eq!(synced.assignment, Bytes::from_static(b"all"));
         let second = c.join("g", join(""));
         assert_eq!(c.heartbeat("g", &id1, 1), code::REBALANCE_IN_PROGRESS);
         let rejoined = c.join("g", join(&id1)).await.expect("joined");
         let second = second.await.expect("joined");
         assert_eq!((rejoined.generation, second.generation), (2, 2));
-        assert_eq!(rejoined.members.len() + second.members.len(), 2, "only the leader sees members");
-        let (leader, other) = if rejoined.leader == id1 { (id1.clone(), second.member_id) } else { (second.member_id, id1.clone()) };
+        assert_eq!(
+            rejoined.members.len() + second.members.len(),
+            2,
+            "only the leader sees members"
+        );
+        let (leader, other) = if rejoined.leader == id1 {
+            (id1.clone(), second.member_id)
+        } else {
+            (second.member_id, id1.clone())
+        };
         let waiting = c.sync("g", &other, 2, vec![]);
-        let plan = vec![(leader.clone(), Bytes::from_static(b"p0")), (other.clone(), Bytes::from_static(b"p1"))];
-        assert_eq!(c.sync("g", &leader, 2, plan).await.expect("s").assignment, Bytes::from_static(b"p0"));
+        let plan = vec![
+            (leader.clone(), Bytes::from_static(b"p0")),
+            (other.clone(), Bytes::from_static(b"p1")),
+        ];
+        assert_eq!(
+            c.sync("g", &leader, 2, plan).await.expect("s").assignment,
+            Bytes::from_static(b"p0")
+        );
         assert_eq!(waiting.await.expect("s").assignment, Bytes::from_static(b"p1"));
         assert_eq!(c.leave("g", &[other]), vec![code::NONE]);
         assert_eq!(c.heartbeat("g", &leader, 2), code::REBALANCE_IN_PROGRESS);
+        assert_eq!(c.may_commit("g", &leader, 2), code::NONE, "commits on revoke are kept");
         assert_eq!(c.may_commit("g", &leader, 1), code::ILLEGAL_GENERATION);
     }
 }

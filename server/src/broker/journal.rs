@@ -42,6 +42,8 @@ pub struct Journal {
     fsync: Fsync,
     unsynced: AtomicBool,
     bytes: AtomicU64,
+    /// Whether opening it cut entries off: what they said is unknown.
+    cut: bool,
 }
 
 impl Journal {
@@ -61,6 +63,7 @@ impl Journal {
             fsync,
             unsynced: AtomicBool::new(false),
             bytes: AtomicU64::new(valid as u64),
+            cut: valid < raw.len(),
         };
         Ok((journal, entries))
     }
@@ -79,6 +82,11 @@ impl Journal {
         Ok(())
     }
 
+    /// Whether entries were cut off when it was opened.
+    pub fn was_cut(&self) -> bool {
+        self.cut
+    }
+
     /// Bytes in the journal, to decide when to rewrite it.
     pub fn len(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)
@@ -94,10 +102,10 @@ impl Journal {
         out.sync_data()?;
         let mut file = self.file.lock().expect("journal lock");
         std::fs::rename(&tmp, &self.path)?;
+        *file = OpenOptions::new().append(true).open(&self.path)?;
         if let Some(dir) = self.path.parent() {
             File::open(dir)?.sync_all()?;
         }
-        *file = OpenOptions::new().append(true).open(&self.path)?;
         self.bytes.store(bytes.len() as u64, Ordering::Relaxed);
         Ok(())
     }

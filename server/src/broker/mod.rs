@@ -78,7 +78,10 @@ impl EmbeddedBroker {
 
     /// A temporary broker that tells clients to reach it at `advertised`
     /// on the port it listens on (a proxy in front of it, say).
-    pub fn start_temporary_advertising(listen: SocketAddr, advertised: IpAddr) -> io::Result<Arc<Self>> {
+    pub fn start_temporary_advertising(
+        listen: SocketAddr,
+        advertised: IpAddr,
+    ) -> io::Result<Arc<Self>> {
         let dir = tempfile::Builder::new().prefix("roadroller-broker").tempdir()?;
         let path = dir.path().to_path_buf();
         Self::launch(listen, &path, Fsync::Never, Some(advertised), Some(dir))
@@ -158,7 +161,12 @@ impl EmbeddedBroker {
             tokio::net::TcpListener::from_std(listener)?
         };
         let stop = CancellationToken::new();
-        runtime.spawn(server::accept(listener, self.state.clone(), self.advertised.clone(), stop.clone()));
+        runtime.spawn(server::accept(
+            listener,
+            self.state.clone(),
+            self.advertised.clone(),
+            stop.clone(),
+        ));
         *self.serving.lock().expect("serving lock") = Some(stop);
         Ok(())
     }
@@ -269,7 +277,11 @@ fn check_format(data_dir: &Path, dir: &Path) -> io::Result<()> {
 
 /// Retention, compaction and the interval fsync, on a thread of their own:
 /// they read and write files and must not hold up the network side.
-fn spawn_maintenance(state: Arc<State>, fsync: Fsync, closed: Arc<AtomicBool>) -> io::Result<std::thread::JoinHandle<()>> {
+fn spawn_maintenance(
+    state: Arc<State>,
+    fsync: Fsync,
+    closed: Arc<AtomicBool>,
+) -> io::Result<std::thread::JoinHandle<()>> {
     let sync_every = match fsync {
         Fsync::Interval(d) => Some(d),
         _ => None,
@@ -298,4 +310,49 @@ fn spawn_maintenance(state: Arc<State>, fsync: Fsync, closed: Arc<AtomicBool>) -
 
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn any() -> SocketAddr {
+        "127.0.0.1:0".parse().expect("addr")
+    }
+
+    #[test]
+    fn a_second_process_cannot_take_the_data_dir() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let _first = EmbeddedBroker::start(any(), dir.path(), Fsync::Never).expect("first");
+        // flock is per open file description, so a second open in the same
+        // process conflicts just as another process would.
+        let err = EmbeddedBroker::start(any(), dir.path(), Fsync::Never).err().expect("refused");
+        assert!(err.to_string().contains("in use"), "{err}");
+    }
+
+    #[test]
+    fn a_directory_of_the_earlier_engine_or_another_format_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("kafka.json"), "{}").expect("write");
+        let err = EmbeddedBroker::start(any(), dir.path(), Fsync::Never).err().expect("refused");
+        assert!(err.to_string().contains("kafka.json"), "{err}");
+        let other = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(other.path().join("broker")).expect("mkdir");
+        std::fs::write(other.path().join("broker/format"), "roadroller-log 9\n").expect("write");
+        let err = EmbeddedBroker::start(any(), other.path(), Fsync::Never).err().expect("refused");
+        assert!(err.to_string().contains("\"roadroller-log 9\""), "{err}");
+    }
+
+    #[test]
+    fn a_clean_shutdown_is_marked_and_the_mark_is_taken_at_the_next_start() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let broker = EmbeddedBroker::start(any(), dir.path(), Fsync::Always).expect("start");
+        let marker = broker.dir().join("clean-shutdown");
+        assert!(!marker.exists());
+        broker.shutdown().expect("shutdown");
+        assert!(marker.exists());
+        drop(broker);
+        let _again = EmbeddedBroker::start(any(), dir.path(), Fsync::Always).expect("restart");
+        assert!(!marker.exists(), "a crash from now on is unclean");
+    }
 }

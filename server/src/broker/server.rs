@@ -17,6 +17,8 @@ use super::state::State;
 
 /// Kafka's `socket.request.max.bytes`: larger frames close the connection.
 const MAX_FRAME: usize = 100 << 20;
+/// API key, version and correlation id: no request is shorter.
+const MIN_FRAME: usize = 8;
 const UNSUPPORTED_VERSION: i16 = 35;
 
 /// Where clients are told to connect.
@@ -28,7 +30,12 @@ pub struct Advertised {
 }
 
 /// Accepts connections until `stop`; each ends with it too.
-pub async fn accept(listener: TcpListener, state: Arc<State>, advertised: Advertised, stop: CancellationToken) {
+pub async fn accept(
+    listener: TcpListener,
+    state: Arc<State>,
+    advertised: Advertised,
+    stop: CancellationToken,
+) {
     loop {
         let (stream, peer) = tokio::select! {
             () = stop.cancelled() => return,
@@ -55,7 +62,12 @@ pub async fn accept(listener: TcpListener, state: Arc<State>, advertised: Advert
     }
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<State>, advertised: Advertised) -> io::Result<()> {
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    state: Arc<State>,
+    advertised: Advertised,
+) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let (mut reader, writer) = stream.into_split();
     let mut writer = BufWriter::new(writer);
@@ -66,7 +78,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<State>, adve
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(()),
             Err(e) => return Err(e),
         };
-        if !(4..=MAX_FRAME).contains(&size) {
+        if !(MIN_FRAME..=MAX_FRAME).contains(&size) {
             return Err(invalid(format!("a request frame of {size} bytes")));
         }
         let mut frame = BytesMut::zeroed(size);
@@ -88,7 +100,8 @@ async fn connection(stream: TcpStream, peer: SocketAddr, state: Arc<State>, adve
             }
             return Err(invalid(format!("{key:?} v{version} is not served")));
         }
-        let header = RequestHeader::decode(&mut frame, key.request_header_version(version)).map_err(invalid)?;
+        let header = RequestHeader::decode(&mut frame, key.request_header_version(version))
+            .map_err(invalid)?;
         let request = RequestKind::decode(key, &mut frame, version).map_err(invalid)?;
         let ctx = Context {
             state: state.clone(),
@@ -118,7 +131,9 @@ async fn write(
     let mut header = ResponseHeader::default();
     header.correlation_id = correlation_id;
     header.encode(out, key.response_header_version(version)).map_err(invalid)?;
-    response.encode(out, version).map_err(|e| invalid(format!("encoding {key:?} v{version}: {e}")))?;
+    response
+        .encode(out, version)
+        .map_err(|e| invalid(format!("encoding {key:?} v{version}: {e}")))?;
     let len = (out.len() - 4) as u32;
     out[..4].copy_from_slice(&len.to_be_bytes());
     let bytes: Bytes = out.split().freeze();

@@ -123,14 +123,25 @@ impl State {
         }
         for entry in std::fs::read_dir(&topics_dir)? {
             let entry = entry?;
-            if !wanted.contains(&entry.file_name().to_string_lossy().into_owned()) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if wanted.contains(&name) || name.ends_with(".orphaned") {
+                continue;
+            }
+            if journal.was_cut() && !name.ends_with("-delete") {
+                // The lost entries may have declared it: keep it for a human.
+                let aside =
+                    topics_dir.join(format!("{name}.{}.orphaned", uuid::Uuid::new_v4().simple()));
+                tracing::warn!(from = %entry.path().display(), to = %aside.display(), "set aside a partition the damaged journal does not name");
+                std::fs::rename(entry.path(), aside)?;
+            } else {
                 std::fs::remove_dir_all(entry.path())?;
             }
         }
         let mut topics = HashMap::new();
         for (name, (count, configs)) in declared {
-            let config = TopicConfig::new(configs)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("topic {name}: {e}")))?;
+            let config = TopicConfig::new(configs).map_err(|e| {
+                io::Error::new(io::ErrorKind::InvalidData, format!("topic {name}: {e}"))
+            })?;
             let mut partitions = Vec::with_capacity(count as usize);
             for p in 0..count {
                 let dir = topics_dir.join(format!("{name}-{p}"));
@@ -139,7 +150,11 @@ impl State {
                     cleaner: Mutex::default(),
                 }));
             }
-            let topic = Topic { name: name.clone(), config: RwLock::new(Arc::new(config)), partitions: RwLock::new(partitions) };
+            let topic = Topic {
+                name: name.clone(),
+                config: RwLock::new(Arc::new(config)),
+                partitions: RwLock::new(partitions),
+            };
             topics.insert(name, Arc::new(topic));
         }
         let state = Self {
@@ -154,6 +169,10 @@ impl State {
         };
         state.rewrite_journal()?;
         Ok(state)
+    }
+
+    pub fn fsync(&self) -> Fsync {
+        self.fsync
     }
 
     pub fn topic(&self, name: &str) -> Option<Arc<Topic>> {
@@ -182,12 +201,17 @@ impl State {
         }
         let partitions = if partitions == -1 { 1 } else { partitions };
         if !(1..=MAX_PARTITIONS).contains(&partitions) {
-            return Err((code::INVALID_PARTITIONS, format!("Number of partitions must be 1 to {MAX_PARTITIONS}.")));
+            return Err((
+                code::INVALID_PARTITIONS,
+                format!("Number of partitions must be 1 to {MAX_PARTITIONS}."),
+            ));
         }
         if !matches!(replication_factor, -1 | 1) {
             return Err((
                 code::INVALID_REPLICATION_FACTOR,
-                format!("Replication factor: {replication_factor} larger than available brokers: 1."),
+                format!(
+                    "Replication factor: {replication_factor} larger than available brokers: 1."
+                ),
             ));
         }
         let config = TopicConfig::new(configs.clone()).map_err(|e| (code::INVALID_CONFIG, e))?;
@@ -201,7 +225,11 @@ impl State {
         self.journal
             .append(&[Entry::Topic { name: name.into(), partitions, configs }])
             .map_err(storage)?;
-        let topic = Topic { name: name.into(), config: RwLock::new(Arc::new(config)), partitions: RwLock::new(logs) };
+        let topic = Topic {
+            name: name.into(),
+            config: RwLock::new(Arc::new(config)),
+            partitions: RwLock::new(logs),
+        };
         self.topics.write().expect("topics lock").insert(name.into(), Arc::new(topic));
         Ok(())
     }
@@ -211,7 +239,10 @@ impl State {
         if dir.exists() {
             std::fs::remove_dir_all(&dir)?;
         }
-        Ok(Arc::new(Partition { log: Log::open(&dir, false, self.fsync)?, cleaner: Mutex::default() }))
+        Ok(Arc::new(Partition {
+            log: Log::open(&dir, false, self.fsync)?,
+            cleaner: Mutex::default(),
+        }))
     }
 
     /// Deletes a topic: it is gone from the journal first, then its
@@ -226,8 +257,13 @@ impl State {
             group.retain(|(t, _), _| t != name);
         }
         for p in topic.partitions() {
+            p.log.close();
             let dir = p.log.dir().to_path_buf();
-            let doomed = PathBuf::from(format!("{}.{}-delete", dir.display(), uuid::Uuid::new_v4().simple()));
+            let doomed = PathBuf::from(format!(
+                "{}.{}-delete",
+                dir.display(),
+                uuid::Uuid::new_v4().simple()
+            ));
             if std::fs::rename(&dir, &doomed).is_ok() {
                 std::thread::spawn(move || {
                     let _ = std::fs::remove_dir_all(doomed);
@@ -238,14 +274,21 @@ impl State {
     }
 
     /// Grows a topic to `count` partitions.
-    pub fn add_partitions(&self, name: &str, count: i32, validate_only: bool) -> Result<(), Refusal> {
+    pub fn add_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<(), Refusal> {
         let _admin = self.admin.lock().expect("admin lock");
         let Some(topic) = self.topic(name) else { return Err(unknown_topic(name)) };
         let current = topic.partitions().len() as i32;
         if count <= current || count > MAX_PARTITIONS {
             return Err((
                 code::INVALID_PARTITIONS,
-                format!("Topic currently has {current} partitions, {count} would not increase the number of partitions."),
+                format!(
+                    "Topic currently has {current} partitions, {count} would not increase the number of partitions."
+                ),
             ));
         }
         if validate_only {
@@ -264,7 +307,12 @@ impl State {
     }
 
     /// Replaces a topic's overrides with `configs`.
-    pub fn set_configs(&self, name: &str, configs: BTreeMap<String, String>, validate_only: bool) -> Result<(), Refusal> {
+    pub fn set_configs(
+        &self,
+        name: &str,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<(), Refusal> {
         let _admin = self.admin.lock().expect("admin lock");
         let Some(topic) = self.topic(name) else { return Err(unknown_topic(name)) };
         let config = TopicConfig::new(configs.clone()).map_err(|e| (code::INVALID_CONFIG, e))?;
@@ -282,7 +330,8 @@ impl State {
     /// Records commits; they are in the journal when this returns.
     pub fn commit(&self, group: &str, committed: Vec<Committed>) -> io::Result<()> {
         let mut offsets = self.offsets.lock().expect("offsets lock");
-        self.journal.append(&[Entry::Offsets { group: group.into(), offsets: committed.clone() }])?;
+        self.journal
+            .append(&[Entry::Offsets { group: group.into(), offsets: committed.clone() }])?;
         let g = offsets.entry(group.into()).or_default();
         for c in committed {
             g.insert((c.topic, c.partition), (c.offset, c.metadata));
@@ -301,7 +350,13 @@ impl State {
 
     /// Groups that have committed offsets.
     pub fn groups_with_offsets(&self) -> Vec<String> {
-        self.offsets.lock().expect("offsets lock").iter().filter(|(_, o)| !o.is_empty()).map(|(g, _)| g.clone()).collect()
+        self.offsets
+            .lock()
+            .expect("offsets lock")
+            .iter()
+            .filter(|(_, o)| !o.is_empty())
+            .map(|(g, _)| g.clone())
+            .collect()
     }
 
     pub fn delete_group(&self, group: &str) -> io::Result<bool> {
@@ -360,6 +415,9 @@ impl State {
     fn rewrite_journal(&self) -> io::Result<()> {
         let _admin = self.admin.lock().expect("admin lock");
         let offsets = self.offsets.lock().expect("offsets lock");
+        // Held to the end, so no producer id is handed out and lost between
+        // the snapshot and the swap.
+        let next_producer_id = self.next_producer_id.lock().expect("producer id lock");
         let mut entries = Vec::new();
         for topic in self.topics() {
             entries.push(Entry::Topic {
@@ -380,7 +438,7 @@ impl State {
                 .collect();
             entries.push(Entry::Offsets { group: group.clone(), offsets });
         }
-        entries.push(Entry::ProducerIds { next: *self.next_producer_id.lock().expect("producer id lock") });
+        entries.push(Entry::ProducerIds { next: *next_producer_id });
         self.journal.rewrite(&entries)
     }
 }
@@ -396,7 +454,9 @@ fn check_topic_name(name: &str) -> Result<(), Refusal> {
     } else {
         Err((
             code::INVALID_TOPIC,
-            format!("Topic name \"{name}\" is illegal, it must be 1 to 249 of ASCII alphanumerics, '.', '_' and '-'"),
+            format!(
+                "Topic name \"{name}\" is illegal, it must be 1 to 249 of ASCII alphanumerics, '.', '_' and '-'"
+            ),
         ))
     }
 }

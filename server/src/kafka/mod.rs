@@ -5,6 +5,7 @@ mod admin;
 mod connectivity;
 pub mod delivery;
 mod groups;
+mod polled;
 mod properties;
 
 use std::sync::{Arc, RwLock};
@@ -16,7 +17,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::error::KafkaError;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::OwnedHeaders;
-use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, Producer};
 
 pub use admin::{AdminError, ConfigValue, TopicInfo, TopicSpec};
 pub use connectivity::{Connectivity, watch_connectivity};
@@ -25,7 +26,7 @@ pub use groups::GroupInfo;
 pub use properties::KafkaProperties;
 
 /// The producer: acknowledgements are filed into batches.
-pub type BatchProducer = ThreadedProducer<BatchingContext>;
+pub type BatchProducer = polled::PolledProducer<BatchingContext>;
 
 /// A record to write.
 pub struct Outgoing<'a> {

@@ -85,3 +85,67 @@ async fn a_recreated_topic_serves_only_its_new_records() {
     let expected: Vec<String> = (0..10).map(|i| format!("new-{i}")).collect();
     assert_eq!(read, expected);
 }
+
+/// The last step of the road-roller example on the embedded broker's own
+/// cleaner: a deleted key is cleaned down to its tombstone once the
+/// compaction lag has passed and the segment rolled, and the tombstone
+/// itself goes once `delete.retention.ms` (the road's tombstone retention)
+/// has passed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tombstone_is_cleaned_away_after_its_retention() {
+    use roadroller_api::v1 as pb;
+    use roadroller_tests::{TestServer, compacted_road, duration, eventually, on_noida, open_road};
+    use std::time::Duration;
+
+    if on_noida() {
+        // Tombstone retention is the embedded broker's cleaner under test.
+        return;
+    }
+    let server = TestServer::start().await;
+    let mut road = compacted_road("tomb", Duration::from_secs(1));
+    road.compaction.as_mut().expect("compaction").tombstone_retention =
+        Some(duration(Duration::from_secs(8)));
+    let schema = serde_json::json!({"type": "object"});
+    open_road(&server, road, schema).await;
+    let record = |k: &str, v: Option<&str>| pb::Record {
+        key: Some(k.into()),
+        payload: v.map(|v| serde_json::json!({"v": v}).to_string()),
+    };
+    server
+        .produce_accepted(
+            "tomb",
+            vec![record("a", Some("one")), record("b", Some("two")), record("a", None)],
+        )
+        .await;
+    // Past the lag, a write rolls the segment and makes it cleanable.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    server.produce_accepted("tomb", vec![record("c", Some("three"))]).await;
+    let bootstrap = server.broker().bootstrap();
+    let keys = |bootstrap: String| async move {
+        let records = tokio::task::spawn_blocking(move || read_topic(&bootstrap, "road.tomb"))
+            .await
+            .expect("read");
+        records
+            .iter()
+            .map(|r| {
+                (
+                    String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).into_owned(),
+                    r.value.is_some(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let cleaned = [("b".to_string(), true), ("a".to_string(), false), ("c".to_string(), true)];
+    eventually(Duration::from_secs(20), "a→one cleaned away, its tombstone kept", || {
+        let (bootstrap, cleaned) = (bootstrap.clone(), cleaned.clone());
+        async move { (keys(bootstrap).await == cleaned).then_some(()) }
+    })
+    .await;
+    let gone = [("b".to_string(), true), ("c".to_string(), true)];
+    eventually(Duration::from_secs(30), "the tombstone gone after its retention", || {
+        let (bootstrap, gone) = (bootstrap.clone(), gone.clone());
+        async move { (keys(bootstrap).await == gone).then_some(()) }
+    })
+    .await;
+    server.shutdown().await;
+}

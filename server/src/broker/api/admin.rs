@@ -3,15 +3,21 @@
 use std::collections::BTreeMap;
 
 use kafka_protocol::messages::alter_configs_request::AlterConfigsRequest;
-use kafka_protocol::messages::alter_configs_response::{AlterConfigsResourceResponse, AlterConfigsResponse};
+use kafka_protocol::messages::alter_configs_response::{
+    AlterConfigsResourceResponse, AlterConfigsResponse,
+};
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsRequest;
 use kafka_protocol::messages::create_partitions_response::{
     CreatePartitionsResponse, CreatePartitionsTopicResult,
 };
 use kafka_protocol::messages::create_topics_request::CreateTopicsRequest;
-use kafka_protocol::messages::create_topics_response::{CreatableTopicResult, CreateTopicsResponse};
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicResult, CreateTopicsResponse,
+};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicsRequest;
-use kafka_protocol::messages::delete_topics_response::{DeletableTopicResult, DeleteTopicsResponse};
+use kafka_protocol::messages::delete_topics_response::{
+    DeletableTopicResult, DeleteTopicsResponse,
+};
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsRequest;
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResponse, DescribeConfigsResult,
@@ -81,7 +87,9 @@ pub fn metadata(ctx: &Context, request: MetadataRequest) -> MetadataResponse {
     r
 }
 
-fn configs_of<'a>(pairs: impl Iterator<Item = (&'a StrBytes, &'a Option<StrBytes>)>) -> BTreeMap<String, String> {
+fn configs_of<'a>(
+    pairs: impl Iterator<Item = (&'a StrBytes, &'a Option<StrBytes>)>,
+) -> BTreeMap<String, String> {
     pairs.filter_map(|(k, v)| v.as_ref().map(|v| (k.to_string(), v.to_string()))).collect()
 }
 
@@ -94,13 +102,25 @@ pub fn create_topics(ctx: &Context, request: CreateTopicsRequest) -> CreateTopic
         out.replication_factor = -1;
         let configs = configs_of(t.configs.iter().map(|c| (&c.name, &c.value)));
         let result = if t.assignments.is_empty() {
-            ctx.state.create_topic(t.name.as_str(), t.num_partitions, t.replication_factor, configs, request.validate_only)
+            ctx.state.create_topic(
+                t.name.as_str(),
+                t.num_partitions,
+                t.replication_factor,
+                configs,
+                request.validate_only,
+            )
         } else {
-            Err((INVALID_REQUEST, "Manual partition assignment is not supported by a single broker.".into()))
+            Err((
+                INVALID_REQUEST,
+                "Manual partition assignment is not supported by a single broker.".into(),
+            ))
         };
         match result {
             Ok(()) => {
-                let partitions = ctx.state.topic(t.name.as_str()).map_or(t.num_partitions, |t| t.partitions().len() as i32);
+                let partitions = ctx
+                    .state
+                    .topic(t.name.as_str())
+                    .map_or(t.num_partitions, |t| t.partitions().len() as i32);
                 out.num_partitions = partitions;
                 out.replication_factor = 1;
             }
@@ -135,11 +155,16 @@ pub fn delete_topics(ctx: &Context, request: DeleteTopicsRequest) -> DeleteTopic
     r
 }
 
-pub fn create_partitions(ctx: &Context, request: CreatePartitionsRequest) -> CreatePartitionsResponse {
+pub fn create_partitions(
+    ctx: &Context,
+    request: CreatePartitionsRequest,
+) -> CreatePartitionsResponse {
     let mut r = CreatePartitionsResponse::default();
     for t in request.topics {
         let mut out = CreatePartitionsTopicResult::default();
-        if let Err((code, message)) = ctx.state.add_partitions(t.name.as_str(), t.count, request.validate_only) {
+        if let Err((code, message)) =
+            ctx.state.add_partitions(t.name.as_str(), t.count, request.validate_only)
+        {
             out.error_code = code;
             out.error_message = Some(s(message));
         }
@@ -161,19 +186,25 @@ pub fn describe_configs(ctx: &Context, request: DescribeConfigsRequest) -> Descr
             RESOURCE_TOPIC => match ctx.state.topic(resource.resource_name.as_str()) {
                 None => {
                     out.error_code = UNKNOWN_TOPIC_OR_PARTITION;
-                    out.error_message = Some(s(format!("Topic '{}' does not exist.", resource.resource_name.as_str())));
+                    out.error_message = Some(s(format!(
+                        "Topic '{}' does not exist.",
+                        resource.resource_name.as_str()
+                    )));
                 }
                 Some(topic) => {
                     let wanted = resource.configuration_keys.as_ref();
                     out.configs = topic
                         .config()
                         .describe()
-                        .filter(|(name, _, _)| wanted.is_none_or(|w| w.iter().any(|k| k.as_str() == *name)))
+                        .filter(|(name, _, _)| {
+                            wanted.is_none_or(|w| w.iter().any(|k| k.as_str() == *name))
+                        })
                         .map(|(name, value, default)| {
                             let mut c = DescribeConfigsResourceResult::default();
                             c.name = s(name);
                             c.value = Some(s(value));
-                            c.config_source = if default { DEFAULT_CONFIG } else { DYNAMIC_TOPIC_CONFIG };
+                            c.config_source =
+                                if default { DEFAULT_CONFIG } else { DYNAMIC_TOPIC_CONFIG };
                             c
                         })
                         .collect();
@@ -195,7 +226,13 @@ pub fn alter_configs(ctx: &Context, request: AlterConfigsRequest) -> AlterConfig
     let mut r = AlterConfigsResponse::default();
     for resource in request.resources {
         let configs = configs_of(resource.configs.iter().map(|c| (&c.name, &c.value)));
-        let result = alter(ctx, resource.resource_type, resource.resource_name.as_str(), |_| Ok(configs), request.validate_only);
+        let result = alter(
+            ctx,
+            resource.resource_type,
+            resource.resource_name.as_str(),
+            |_| Ok(configs),
+            request.validate_only,
+        );
         let mut out = AlterConfigsResourceResponse::default();
         if let Err((code, message)) = result {
             out.error_code = code;
@@ -210,7 +247,10 @@ pub fn alter_configs(ctx: &Context, request: AlterConfigsRequest) -> AlterConfig
 
 /// IncrementalAlterConfigs sets, deletes, appends to or subtracts from
 /// single settings and leaves the others.
-pub fn incremental_alter_configs(ctx: &Context, request: IncrementalAlterConfigsRequest) -> IncrementalAlterConfigsResponse {
+pub fn incremental_alter_configs(
+    ctx: &Context,
+    request: IncrementalAlterConfigsRequest,
+) -> IncrementalAlterConfigsResponse {
     let mut r = IncrementalAlterConfigsResponse::default();
     for resource in request.resources {
         let ops = resource.configs.clone();
@@ -244,7 +284,13 @@ pub fn incremental_alter_configs(ctx: &Context, request: IncrementalAlterConfigs
             }
             Ok(current)
         };
-        let result = alter(ctx, resource.resource_type, resource.resource_name.as_str(), change, request.validate_only);
+        let result = alter(
+            ctx,
+            resource.resource_type,
+            resource.resource_name.as_str(),
+            change,
+            request.validate_only,
+        );
         let mut out = IncrementalResult::default();
         if let Err((code, message)) = result {
             out.error_code = code;

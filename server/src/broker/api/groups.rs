@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use kafka_protocol::messages::delete_groups_request::DeleteGroupsRequest;
-use kafka_protocol::messages::delete_groups_response::{DeletableGroupResult, DeleteGroupsResponse};
+use kafka_protocol::messages::delete_groups_response::{
+    DeletableGroupResult, DeleteGroupsResponse,
+};
 use kafka_protocol::messages::describe_groups_request::DescribeGroupsRequest;
 use kafka_protocol::messages::describe_groups_response::{
     DescribeGroupsResponse, DescribedGroup, DescribedGroupMember,
@@ -30,7 +32,7 @@ use kafka_protocol::messages::sync_group_request::SyncGroupRequest;
 use kafka_protocol::messages::sync_group_response::SyncGroupResponse;
 use kafka_protocol::messages::{BrokerId, GroupId, TopicName};
 
-use super::{Context, s};
+use super::{Context, s, write_io};
 use crate::broker::groups::{Join, State, code};
 use crate::broker::journal::Committed;
 use crate::broker::state::code::{KAFKA_STORAGE_ERROR, UNKNOWN_TOPIC_OR_PARTITION};
@@ -76,7 +78,11 @@ pub async fn join(ctx: &Context, request: JoinGroupRequest) -> JoinGroupResponse
         session_timeout,
         rebalance_timeout,
         protocol_type: request.protocol_type.to_string(),
-        protocols: request.protocols.into_iter().map(|p| (p.name.to_string(), p.metadata)).collect(),
+        protocols: request
+            .protocols
+            .into_iter()
+            .map(|p| (p.name.to_string(), p.metadata))
+            .collect(),
     };
     let answer = ctx.state.groups.join(request.group_id.as_str(), join);
     let mut r = JoinGroupResponse::default();
@@ -86,6 +92,10 @@ pub async fn join(ctx: &Context, request: JoinGroupRequest) -> JoinGroupResponse
             r.generation_id = if joined.error == code::NONE { joined.generation } else { -1 };
             r.protocol_type = joined.protocol_type.map(s);
             r.protocol_name = joined.protocol.map(s);
+            if ctx.version < 7 && r.protocol_name.is_none() {
+                // Not nullable before v7.
+                r.protocol_name = Some(s(""));
+            }
             r.leader = s(joined.leader);
             r.member_id = s(joined.member_id);
             r.members = joined
@@ -128,8 +138,11 @@ pub async fn sync(ctx: &Context, request: SyncGroupRequest) -> SyncGroupResponse
 
 pub fn heartbeat(ctx: &Context, request: HeartbeatRequest) -> HeartbeatResponse {
     let mut r = HeartbeatResponse::default();
-    r.error_code =
-        ctx.state.groups.heartbeat(request.group_id.as_str(), request.member_id.as_str(), request.generation_id);
+    r.error_code = ctx.state.groups.heartbeat(
+        request.group_id.as_str(),
+        request.member_id.as_str(),
+        request.generation_id,
+    );
     r
 }
 
@@ -177,7 +190,8 @@ pub fn offset_commit(ctx: &Context, request: OffsetCommitRequest) -> OffsetCommi
             pr.partition_index = p.partition_index;
             if membership != code::NONE {
                 pr.error_code = membership;
-            } else if topic.as_ref().and_then(|topic| topic.partition(p.partition_index)).is_none() {
+            } else if topic.as_ref().and_then(|topic| topic.partition(p.partition_index)).is_none()
+            {
                 pr.error_code = UNKNOWN_TOPIC_OR_PARTITION;
             } else {
                 accepted.push(Committed {
@@ -191,13 +205,13 @@ pub fn offset_commit(ctx: &Context, request: OffsetCommitRequest) -> OffsetCommi
         }
         r.topics.push(out);
     }
-    if !accepted.is_empty() {
-        if let Err(e) = tokio::task::block_in_place(|| ctx.state.commit(group, accepted)) {
-            tracing::error!(error = %e, group, "the broker journal could not record a commit");
-            for p in r.topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
-                if p.error_code == code::NONE {
-                    p.error_code = KAFKA_STORAGE_ERROR;
-                }
+    if !accepted.is_empty()
+        && let Err(e) = write_io(ctx, || ctx.state.commit(group, accepted))
+    {
+        tracing::error!(error = %e, group, "the broker journal could not record a commit");
+        for p in r.topics.iter_mut().flat_map(|t| t.partitions.iter_mut()) {
+            if p.error_code == code::NONE {
+                p.error_code = KAFKA_STORAGE_ERROR;
             }
         }
     }
@@ -327,7 +341,7 @@ pub fn delete(ctx: &Context, request: DeleteGroupsRequest) -> DeleteGroupsRespon
         result.group_id = group_id;
         let known = ctx.state.groups.describe(&name, |_| ()).is_some();
         result.error_code = match ctx.state.groups.delete(&name) {
-            code::NONE => match tokio::task::block_in_place(|| ctx.state.delete_group(&name)) {
+            code::NONE => match write_io(ctx, || ctx.state.delete_group(&name)) {
                 Ok(had_offsets) if had_offsets || known => code::NONE,
                 Ok(_) => code::GROUP_ID_NOT_FOUND,
                 Err(e) => {

@@ -31,7 +31,7 @@ pub struct Context {
 pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Produce, 3, 9),
     (ApiKey::Fetch, 4, 12),
-    (ApiKey::ListOffsets, 1, 7),
+    (ApiKey::ListOffsets, 1, 6),
     (ApiKey::Metadata, 0, 9),
     (ApiKey::OffsetCommit, 2, 8),
     (ApiKey::OffsetFetch, 1, 7),
@@ -65,12 +65,16 @@ pub async fn handle(ctx: &Context, request: RequestKind) -> Option<ResponseKind>
         RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions(0)),
         RequestKind::Metadata(r) => ResponseKind::Metadata(admin::metadata(ctx, r)),
         RequestKind::Produce(r) => return produce::produce(ctx, r).map(ResponseKind::Produce),
-        RequestKind::InitProducerId(r) => ResponseKind::InitProducerId(produce::init_producer_id(ctx, r)),
+        RequestKind::InitProducerId(r) => {
+            ResponseKind::InitProducerId(produce::init_producer_id(ctx, r))
+        }
         RequestKind::Fetch(r) => ResponseKind::Fetch(consume::fetch(ctx, r).await),
         RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(consume::list_offsets(ctx, r)),
         RequestKind::OffsetCommit(r) => ResponseKind::OffsetCommit(groups::offset_commit(ctx, r)),
         RequestKind::OffsetFetch(r) => ResponseKind::OffsetFetch(groups::offset_fetch(ctx, r)),
-        RequestKind::FindCoordinator(r) => ResponseKind::FindCoordinator(groups::find_coordinator(ctx, r)),
+        RequestKind::FindCoordinator(r) => {
+            ResponseKind::FindCoordinator(groups::find_coordinator(ctx, r))
+        }
         RequestKind::JoinGroup(r) => ResponseKind::JoinGroup(groups::join(ctx, r).await),
         RequestKind::SyncGroup(r) => ResponseKind::SyncGroup(groups::sync(ctx, r).await),
         RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(groups::heartbeat(ctx, r)),
@@ -80,8 +84,12 @@ pub async fn handle(ctx: &Context, request: RequestKind) -> Option<ResponseKind>
         RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(groups::delete(ctx, r)),
         RequestKind::CreateTopics(r) => ResponseKind::CreateTopics(admin::create_topics(ctx, r)),
         RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(admin::delete_topics(ctx, r)),
-        RequestKind::CreatePartitions(r) => ResponseKind::CreatePartitions(admin::create_partitions(ctx, r)),
-        RequestKind::DescribeConfigs(r) => ResponseKind::DescribeConfigs(admin::describe_configs(ctx, r)),
+        RequestKind::CreatePartitions(r) => {
+            ResponseKind::CreatePartitions(admin::create_partitions(ctx, r))
+        }
+        RequestKind::DescribeConfigs(r) => {
+            ResponseKind::DescribeConfigs(admin::describe_configs(ctx, r))
+        }
         RequestKind::AlterConfigs(r) => ResponseKind::AlterConfigs(admin::alter_configs(ctx, r)),
         RequestKind::IncrementalAlterConfigs(r) => {
             ResponseKind::IncrementalAlterConfigs(admin::incremental_alter_configs(ctx, r))
@@ -107,6 +115,18 @@ pub fn api_versions(error: i16) -> ApiVersionsResponse {
         })
         .collect();
     r
+}
+
+/// Runs a write to the log or the journal. Without fsync it only copies
+/// into the page cache, which takes microseconds: handing the worker off
+/// would cost more than it saves. With `fsync = always` it waits for the
+/// disk, so the runtime is told to move other work off this thread.
+pub fn write_io<T>(ctx: &Context, f: impl FnOnce() -> T) -> T {
+    if ctx.state.fsync() == crate::broker::Fsync::Always {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
 }
 
 /// A string for the wire.

@@ -1,14 +1,14 @@
 //! Produce and InitProducerId.
 
+use kafka_protocol::messages::ProducerId;
 use kafka_protocol::messages::init_producer_id_request::InitProducerIdRequest;
 use kafka_protocol::messages::init_producer_id_response::InitProducerIdResponse;
 use kafka_protocol::messages::produce_request::ProduceRequest;
 use kafka_protocol::messages::produce_response::{
     PartitionProduceResponse, ProduceResponse, TopicProduceResponse,
 };
-use kafka_protocol::messages::ProducerId;
 
-use super::{Context, s};
+use super::{Context, s, write_io};
 use crate::broker::log::LogError;
 use crate::broker::state::code::{KAFKA_STORAGE_ERROR, UNKNOWN_TOPIC_OR_PARTITION};
 
@@ -41,7 +41,7 @@ pub fn produce(ctx: &Context, request: ProduceRequest) -> Option<ProduceResponse
                 (Some(_), None) => p.error_code = CORRUPT_MESSAGE,
                 (Some((topic, partition)), Some(records)) => {
                     let config = topic.config();
-                    match tokio::task::block_in_place(|| partition.log.append(&records, &config)) {
+                    match write_io(ctx, || partition.log.append(&records, &config)) {
                         Ok(appended) => {
                             p.base_offset = appended.base_offset;
                             p.log_start_offset = appended.log_start;
@@ -72,7 +72,7 @@ fn error_code(e: &LogError) -> i16 {
         LogError::OutOfOrderSequence { .. } => OUT_OF_ORDER_SEQUENCE_NUMBER,
         LogError::ProducerFenced { .. } => INVALID_PRODUCER_EPOCH,
         LogError::Transactional => INVALID_REQUEST,
-        LogError::Storage(_) => KAFKA_STORAGE_ERROR,
+        LogError::Storage(_) | LogError::Closed => KAFKA_STORAGE_ERROR,
     }
 }
 
@@ -86,7 +86,10 @@ pub fn init_producer_id(ctx: &Context, request: InitProducerIdRequest) -> InitPr
         r.error_code = TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
         return r;
     }
-    if request.producer_id.0 >= 0 && request.producer_epoch >= 0 && request.producer_epoch < i16::MAX {
+    if request.producer_id.0 >= 0
+        && request.producer_epoch >= 0
+        && request.producer_epoch < i16::MAX
+    {
         r.producer_id = request.producer_id;
         r.producer_epoch = request.producer_epoch + 1;
         return r;

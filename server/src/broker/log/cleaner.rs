@@ -37,7 +37,7 @@ pub struct Progress {
 
 /// Deletes closed segments past the topic's retention.
 pub fn retain(log: &Log, config: &TopicConfig, now_ms: i64) -> io::Result<()> {
-    if !config.delete {
+    if !config.delete || log.is_closed() {
         return Ok(());
     }
     let segments = log.segments();
@@ -64,8 +64,13 @@ pub fn retain(log: &Log, config: &TopicConfig, now_ms: i64) -> io::Result<()> {
 }
 
 /// Compacts the log if it is due; returns whether it ran.
-pub fn compact(log: &Log, config: &TopicConfig, now_ms: i64, progress: &mut Progress) -> io::Result<bool> {
-    if !config.compact {
+pub fn compact(
+    log: &Log,
+    config: &TopicConfig,
+    now_ms: i64,
+    progress: &mut Progress,
+) -> io::Result<bool> {
+    if !config.compact || log.is_closed() {
         return Ok(false);
     }
     let segments = log.segments();
@@ -98,7 +103,9 @@ pub fn compact(log: &Log, config: &TopicConfig, now_ms: i64, progress: &mut Prog
                 let kept: Vec<&Record> = set
                     .records
                     .iter()
-                    .filter(|r| r.key.as_ref().is_none_or(|k| latest.get(&key_hash(k)) == Some(&r.offset)))
+                    .filter(|r| {
+                        r.key.as_ref().is_none_or(|k| latest.get(&key_hash(k)) == Some(&r.offset))
+                    })
                     .filter(|r| {
                         if r.value.is_some() {
                             return true;
@@ -119,10 +126,12 @@ pub fn compact(log: &Log, config: &TopicConfig, now_ms: i64, progress: &mut Prog
                 } else {
                     let mut out = BytesMut::new();
                     let options = RecordEncodeOptions { version: 2, compression: set.compression };
-                    RecordBatchEncoder::encode(&mut out, kept.iter().copied(), &options).map_err(invalid)?;
+                    RecordBatchEncoder::encode(&mut out, kept.iter().copied(), &options)
+                        .map_err(invalid)?;
                     let mut at = 0;
                     while at < out.len() {
-                        let nh = Header::parse(&out[at..]).map_err(|e| invalid(format!("{e:?}")))?;
+                        let nh =
+                            Header::parse(&out[at..]).map_err(|e| invalid(format!("{e:?}")))?;
                         writer.append(&out[at..at + nh.size], &nh)?;
                         at += nh.size;
                     }
@@ -131,8 +140,12 @@ pub fn compact(log: &Log, config: &TopicConfig, now_ms: i64, progress: &mut Prog
             }
         }
         let bases: Vec<i64> = group.iter().map(|s| s.base).collect();
-        let new = if written { Some(writer.finish(log.dir())?) } else { None };
-        log.replace(&bases, new)?;
+        if written {
+            log.replace(&bases, Some(writer))?;
+        } else {
+            writer.discard()?;
+            log.replace(&bases, None)?;
+        }
     }
     progress.cleaned_upto = cleanable.last().map_or(progress.cleaned_upto, |s| s.next_offset());
     progress.tombstones_due = next_tombstone_due;

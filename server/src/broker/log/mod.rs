@@ -35,6 +35,9 @@ pub const INDEX_INTERVAL: u64 = 4096;
 
 /// How many batches per producer are remembered to recognise a retry.
 const PRODUCER_WINDOW: usize = 5;
+/// How much of the active segment's tail is read at start for producer
+/// state: this many index entries (about 4 KiB each).
+const RECENT_INDEX_ENTRIES: usize = 256;
 
 /// When written data is forced to the disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +67,8 @@ pub enum LogError {
     ProducerFenced { producer: i64, got: i16, current: i16 },
     #[error("transactions are not supported")]
     Transactional,
+    #[error("the log is closed: its topic was deleted or a write to it failed")]
+    Closed,
     #[error("storage: {0}")]
     Storage(#[from] io::Error),
 }
@@ -95,6 +100,10 @@ struct Inner {
 
 pub struct Log {
     dir: PathBuf,
+    /// Set when the topic is deleted (its directory then belongs to no one,
+    /// or to a new topic of the same name) or when a write failed halfway:
+    /// from then on the log refuses writes and touches no file.
+    closed: AtomicBool,
     inner: Mutex<Inner>,
     segments: RwLock<Arc<Vec<Arc<Segment>>>>,
     start: AtomicI64,
@@ -138,12 +147,27 @@ impl Log {
         }
         if segments.is_empty() {
             segments.push(Arc::new(Segment::create(dir, 0)?));
+            if fsync != Fsync::Never {
+                sync_dir(dir)?;
+                if let Some(parent) = dir.parent() {
+                    sync_dir(parent)?;
+                }
+            }
+        }
+        // Producers that wrote recently may retry a batch whose answer was
+        // lost with the process: remember their last batches.
+        let mut inner = Inner { producers: HashMap::new() };
+        if let Some(active) = segments.last() {
+            for h in active.recent_headers(RECENT_INDEX_ENTRIES)? {
+                remember(&mut inner, &h);
+            }
         }
         let start = segments[0].base;
         let end = segments.last().map_or(0, |s| s.next_offset());
         Ok(Self {
             dir: dir.to_path_buf(),
-            inner: Mutex::new(Inner { producers: HashMap::new() }),
+            closed: AtomicBool::new(false),
+            inner: Mutex::new(inner),
             segments: RwLock::new(Arc::new(segments)),
             start: AtomicI64::new(start),
             end: watch::channel(end).0,
@@ -154,6 +178,17 @@ impl Log {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Stops every write and file operation, for a topic being deleted.
+    /// Waits for an append in progress.
+    pub fn close(&self) {
+        let _inner = self.inner.lock().expect("log lock");
+        self.closed.store(true, Ordering::Release);
     }
 
     /// The offset the next record gets: the high watermark of a single
@@ -187,6 +222,9 @@ impl Log {
     pub fn append(&self, data: &[u8], config: &TopicConfig) -> Result<Appended, LogError> {
         let headers = check(data, config)?;
         let mut inner = self.inner.lock().expect("log lock");
+        if self.is_closed() {
+            return Err(LogError::Closed);
+        }
         if let Some(base_offset) = duplicate(&inner, &headers)? {
             return Ok(Appended { base_offset, log_start: self.start() });
         }
@@ -201,11 +239,22 @@ impl Log {
             next += i64::from(h.last_offset_delta) + 1;
             at += h.size;
         }
-        let active = self.roll_if_due(bytes.len(), next, config)?;
-        active.append(&bytes, &assigned)?;
-        match self.fsync {
-            Fsync::Always => active.sync()?,
-            _ => self.unsynced.store(true, Ordering::Release),
+        let written = self.roll_if_due(bytes.len(), next, config).and_then(|active| {
+            active.append(&bytes, &assigned)?;
+            match self.fsync {
+                Fsync::Always => active.sync(),
+                _ => {
+                    self.unsynced.store(true, Ordering::Release);
+                    Ok(())
+                }
+            }
+        });
+        if let Err(e) = written {
+            // What was written may be in the file without being answered:
+            // taking more writes would give its offsets again. As Kafka takes
+            // a failed log directory offline, the log stops here.
+            self.closed.store(true, Ordering::Release);
+            return Err(e.into());
         }
         for h in &assigned {
             remember(&mut inner, h);
@@ -217,7 +266,12 @@ impl Log {
 
     /// The active segment, after starting a new one if the current one is
     /// full or old enough (`segment.bytes`, `segment.ms`).
-    fn roll_if_due(&self, incoming: usize, next: i64, config: &TopicConfig) -> io::Result<Arc<Segment>> {
+    fn roll_if_due(
+        &self,
+        incoming: usize,
+        next: i64,
+        config: &TopicConfig,
+    ) -> io::Result<Arc<Segment>> {
         let segments = self.segments();
         let active = segments.last().expect("a log has a segment").clone();
         let full = active.size() + incoming as u64 > config.segment_bytes;
@@ -230,6 +284,10 @@ impl Log {
             active.sync()?;
         }
         let fresh = Arc::new(Segment::create(&self.dir, self.end())?);
+        if self.fsync != Fsync::Never {
+            // The new file's name must survive a power loss as its data will.
+            sync_dir(&self.dir)?;
+        }
         let mut list = segments.as_ref().clone();
         list.push(fresh.clone());
         *self.segments.write().expect("segments lock") = Arc::new(list);
@@ -247,7 +305,7 @@ impl Log {
         let first = segments.partition_point(|s| s.base <= offset).saturating_sub(1);
         for segment in &segments[first..] {
             if let Some(pos) = segment.position_of(offset)? {
-                let records = segment.read(pos, max_bytes)?;
+                let records = segment.read(pos, max_bytes, end)?;
                 return Ok(Read { records, end, start });
             }
         }
@@ -293,8 +351,15 @@ impl Log {
     /// Replaces the closed segments whose bases are `old` (consecutive, in
     /// order) with `new`, for the cleaner. The append lock keeps a roll
     /// from changing the list meanwhile.
-    pub fn replace(&self, old: &[i64], new: Option<Segment>) -> io::Result<()> {
+    pub fn replace(&self, old: &[i64], new: Option<segment::SegmentWriter>) -> io::Result<()> {
         let _inner = self.inner.lock().expect("log lock");
+        if self.is_closed() {
+            return new.map_or(Ok(()), |w| w.discard());
+        }
+        let new = match new {
+            Some(writer) => Some(writer.finish(&self.dir)?),
+            None => None,
+        };
         let segments = self.segments();
         // The new segment was renamed over the first old one's files.
         let renamed_over = new.as_ref().map(|n| n.base);
@@ -327,6 +392,9 @@ impl Log {
             return Ok(());
         }
         let _inner = self.inner.lock().expect("log lock");
+        if self.is_closed() {
+            return Ok(());
+        }
         let segments = self.segments();
         let count = count.min(segments.len() - 1);
         let list: Vec<Arc<Segment>> = segments[count..].to_vec();
@@ -337,6 +405,10 @@ impl Log {
         }
         Ok(())
     }
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }
 
 /// Checks every batch of a produce request: whole, unaltered, within the
@@ -359,8 +431,9 @@ fn check(data: &[u8], config: &TopicConfig) -> Result<Vec<Header>, LogError> {
             return Err(LogError::Transactional);
         }
         if config.compact {
-            let set = RecordBatchDecoder::decode(&mut Bytes::copy_from_slice(&data[at..at + h.size]))
-                .map_err(|e| LogError::Corrupt(e.to_string()))?;
+            let set =
+                RecordBatchDecoder::decode(&mut Bytes::copy_from_slice(&data[at..at + h.size]))
+                    .map_err(|e| LogError::Corrupt(e.to_string()))?;
             if set.records.iter().any(|r| r.key.is_none()) {
                 return Err(LogError::InvalidRecord(
                     "a compacted topic does not accept records without a key".into(),
@@ -395,15 +468,21 @@ fn duplicate(inner: &Inner, headers: &[Header]) -> Result<Option<i64>, LogError>
     if h.producer_epoch > state.epoch {
         return Ok(None);
     }
-    if let Some(&(_, _, offset)) =
-        state.recent.iter().find(|(first, last, _)| *first == h.base_sequence && *last == h.last_sequence())
+    if let Some(&(_, _, offset)) = state
+        .recent
+        .iter()
+        .find(|(first, last, _)| *first == h.base_sequence && *last == h.last_sequence())
     {
         return Ok(Some(offset));
     }
     let last = state.recent.back().map_or(-1, |r| r.1);
     let expected = if last == i32::MAX { 0 } else { last + 1 };
     if h.base_sequence != expected {
-        return Err(LogError::OutOfOrderSequence { producer: h.producer_id, got: h.base_sequence, last });
+        return Err(LogError::OutOfOrderSequence {
+            producer: h.producer_id,
+            got: h.base_sequence,
+            last,
+        });
     }
     Ok(None)
 }

@@ -86,7 +86,13 @@ impl Segment {
         Ok(Self::new(base, open(&log_path)?, open(&index_path)?, log_path, index_path))
     }
 
-    fn new(base: i64, file: File, index_file: File, log_path: PathBuf, index_path: PathBuf) -> Self {
+    fn new(
+        base: i64,
+        file: File,
+        index_file: File,
+        log_path: PathBuf,
+        index_path: PathBuf,
+    ) -> Self {
         Self {
             base,
             log_path,
@@ -110,8 +116,12 @@ impl Segment {
     pub fn open(dir: &Path, base: i64, check_all: bool) -> io::Result<(Self, Recovered)> {
         let (log_path, index_path) = paths(dir, base);
         let file = OpenOptions::new().read(true).write(true).open(&log_path)?;
-        let index_file =
-            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&index_path)?;
+        let index_file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&index_path)?;
         let len = file.metadata()?.len();
         let mut entries = if check_all { Vec::new() } else { read_index(&index_file, len)? };
         let segment = Self::new(base, file, index_file, log_path, index_path);
@@ -123,10 +133,14 @@ impl Segment {
         entries.pop();
         let mut next = entries.last().map_or(base, |e| base + i64::from(e.relative_offset));
         let mut unindexed = u64::MAX;
+        let scan_from = pos;
         let mut header_buf = vec![0; HEADER_LEN];
         while pos < len {
             let header = match segment.checked_batch_at(pos, len, &mut header_buf) {
                 Ok(h) => h,
+                // The batch the index points at is bad: where the one
+                // before it ends is unknown without reading from the start.
+                Err(_) if pos == scan_from && pos > 0 => return Self::open(dir, base, true),
                 Err(_) => break,
             };
             if unindexed >= super::INDEX_INTERVAL {
@@ -149,14 +163,21 @@ impl Segment {
         segment.size.store(pos, Ordering::Release);
         segment.next_offset.store(next, Ordering::Release);
         segment.max_timestamp.store(max_ts, Ordering::Release);
-        segment.unindexed.store(if unindexed == u64::MAX { 0 } else { unindexed }, Ordering::Relaxed);
+        segment
+            .unindexed
+            .store(if unindexed == u64::MAX { 0 } else { unindexed }, Ordering::Relaxed);
         write_index(&segment.index_file, &entries)?;
         *segment.index.lock().expect("index lock") = entries;
         Ok((segment, Recovered { truncated_bytes }))
     }
 
     /// Reads and checks the batch at `pos`.
-    fn checked_batch_at(&self, pos: u64, len: u64, header_buf: &mut [u8]) -> Result<Header, Invalid> {
+    fn checked_batch_at(
+        &self,
+        pos: u64,
+        len: u64,
+        header_buf: &mut [u8],
+    ) -> Result<Header, Invalid> {
         if len - pos < HEADER_LEN as u64 {
             return Err(Invalid::Truncated);
         }
@@ -245,7 +266,12 @@ impl Segment {
     }
 
     /// From `pos`, the position of the first batch `wanted` accepts.
-    fn scan(&self, mut pos: u64, size: u64, wanted: impl Fn(&Header) -> bool) -> io::Result<Option<u64>> {
+    fn scan(
+        &self,
+        mut pos: u64,
+        size: u64,
+        wanted: impl Fn(&Header) -> bool,
+    ) -> io::Result<Option<u64>> {
         let mut buf = [0; HEADER_LEN];
         while pos + HEADER_LEN as u64 <= size {
             self.file.read_exact_at(&mut buf, pos)?;
@@ -260,7 +286,8 @@ impl Segment {
 
     /// Whole batches from `pos`, at most `max_bytes` of them, but always the
     /// first batch whole, however large, so a consumer can make progress.
-    pub fn read(&self, pos: u64, max_bytes: usize) -> io::Result<Bytes> {
+    /// Batches at or past `end` (written, not yet acknowledged) are left out.
+    pub fn read(&self, pos: u64, max_bytes: usize, end: i64) -> io::Result<Bytes> {
         let size = self.size();
         let len = (size.saturating_sub(pos)).min(max_bytes as u64) as usize;
         let mut buf = BytesMut::zeroed(len);
@@ -268,7 +295,7 @@ impl Segment {
         let mut whole = 0;
         while whole + HEADER_LEN <= len {
             let h = Header::parse(&buf[whole..]).map_err(corrupt)?;
-            if whole + h.size > len {
+            if whole + h.size > len || h.base_offset >= end {
                 break;
             }
             whole += h.size;
@@ -277,6 +304,9 @@ impl Segment {
             let mut header = [0; HEADER_LEN];
             self.file.read_exact_at(&mut header, pos)?;
             let h = Header::parse(&header).map_err(corrupt)?;
+            if h.base_offset >= end {
+                return Ok(Bytes::new());
+            }
             let mut first = BytesMut::zeroed(h.size);
             self.file.read_exact_at(&mut first, pos)?;
             return Ok(first.freeze());
@@ -297,6 +327,24 @@ impl Segment {
         let mut whole = BytesMut::zeroed(h.size);
         self.file.read_exact_at(&mut whole, pos)?;
         Ok(Some((h, whole.freeze())))
+    }
+
+    /// The headers of the batches after the `entries`-th index entry from
+    /// the end: the segment's recent writes.
+    pub fn recent_headers(&self, entries: usize) -> io::Result<Vec<Header>> {
+        let start = {
+            let index = self.index.lock().expect("index lock");
+            index.len().checked_sub(entries + 1).map_or(0, |i| u64::from(index[i].position))
+        };
+        let (mut pos, size, mut out) = (start, self.size(), Vec::new());
+        let mut buf = [0; HEADER_LEN];
+        while pos + HEADER_LEN as u64 <= size {
+            self.file.read_exact_at(&mut buf, pos)?;
+            let h = Header::parse(&buf).map_err(corrupt)?;
+            pos += h.size as u64;
+            out.push(h);
+        }
+        Ok(out)
     }
 
     /// Where records with a timestamp of `timestamp` or later can first
@@ -340,9 +388,9 @@ fn read_index(file: &File, log_len: u64) -> io::Result<Vec<Entry>> {
     let mut entries: Vec<Entry> = Vec::with_capacity(len / ENTRY);
     for chunk in buf.chunks_exact(ENTRY) {
         let e = Entry::decode(chunk);
-        let ordered = entries.last().is_none_or(|p| {
-            p.position < e.position && p.relative_offset <= e.relative_offset
-        });
+        let ordered = entries
+            .last()
+            .is_none_or(|p| p.position < e.position && p.relative_offset <= e.relative_offset);
         if !ordered || u64::from(e.position) >= log_len {
             break;
         }
@@ -369,7 +417,12 @@ pub struct SegmentWriter {
 impl SegmentWriter {
     pub fn create(dir: &Path, base: i64) -> io::Result<Self> {
         let (log, index) = paths(dir, base);
-        let tmp = |p: &Path| p.with_extension(format!("{}.cleaned", p.extension().and_then(|e| e.to_str()).unwrap_or("")));
+        let tmp = |p: &Path| {
+            p.with_extension(format!(
+                "{}.cleaned",
+                p.extension().and_then(|e| e.to_str()).unwrap_or("")
+            ))
+        };
         let open = |p: &Path| {
             OpenOptions::new().read(true).write(true).create(true).truncate(true).open(p)
         };
@@ -380,6 +433,11 @@ impl SegmentWriter {
 
     pub fn append(&self, bytes: &[u8], header: &Header) -> io::Result<()> {
         self.segment.append(bytes, std::slice::from_ref(header))
+    }
+
+    /// Removes the new files: nothing was kept, or the log went away.
+    pub fn discard(self) -> io::Result<()> {
+        self.segment.delete()
     }
 
     /// Syncs and renames the new files over the old ones, returning the

@@ -16,8 +16,10 @@ use super::{Fsync, Log, LogError};
 use crate::broker::config::TopicConfig;
 
 fn config(pairs: &[(&str, &str)]) -> TopicConfig {
-    TopicConfig::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>())
-        .expect("config")
+    TopicConfig::new(
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>(),
+    )
+    .expect("config")
 }
 
 /// Every record from `offset` on: (offset, key, value).
@@ -33,7 +35,8 @@ fn records(log: &Log) -> Vec<(i64, Option<String>, Option<String>)> {
         for set in RecordBatchDecoder::decode_all(&mut buf).expect("decode") {
             for r in set.records {
                 if r.offset >= offset {
-                    let text = |b: Option<Bytes>| b.map(|b| String::from_utf8(b.to_vec()).expect("utf-8"));
+                    let text =
+                        |b: Option<Bytes>| b.map(|b| String::from_utf8(b.to_vec()).expect("utf-8"));
                     out.push((r.offset, text(r.key), text(r.value)));
                     offset = r.offset + 1;
                 }
@@ -57,11 +60,19 @@ fn records_survive_a_reopen_with_their_offsets() {
     let c = config(&[]);
     let log = Log::open(dir.path(), false, Fsync::Never).expect("open");
     assert_eq!(put(&log, &c, "a", Some("one"), 1), 0);
-    assert_eq!(log.append(&batch(&[(Some("b"), Some("two")), (Some("c"), Some("three"))], 2), &c).expect("append").base_offset, 1);
+    assert_eq!(
+        log.append(&batch(&[(Some("b"), Some("two")), (Some("c"), Some("three"))], 2), &c)
+            .expect("append")
+            .base_offset,
+        1
+    );
     drop(log);
     let log = Log::open(dir.path(), false, Fsync::Never).expect("reopen");
     assert_eq!(log.end(), 3);
-    assert_eq!(records(&log), owned(&[(0, "a", Some("one")), (1, "b", Some("two")), (2, "c", Some("three"))]));
+    assert_eq!(
+        records(&log),
+        owned(&[(0, "a", Some("one")), (1, "b", Some("two")), (2, "c", Some("three"))])
+    );
     assert_eq!(put(&log, &c, "d", Some("four"), 3), 3, "offsets continue after the reopen");
 }
 
@@ -115,7 +126,7 @@ fn a_corrupted_tail_fails_its_crc_and_is_cut_off() {
     drop(file);
     let log = Log::open(dir.path(), false, Fsync::Never).expect("reopen");
     assert_eq!(records(&log), owned(&[(0, "a", Some("kept"))]));
-    assert_eq!(std::fs::metadata(&path).expect("meta").len() < len, true, "the file was truncated");
+    assert!(std::fs::metadata(&path).expect("meta").len() < len, "the file was truncated");
 }
 
 #[test]
@@ -161,12 +172,23 @@ fn compaction_keeps_the_latest_value_per_key_in_closed_segments_only() {
     // tombstone stays until delete.retention.ms has passed.
     assert_eq!(
         records(&log),
-        owned(&[(1, "b", Some("two")), (2, "a", Some("three")), (4, "c", None), (5, "a", Some("four"))])
+        owned(&[
+            (1, "b", Some("two")),
+            (2, "a", Some("three")),
+            (4, "c", None),
+            (5, "a", Some("four"))
+        ])
     );
-    assert!(!cleaner::compact(&log, &c, 30, &mut progress).expect("compact"), "nothing new is dirty");
+    assert!(
+        !cleaner::compact(&log, &c, 30, &mut progress).expect("compact"),
+        "nothing new is dirty"
+    );
     // After the tombstone's retention, a clean runs for it alone.
     assert!(cleaner::compact(&log, &c, 1_011, &mut progress).expect("compact"));
-    assert_eq!(records(&log), owned(&[(1, "b", Some("two")), (2, "a", Some("three")), (5, "a", Some("four"))]));
+    assert_eq!(
+        records(&log),
+        owned(&[(1, "b", Some("two")), (2, "a", Some("three")), (5, "a", Some("four"))])
+    );
     assert_eq!(log.segments().len(), 3, "segments left empty are gone");
     drop(log);
     let log = Log::open(dir.path(), false, Fsync::Never).expect("reopen");
@@ -177,7 +199,11 @@ fn compaction_keeps_the_latest_value_per_key_in_closed_segments_only() {
 #[test]
 fn the_lag_keeps_young_records_from_the_cleaner() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let c = config(&[("cleanup.policy", "compact"), ("segment.bytes", "100"), ("min.compaction.lag.ms", "1000")]);
+    let c = config(&[
+        ("cleanup.policy", "compact"),
+        ("segment.bytes", "100"),
+        ("min.compaction.lag.ms", "1000"),
+    ]);
     let log = Log::open(dir.path(), false, Fsync::Never).expect("open");
     put(&log, &c, "a", Some("one"), 500);
     put(&log, &c, "a", Some("two"), 500);
@@ -185,7 +211,11 @@ fn the_lag_keeps_young_records_from_the_cleaner() {
     let mut progress = Progress::default();
     assert!(!cleaner::compact(&log, &c, 1_000, &mut progress).expect("compact"), "too young");
     // Cleaned with a larger segment.bytes, the closed segments merge.
-    let larger = config(&[("cleanup.policy", "compact"), ("min.compaction.lag.ms", "1000"), ("min.cleanable.dirty.ratio", "0.01")]);
+    let larger = config(&[
+        ("cleanup.policy", "compact"),
+        ("min.compaction.lag.ms", "1000"),
+        ("min.cleanable.dirty.ratio", "0.01"),
+    ]);
     put(&log, &c, "b", Some("one"), 500);
     assert!(cleaner::compact(&log, &larger, 1_500, &mut progress).expect("compact"));
     assert_eq!(records(&log), owned(&[(2, "a", Some("three")), (3, "b", Some("one"))]));
@@ -255,9 +285,15 @@ fn a_retried_batch_is_answered_with_its_first_offset_and_not_written_twice() {
     assert_eq!(log.append(&producer_batch(7, 0, 3, 2), &c).expect("second").base_offset, 3);
     assert_eq!(log.append(&producer_batch(7, 0, 0, 3), &c).expect("retry").base_offset, 0);
     assert_eq!(log.end(), 5, "the retry wrote nothing");
-    assert!(matches!(log.append(&producer_batch(7, 0, 9, 1), &c), Err(LogError::OutOfOrderSequence { .. })));
+    assert!(matches!(
+        log.append(&producer_batch(7, 0, 9, 1), &c),
+        Err(LogError::OutOfOrderSequence { .. })
+    ));
     assert_eq!(log.append(&producer_batch(7, 1, 0, 1), &c).expect("new epoch").base_offset, 5);
-    assert!(matches!(log.append(&producer_batch(7, 0, 5, 1), &c), Err(LogError::ProducerFenced { .. })));
+    assert!(matches!(
+        log.append(&producer_batch(7, 0, 5, 1), &c),
+        Err(LogError::ProducerFenced { .. })
+    ));
 }
 
 #[test]
@@ -269,8 +305,40 @@ fn bad_batches_are_refused_and_the_log_is_unchanged() {
     b[last] ^= 1;
     assert!(matches!(log.append(&b, &config(&[])), Err(LogError::Corrupt(_))));
     let small = config(&[("max.message.bytes", "20")]);
-    assert!(matches!(log.append(&batch(&[(Some("a"), Some("v"))], 1), &small), Err(LogError::TooLarge { .. })));
+    assert!(matches!(
+        log.append(&batch(&[(Some("a"), Some("v"))], 1), &small),
+        Err(LogError::TooLarge { .. })
+    ));
     let compacted = config(&[("cleanup.policy", "compact")]);
-    assert!(matches!(log.append(&batch(&[(None, Some("v"))], 1), &compacted), Err(LogError::InvalidRecord(_))));
+    assert!(matches!(
+        log.append(&batch(&[(None, Some("v"))], 1), &compacted),
+        Err(LogError::InvalidRecord(_))
+    ));
     assert_eq!(log.end(), 0);
+}
+
+#[test]
+fn a_retry_after_a_restart_is_still_recognised() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = config(&[]);
+    let log = Log::open(dir.path(), false, Fsync::Never).expect("open");
+    log.append(&producer_batch(9, 0, 0, 2), &c).expect("first");
+    drop(log);
+    // The answer was lost with the process; the producer retries.
+    let log = Log::open(dir.path(), false, Fsync::Never).expect("reopen");
+    assert_eq!(log.append(&producer_batch(9, 0, 0, 2), &c).expect("retry").base_offset, 0);
+    assert_eq!(log.end(), 2);
+}
+
+#[test]
+fn a_closed_log_refuses_writes_and_leaves_its_files_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let c = config(&[("segment.bytes", "100"), ("retention.bytes", "1")]);
+    let log = Log::open(dir.path(), false, Fsync::Never).expect("open");
+    put(&log, &c, "a", Some("v"), 1);
+    put(&log, &c, "b", Some("v"), 1);
+    log.close();
+    assert!(matches!(log.append(&batch(&[(Some("c"), Some("v"))], 1), &c), Err(LogError::Closed)));
+    cleaner::retain(&log, &c, 10).expect("retain");
+    assert_eq!(log.start(), 0, "retention did nothing");
 }
