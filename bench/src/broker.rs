@@ -1,6 +1,6 @@
 //! Scenario 15: the embedded broker with a large road on it. One
 //! `roadroller serve` on the embedded default (its own data directory)
-//! takes `n` records of about 111 bytes from a raw producer; then its
+//! takes `n` records of 111 bytes from a raw producer; then its
 //! memory beyond the empty server, its CPU while idle, the time SIGTERM
 //! takes to end it, and the time a restart takes to SERVING are measured.
 //! The raw producer and consumer rates are compared, in the same run, with
@@ -17,9 +17,10 @@ use rdkafka::client::DefaultClientContext;
 use roadroller_server::broker::{EmbeddedBroker, Fsync};
 
 use crate::figures::{Figure, Target};
+use crate::payload::record_111;
 use crate::proc;
 use crate::stage::Result;
-use crate::throughput::{raw_consume, raw_produce};
+use crate::throughput::{raw_consume, raw_produce_with};
 
 const TOPIC: &str = "bench_broker";
 const PARTITIONS: i32 = 6;
@@ -61,7 +62,8 @@ async fn rates(n: u64) -> Result<Vec<Figure>> {
 async fn produce_and_consume(bootstrap: &str, n: u64) -> Result<(f64, f64)> {
     create_topic(bootstrap).await?;
     let b = bootstrap.to_string();
-    let produced = tokio::task::spawn_blocking(move || raw_produce(&b, TOPIC, n)).await??;
+    let produced =
+        tokio::task::spawn_blocking(move || raw_produce_with(&b, TOPIC, n, record_111)).await??;
     let b = bootstrap.to_string();
     // The producer warmed up with 1,000 records first: read them too.
     let consumed =
@@ -186,7 +188,8 @@ async fn resources(bin: &Path, sizes: &Sizes) -> Result<Vec<Figure>> {
     let empty = proc::rss(server.pid());
     let bootstrap = server.broker.clone();
     let n = sizes.records;
-    tokio::task::spawn_blocking(move || raw_produce(&bootstrap, TOPIC, n)).await??;
+    tokio::task::spawn_blocking(move || raw_produce_with(&bootstrap, TOPIC, n, record_111))
+        .await??;
     // Settle: the interval fsync writes the new data back to the disk (CPU
     // the kernel books to the server), then the memory held with the data
     // on the road and the CPU of an idle server.

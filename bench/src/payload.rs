@@ -26,6 +26,19 @@ pub fn record(i: u64) -> String {
     )
 }
 
+/// Record `i` padded to exactly 111 bytes, the size the embedded broker
+/// is measured with (scenario 15).
+pub fn record_111(i: u64) -> String {
+    let mut r = record(i);
+    r.pop();
+    r.push_str(r#","p":""#);
+    while r.len() < 110 - 1 {
+        r.push('x');
+    }
+    r.push_str("\"}");
+    r
+}
+
 /// A record carrying a send time (microseconds on the bench's clock).
 pub fn timed(i: u64, micros: u64) -> String {
     format!(
@@ -51,5 +64,17 @@ mod tests {
             assert!(schema.validator.is_valid(&serde_json::from_str(&r).expect("json")));
         }
         assert_eq!(super::sent_at(&super::timed(3, 42)), Some(42));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_padded_record_is_111_bytes_of_json() {
+        for i in [0, 7, 123_456, u64::MAX] {
+            let r = super::record_111(i);
+            assert_eq!(r.len(), 111, "{r}");
+            serde_json::from_str::<serde_json::Value>(&r).expect("json");
+        }
     }
 }

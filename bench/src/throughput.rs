@@ -46,15 +46,25 @@ impl ProducerContext for Counting {
 /// acknowledged. Warmed up first (metadata,
 /// producer id), as the server's producer is by the time it is measured.
 pub fn raw_produce(bootstrap: &str, topic: &str, n: u64) -> Result<f64> {
+    raw_produce_with(bootstrap, topic, n, payload::record)
+}
+
+/// [`raw_produce`] with values made by `value`.
+pub fn raw_produce_with(
+    bootstrap: &str,
+    topic: &str,
+    n: u64,
+    value: fn(u64) -> String,
+) -> Result<f64> {
     let acks = Arc::new(Acks::default());
     let producer: ThreadedProducer<Counting> =
         producer_config(bootstrap, "bench-raw", Duration::from_secs(120))
             .create_with_context(Counting(acks.clone()))?;
     let warm_up = 1_000;
-    send_all(&producer, topic, 0..warm_up)?;
+    send_all(&producer, topic, 0..warm_up, value)?;
     producer.flush(Duration::from_secs(60))?;
     let started = Instant::now();
-    send_all(&producer, topic, warm_up..warm_up + n)?;
+    send_all(&producer, topic, warm_up..warm_up + n, value)?;
     producer.flush(Duration::from_secs(120))?;
     let elapsed = started.elapsed();
     let ok = acks.ok.load(Ordering::Relaxed);
@@ -68,9 +78,10 @@ fn send_all(
     producer: &ThreadedProducer<Counting>,
     topic: &str,
     range: std::ops::Range<u64>,
+    value: fn(u64) -> String,
 ) -> Result<()> {
     for i in range {
-        let value = payload::record(i);
+        let value = value(i);
         let mut record = BaseRecord::<(), str>::to(topic).payload(&value);
         loop {
             match producer.send(record) {
