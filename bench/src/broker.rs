@@ -6,7 +6,6 @@
 //! The raw producer and consumer rates are compared, in the same run, with
 //! the earlier engine (noida's, as the test crate keeps it) in this process.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,7 +18,7 @@ use roadroller_server::broker::{EmbeddedBroker, Fsync};
 use crate::figures::{Figure, Target};
 use crate::payload::record_111;
 use crate::proc;
-use crate::stage::Result;
+use crate::stage::{Result, json_logs};
 use crate::throughput::{raw_consume, raw_produce_with};
 
 const TOPIC: &str = "bench_broker";
@@ -101,15 +100,7 @@ impl Embedded {
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(std::io::Result::ok) {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                    let _ = tx.send(v);
-                }
-            }
-        });
+        let rx = json_logs(&mut child)?;
         let (mut broker, mut admin) = (None, None);
         while admin.is_none() {
             let line = rx

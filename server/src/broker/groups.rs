@@ -139,17 +139,9 @@ impl Group {
             .collect()
     }
 
-    /// Whether `member` of `generation` may commit or heartbeat now.
+    /// Whether `member` of `generation` may heartbeat or sync now.
     pub fn check_member(&self, member: &str, generation: i32) -> i16 {
-        if !self.members.contains_key(member) {
-            code::UNKNOWN_MEMBER_ID
-        } else if generation != self.generation {
-            code::ILLEGAL_GENERATION
-        } else if self.state == State::PreparingRebalance {
-            code::REBALANCE_IN_PROGRESS
-        } else {
-            code::NONE
-        }
+        self.check(member, generation, State::PreparingRebalance)
     }
 
     /// Whether `member` of `generation` may commit now. Unlike a
@@ -157,11 +149,15 @@ impl Group {
     /// (members commit what they processed as their partitions are revoked),
     /// and refused while the new assignment is being handed out.
     pub fn check_commit(&self, member: &str, generation: i32) -> i16 {
+        self.check(member, generation, State::CompletingRebalance)
+    }
+
+    fn check(&self, member: &str, generation: i32, busy: State) -> i16 {
         if !self.members.contains_key(member) {
             code::UNKNOWN_MEMBER_ID
         } else if generation != self.generation {
             code::ILLEGAL_GENERATION
-        } else if self.state == State::CompletingRebalance {
+        } else if self.state == busy {
             code::REBALANCE_IN_PROGRESS
         } else {
             code::NONE

@@ -134,8 +134,20 @@ pub(crate) mod tests {
         Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
     };
 
-    /// One batch holding `values` as keyed records, offsets from 0.
+    /// One batch holding `key_values` as records, offsets from 0, with no
+    /// producer id.
     pub fn batch(key_values: &[(Option<&str>, Option<&str>)], timestamp: i64) -> BytesMut {
+        produced(key_values, timestamp, -1, -1, 0)
+    }
+
+    /// One batch from a producer, its sequence numbers from `sequence`.
+    pub fn produced(
+        key_values: &[(Option<&str>, Option<&str>)],
+        timestamp: i64,
+        producer_id: i64,
+        producer_epoch: i16,
+        sequence: i32,
+    ) -> BytesMut {
         let records: Vec<Record> = key_values
             .iter()
             .enumerate()
@@ -144,11 +156,11 @@ pub(crate) mod tests {
                 control: false,
                 delete_horizon: false,
                 partition_leader_epoch: 0,
-                producer_id: -1,
-                producer_epoch: -1,
+                producer_id,
+                producer_epoch,
                 timestamp_type: TimestampType::Creation,
                 offset: i as i64,
-                sequence: i as i32,
+                sequence: sequence + i as i32,
                 timestamp,
                 key: k.map(|k| bytes::Bytes::copy_from_slice(k.as_bytes())),
                 value: v.map(|v| bytes::Bytes::copy_from_slice(v.as_bytes())),

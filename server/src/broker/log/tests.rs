@@ -6,11 +6,9 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::FileExt;
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::RecordBatchDecoder;
 
-use super::batch::tests::batch;
+use super::batch::tests::{batch, produced};
 use super::cleaner::{self, Progress};
 use super::{Fsync, Log, LogError};
 use crate::broker::config::TopicConfig;
@@ -253,27 +251,7 @@ fn offsets_are_found_by_time() {
 }
 
 fn producer_batch(producer: i64, epoch: i16, sequence: i32, n: usize) -> BytesMut {
-    let records: Vec<Record> = (0..n)
-        .map(|i| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: producer,
-            producer_epoch: epoch,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: sequence + i as i32,
-            timestamp: 1,
-            key: None,
-            value: Some(Bytes::from_static(b"v")),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    let options = RecordEncodeOptions { version: 2, compression: Compression::None };
-    RecordBatchEncoder::encode(&mut buf, &records, &options).expect("encode");
-    buf
+    produced(&vec![(None, Some("v")); n], 1, producer, epoch, sequence)
 }
 
 #[test]
