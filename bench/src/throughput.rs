@@ -226,6 +226,18 @@ pub fn raw_consume(bootstrap: &str, topic: &str, partitions: i32, n: u64) -> Res
     Ok(n as f64 / started.elapsed().as_secs_f64())
 }
 
+/// How many records `topic` holds now: what a read to the end covers.
+pub fn records_on(bootstrap: &str, topic: &str, partitions: i32) -> Result<u64> {
+    let consumer: BaseConsumer =
+        ClientConfig::new().set("bootstrap.servers", bootstrap).create()?;
+    let mut total = 0;
+    for p in 0..partitions {
+        let (low, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10))?;
+        total += (high - low).max(0) as u64;
+    }
+    Ok(total)
+}
+
 /// Scenario 6: an Offramp GROUP subscriber in push mode reading `n` records
 /// from the start.
 pub async fn offramp_push(stage: &Stage, road: &str, n: u64) -> Result<f64> {
