@@ -9,6 +9,7 @@ const PROTOS: &[&str] = &[
     "roadroller/v1/onramp.proto",
     "roadroller/v1/offramp.proto",
     "roadroller/v1/streams.proto",
+    "roadroller/v1/tables.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -20,6 +20,7 @@ pub mod service_names {
     pub const ONRAMP: &str = "roadroller.v1.OnrampService";
     pub const OFFRAMP: &str = "roadroller.v1.OfframpService";
     pub const STREAM: &str = "roadroller.v1.StreamService";
+    pub const TABLE: &str = "roadroller.v1.TableService";
 }
 
 /// Milliseconds since the Unix epoch as a protobuf timestamp.
@@ -59,6 +60,7 @@ mod tests {
             service_names::ONRAMP,
             service_names::OFFRAMP,
             service_names::STREAM,
+            service_names::TABLE,
         ] {
             assert!(services.iter().any(|s| s == name), "{name} missing from {services:?}");
         }

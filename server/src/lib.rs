@@ -18,5 +18,6 @@ pub mod roads;
 pub mod schema;
 pub mod serve;
 pub mod streams;
+pub mod tables;
 pub mod telemetry;
 pub mod traffic_control;

@@ -28,6 +28,7 @@ use roadroller_api::v1::offramp_service_server::OfframpServiceServer;
 use roadroller_api::v1::onramp_service_server::OnrampServiceServer;
 use roadroller_api::v1::paver_service_server::PaverServiceServer;
 use roadroller_api::v1::stream_service_server::StreamServiceServer;
+use roadroller_api::v1::table_service_server::TableServiceServer;
 
 use crate::audit::Audit;
 use crate::auth::grpc::Authenticate;
@@ -97,8 +98,13 @@ impl From<TcpListener> for Listeners {
 
 /// The gRPC services this build serves, as health reports them. A service is
 /// listed only once it works.
-const SERVICES: &[&str] =
-    &[service_names::PAVER, service_names::ONRAMP, service_names::OFFRAMP, service_names::STREAM];
+const SERVICES: &[&str] = &[
+    service_names::PAVER,
+    service_names::ONRAMP,
+    service_names::OFFRAMP,
+    service_names::STREAM,
+    service_names::TABLE,
+];
 
 /// Runs Roadroller on `listeners` until `shutdown` completes, then shuts down
 /// in order within the grace period.
@@ -185,6 +191,17 @@ pub async fn run(
         guard.clone(),
     );
     let lags = watch_lag(&metrics, &streams, settings.metrics.lag_interval, stop_tasks.clone());
+    let tables = crate::tables::Tables::new(
+        kafka.clone(),
+        registry.clone(),
+        board.clone(),
+        schemas.clone(),
+        guard.clone(),
+        settings.tables.clone(),
+        settings.traffic_control.topic_prefix.clone(),
+        &settings.data_dir,
+    );
+    let views = tables.spawn(stop_tasks.clone());
 
     let onramp = Onramp::new(
         kafka.clone(),
@@ -235,6 +252,10 @@ pub async fn run(
         ))
         .add_service(Measured::new(
             gate.service(StreamServiceServer::new(crate::streams::grpc::StreamGrpc::new(streams))),
+            telemetry.clone(),
+        ))
+        .add_service(Measured::new(
+            gate.service(TableServiceServer::new(crate::tables::grpc::TableGrpc::new(tables))),
             telemetry.clone(),
         ))
         .add_service(reflection_v1()?)
@@ -314,6 +335,7 @@ pub async fn run(
     let _ = traffic_control.await;
     let _ = gauges.await;
     let _ = lags.await;
+    let _ = views.await;
     if let Some(admin) = admin {
         let _ = admin.await;
     }

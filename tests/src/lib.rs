@@ -33,6 +33,7 @@ use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
 use roadroller_api::v1::onramp_service_client::OnrampServiceClient;
 use roadroller_api::v1::paver_service_client::PaverServiceClient;
+use roadroller_api::v1::table_service_client::TableServiceClient;
 
 use roadroller_server::broker::EmbeddedBroker;
 use roadroller_server::config::Settings;
@@ -165,6 +166,9 @@ pub struct TestServer {
     /// send, if any.
     token: Bearer,
     broker: TestBroker,
+    /// The data directory (views of materialized roads), unless the test
+    /// chose its own.
+    _data_dir: Option<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), ServeError>>>,
 }
@@ -210,7 +214,10 @@ impl TestServer {
         configure: impl FnOnce(&mut Settings),
     ) -> Self {
         let mut settings = test_settings(broker);
+        let data_dir = tempfile::tempdir().expect("data directory");
+        settings.data_dir = data_dir.path().to_path_buf();
         configure(&mut settings);
+        let data_dir = (settings.data_dir == data_dir.path()).then_some(data_dir);
         let listener =
             tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("bound address");
@@ -231,6 +238,7 @@ impl TestServer {
             identity,
             token: Bearer::default(),
             broker: broker.clone(),
+            _data_dir: data_dir,
             stop: Some(stop),
             task: Some(task),
         };
@@ -337,6 +345,11 @@ impl TestServer {
     /// An OnrampService client.
     pub async fn onramp(&self) -> OnrampServiceClient<Authed> {
         OnrampServiceClient::new(Authed::new(self.channel().await, self.token.clone()))
+    }
+
+    /// A TableService client.
+    pub async fn tables(&self) -> TableServiceClient<Authed> {
+        TableServiceClient::new(Authed::new(self.channel().await, self.token.clone()))
     }
 
     /// Produces `records` to `road` and asserts that every one was accepted.

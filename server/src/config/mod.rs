@@ -56,6 +56,7 @@ pub struct Settings {
     pub traffic_control: TrafficControlSettings,
     pub onramp: OnrampSettings,
     pub offramp: OfframpSettings,
+    pub tables: crate::tables::TableSettings,
     pub http: HttpSettings,
     /// TLS on the gRPC and HTTP listeners; `None` serves plain TCP.
     pub tls: Option<TlsFiles>,
@@ -242,6 +243,10 @@ impl Settings {
             },
             traces: traces(r)?,
             quotas: quotas(r)?,
+            tables: crate::tables::TableSettings {
+                max_wait: parse(r.get("tables.max_wait"), positive_duration)?,
+                cache_bytes: parse(r.get("tables.cache_size"), size)?,
+            },
         };
         settings.refuse_open_networks(r)?;
         Ok(settings)

@@ -79,7 +79,7 @@ pub const SETTINGS: &[Spec] = &[
         "data_dir",
         "./roadroller-data",
         "DIR",
-        "Directory that holds the embedded broker's state (unused with an external Kafka)",
+        "Directory that holds the embedded broker's state and the views of materialized roads",
     ),
     LOG_FORMAT,
     spec(
@@ -182,6 +182,18 @@ pub const SETTINGS: &[Spec] = &[
         "5m",
         "DURATION",
         "How long a subscription may go without polling Kafka (subscribers without credit still poll)",
+    ),
+    spec(
+        "tables.max_wait",
+        "30s",
+        "DURATION",
+        "Longest a TableService read waits for its view to reach the caller's min_offsets",
+    ),
+    spec(
+        "tables.cache_size",
+        "16MiB",
+        "SIZE",
+        "Page cache of each materialized road's view (values stay on disk)",
     ),
     spec(
         "traffic_control.enabled",

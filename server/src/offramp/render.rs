@@ -95,8 +95,7 @@ impl Renderer {
             return found.clone();
         }
         let road = self.registry.get(&self.road)?;
-        let schema = road.road.schema(version).or_else(|| road.road.latest_schema())?;
-        let compiled = self.schemas.get(&self.road, schema).ok();
+        let compiled = self.schemas.writer(&road.road, version);
         self.writers.insert(version, compiled.clone());
         compiled
     }

@@ -29,6 +29,7 @@ pub enum Change {
     HiveLandingIntervalMs(u64),
     /// The whole of `quotas`, or one of its fields (the others kept).
     Quotas(RoadQuotas, QuotaFields),
+    Materialized(bool),
 }
 
 /// Which fields of `quotas` a change sets.
@@ -79,6 +80,7 @@ impl Change {
             Change::HiveEnabled(_) => "hive_destination.enabled",
             Change::HiveLandingIntervalMs(_) => "hive_destination.landing_interval",
             Change::Quotas(..) => "quotas",
+            Change::Materialized(_) => "materialized",
         }
     }
 }
@@ -160,6 +162,10 @@ pub fn apply(road: &mut Road, change: Change, status: &RoadStatus) -> Result<(),
         Change::OnrampAuthorities(v) => road.authorisation.onramp.authorities = v,
         Change::OnrampCidrBlocks(v) => road.authorisation.onramp.cidr_blocks = v,
         Change::OfframpAuthorities(v) => road.authorisation.offramp.authorities = v,
+        Change::Materialized(true) if road_type == RoadType::Stream => {
+            return Err(PaverError::InvalidRoad(vec![super::materialized_on_stream()]));
+        }
+        Change::Materialized(v) => road.materialized = v,
         Change::HiveEnabled(v) => road.hive.enabled = v,
         Change::HiveLandingIntervalMs(v) => road.hive.landing_interval_ms = v,
         Change::Quotas(v, fields) => {

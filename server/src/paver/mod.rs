@@ -19,7 +19,7 @@ use crate::quotas::Quotas;
 use crate::roads::registry::{Registry, RegistryError, Versioned};
 use crate::roads::{
     Authorisation, CompatibilityMode, HiveDestination, Road, RoadKind, RoadQuotas, RoadStatus,
-    RoadType, StatusBoard,
+    RoadType, StatusBoard, TableStatus,
 };
 use crate::schema::SchemaCache;
 
@@ -52,6 +52,7 @@ pub struct NewRoad {
     pub authorisation: Authorisation,
     pub hive: Option<HiveDestination>,
     pub quotas: RoadQuotas,
+    pub materialized: bool,
 }
 
 /// A road as clients see it: the document, its etag, and its topic's status.
@@ -60,6 +61,8 @@ pub struct RoadView {
     pub road: Arc<Road>,
     pub etag: i64,
     pub status: RoadStatus,
+    /// This instance's view, for a materialized road.
+    pub table: Option<TableStatus>,
 }
 
 /// Roads per page when the request names no page size, and at most.
@@ -148,6 +151,9 @@ impl Paver {
         let kind = match road_type {
             RoadType::Stream => {
                 let mut wrong = Vec::new();
+                if new.materialized {
+                    wrong.push(materialized_on_stream());
+                }
                 if new.min_compaction_lag_ms.is_some() || new.tombstone_retention_ms.is_some() {
                     wrong.push(FieldViolation::new(
                         "road.compaction",
@@ -207,6 +213,7 @@ impl Paver {
             authorisation: new.authorisation,
             hive: new.hive.unwrap_or_default(),
             quotas: new.quotas,
+            materialized: new.materialized,
             schemas: Vec::new(),
             deleting: false,
             create_time_ms: now,
@@ -341,7 +348,8 @@ impl Paver {
         if status.topic_name.is_empty() {
             status.topic_name = self.topic_name(&versioned.road.name);
         }
-        RoadView { road: versioned.road, etag: versioned.etag, status }
+        let table = self.board.table(&versioned.road.name);
+        RoadView { road: versioned.road, etag: versioned.etag, status, table }
     }
 
     /// The Kafka topic of a road.
@@ -384,4 +392,12 @@ fn decode_page_token(token: &str) -> Result<Option<String>, PaverError> {
     let bytes: Result<Vec<u8>, _> =
         (0..token.len()).step_by(2).map(|i| u8::from_str_radix(&token[i..i + 2], 16)).collect();
     String::from_utf8(bytes.map_err(|_| invalid())?).map(Some).map_err(|_| invalid())
+}
+
+/// `materialized` names a view of keys, which a STREAM road has not.
+pub(crate) fn materialized_on_stream() -> FieldViolation {
+    FieldViolation::new(
+        "road.materialized",
+        "applies to COMPACTED roads; a STREAM road's records have no keys to look up",
+    )
 }

@@ -7,7 +7,7 @@ pub mod rules;
 mod status;
 
 pub use model::*;
-pub use status::{ConfigDrift, RoadStatus, StatusBoard};
+pub use status::{ConfigDrift, RoadStatus, StatusBoard, TableStatus};
 
 /// A minimal valid STREAM road, for tests.
 #[cfg(test)]
@@ -25,6 +25,7 @@ pub(crate) fn test_road(name: &str) -> Road {
         authorisation: Default::default(),
         hive: Default::default(),
         quotas: Default::default(),
+        materialized: false,
         schemas: Vec::new(),
         deleting: false,
         create_time_ms: 0,

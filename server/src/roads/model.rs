@@ -35,6 +35,10 @@ pub struct Road {
     /// Limits on everyone's use of the road together.
     #[serde(default, skip_serializing_if = "RoadQuotas::is_empty")]
     pub quotas: RoadQuotas,
+    /// COMPACTED roads only: every instance keeps a view of the road's
+    /// current state and serves it (TableService).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub materialized: bool,
     #[serde(default)]
     pub schemas: Vec<SchemaVersion>,
     /// DeleteRoad was accepted: Traffic Control removes the topic, then the

@@ -2,7 +2,7 @@
 //! Kafka itself, so the status lives in memory and is not written to the
 //! registry: instances would otherwise race to write the same observation.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::RwLock;
 
 /// The observed state of one road's topic.
@@ -29,10 +29,24 @@ pub struct ConfigDrift {
     pub actual: String,
 }
 
-/// Statuses by road name.
+/// One instance's view of a materialized road, as the Tables domain last
+/// reported it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TableStatus {
+    pub ready: bool,
+    pub live_keys: u64,
+    pub tombstones_pending: u64,
+    pub offsets: BTreeMap<i32, i64>,
+    pub last_problem: String,
+    pub records_applied: u64,
+}
+
+/// Statuses by road name: the topic's, from Traffic Control, and the view's,
+/// from Tables.
 #[derive(Default)]
 pub struct StatusBoard {
     statuses: RwLock<HashMap<String, RoadStatus>>,
+    tables: RwLock<HashMap<String, TableStatus>>,
 }
 
 impl StatusBoard {
@@ -48,5 +62,18 @@ impl StatusBoard {
     /// Forgets roads for which `keep` is false.
     pub fn retain(&self, keep: impl Fn(&str) -> bool) {
         self.statuses.write().expect("status lock").retain(|road, _| keep(road));
+    }
+
+    /// The view of a materialized road on this instance, if it has one.
+    pub fn table(&self, road: &str) -> Option<TableStatus> {
+        self.tables.read().expect("status lock").get(road).cloned()
+    }
+
+    pub fn set_table(&self, road: &str, status: TableStatus) {
+        self.tables.write().expect("status lock").insert(road.to_string(), status);
+    }
+
+    pub fn remove_table(&self, road: &str) {
+        self.tables.write().expect("status lock").remove(road);
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use super::{CompiledSchema, SchemaProblem, compile};
-use crate::roads::SchemaVersion;
+use crate::roads::{Road, SchemaVersion};
 
 /// Compiled schema versions by (road, version, creation time). The creation
 /// time tells apart the versions of a road deleted and created again, which
@@ -48,5 +48,12 @@ impl SchemaCache {
             map.clear();
         }
         Ok(map.entry(key).or_insert(compiled).clone())
+    }
+
+    /// The schema a record of `road` was written with; the latest one when
+    /// the record names no version the road has.
+    pub fn writer(&self, road: &Road, version: u32) -> Option<Arc<CompiledSchema>> {
+        let schema = road.schema(version).or_else(|| road.latest_schema())?;
+        self.get(&road.name, schema).ok()
     }
 }

@@ -19,6 +19,7 @@ mod security_edges;
 mod security_matrix;
 mod serving;
 mod streams;
+mod tables;
 mod telemetry;
 mod traces;
 mod traffic_control;

@@ -195,6 +195,7 @@ pub fn new_road(road: &pb::Road) -> Result<NewRoad, Vec<FieldViolation>> {
         authorisation: authorisation(road.authorisation.as_ref(), &mut p),
         hive: road.hive_destination.as_ref().map(|h| hive(h, &mut p)),
         quotas: quotas(road.quotas.as_ref()),
+        materialized: road.materialized,
     };
     if p.0.is_empty() { Ok(new) } else { Err(p.0) }
 }
@@ -320,15 +321,19 @@ pub fn changes(road: &pb::Road, paths: &[String]) -> Result<Vec<Change>, Vec<Fie
                     ),
                 }
             }
+            "materialized" => out.push(Change::Materialized(road.materialized)),
             "name" | "type" => p.add(field, "is immutable"),
             "status"
             | "message_count"
             | "latest_schema_version"
             | "deleting"
+            | "table"
             | "create_time"
             | "update_time"
             | "etag" => p.add(field, "is output only"),
-            other if other.starts_with("status.") => p.add(field, "is output only"),
+            other if other.starts_with("status.") || other.starts_with("table.") => {
+                p.add(field, "is output only")
+            }
             other => p.add(
                 "update_mask",
                 format!("{other:?} is not a field of Road that can be updated"),
@@ -439,6 +444,15 @@ pub fn road_to_pb(view: &RoadView) -> pb::Road {
         message_count: status.message_count,
         latest_schema_version: road.latest_schema().map_or(0, |s| s.version as i32),
         deleting: road.deleting,
+        materialized: road.materialized,
+        table: view.table.as_ref().map(|t| pb::TableStatus {
+            ready: t.ready,
+            live_keys: t.live_keys as i64,
+            tombstones_pending: t.tombstones_pending as i64,
+            offsets: t.offsets.iter().map(|(p, o)| (*p, *o)).collect(),
+            last_problem: t.last_problem.clone(),
+            records_applied: t.records_applied as i64,
+        }),
         create_time: Some(timestamp(road.create_time_ms)),
         update_time: Some(timestamp(road.update_time_ms)),
         etag: view.etag.to_string(),

@@ -1,7 +1,7 @@
 //! PaverService over the Paver domain: requests in, domain calls, responses
 //! or statuses out. No business rules live here.
 
-mod convert;
+pub(crate) mod convert;
 
 use roadroller_api::v1 as pb;
 use roadroller_api::v1::paver_service_server::PaverService;

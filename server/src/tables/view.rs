@@ -1,0 +1,248 @@
+//! Keeping one road's view: a thread that reads every partition of the topic
+//! with its own (group-less) consumer and applies each batch of records to
+//! the store together with the offsets after it.
+//!
+//! At start the view checks that its file belongs to this topic and road
+//! (the road's creation time) and that the topic still holds every record
+//! after the recorded offsets; otherwise it starts again from empty. It is
+//! ready once it has reached the end offsets seen at its start.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::watch;
+
+use super::store::{Change, Offsets, Store, StoreError};
+
+/// Where a view stands, as readers wait on it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Position {
+    pub offsets: Arc<Offsets>,
+    pub ready: bool,
+    /// Why the view is not following; empty when it is.
+    pub problem: String,
+    /// Grows each time the view starts again from empty.
+    pub generation: u64,
+}
+
+/// What a view follows.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub road: String,
+    pub topic: String,
+    pub partitions: i32,
+    /// The road's creation time: a road deleted and created again under the
+    /// same name has a new one, and a new topic.
+    pub road_created_ms: i64,
+    pub tombstone_retention_ms: u64,
+}
+
+/// Records applied per transaction at most.
+const BATCH: usize = 5_000;
+/// How often an applied state is made durable (in between, a crash returns
+/// the view to the last durable state, which it then reads forward from).
+const DURABLE_EVERY: Duration = Duration::from_secs(1);
+/// How long one poll waits for records when the view is caught up.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running view.
+pub struct View {
+    pub source: Source,
+    pub store: Arc<Store>,
+    pub position: watch::Receiver<Position>,
+    stop: Arc<AtomicBool>,
+    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+    /// Records applied since this process opened the view.
+    pub applied: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl View {
+    pub fn start(source: Source, store: Store, consumer: ClientConfig) -> std::io::Result<Self> {
+        let store = Arc::new(store);
+        let (tx, position) = watch::channel(Position::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let applied = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let thread = std::thread::Builder::new().name(format!("view-{}", source.road)).spawn({
+            let (source, store, stop, applied) =
+                (source.clone(), store.clone(), stop.clone(), applied.clone());
+            move || follow(&source, &store, &consumer, &tx, &stop, &applied)
+        })?;
+        Ok(Self {
+            source,
+            store,
+            position,
+            stop,
+            thread: std::sync::Mutex::new(Some(thread)),
+            applied,
+        })
+    }
+
+    /// Stops following and waits for the thread; the file stays.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.lock().expect("view thread").take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for View {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Follows until stopped, starting again after each failure.
+fn follow(
+    source: &Source,
+    store: &Store,
+    consumer: &ClientConfig,
+    tx: &watch::Sender<Position>,
+    stop: &AtomicBool,
+    applied: &std::sync::atomic::AtomicU64,
+) {
+    let mut generation = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let problem = match run(source, store, consumer, tx, stop, applied, &mut generation) {
+            Ok(()) => return,
+            Err(problem) => problem,
+        };
+        tracing::warn!(road = %source.road, %problem, "view stopped following; retrying");
+        tx.send_modify(|p| {
+            p.problem = problem.clone();
+        });
+        let until = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn run(
+    source: &Source,
+    store: &Store,
+    config: &ClientConfig,
+    tx: &watch::Sender<Position>,
+    stop: &AtomicBool,
+    applied: &std::sync::atomic::AtomicU64,
+    generation: &mut u64,
+) -> Result<(), String> {
+    let kafka =
+        |what: &str, e: rdkafka::error::KafkaError| format!("topic {}: {what}: {e}", source.topic);
+    let failed = |e: StoreError| e.to_string();
+    let consumer: BaseConsumer = config.create().map_err(|e| kafka("consumer", e))?;
+    let mut ends = Offsets::new();
+    let mut starts = Offsets::new();
+    for partition in 0..source.partitions {
+        let (low, high) = consumer
+            .fetch_watermarks(&source.topic, partition, KAFKA_TIMEOUT)
+            .map_err(|e| kafka(&format!("partition {partition} watermarks"), e))?;
+        starts.insert(partition, low);
+        ends.insert(partition, high);
+    }
+    let created = source.road_created_ms.to_string();
+    let mut offsets = store.offsets().map_err(failed)?;
+    let belongs = store.meta("topic").map_err(failed)?.as_deref() == Some(source.topic.as_str())
+        && store.meta("road_created").map_err(failed)?.as_deref() == Some(created.as_str());
+    let covered = offsets.iter().all(|(p, o)| {
+        starts.get(p).is_some_and(|low| o >= low) && ends.get(p).is_some_and(|high| o <= high)
+    });
+    if !belongs || !covered {
+        if !offsets.is_empty() {
+            tracing::info!(road = %source.road, belongs, covered, "view starts again from empty");
+        }
+        store.clear().map_err(failed)?;
+        store.set_meta("topic", &source.topic).map_err(failed)?;
+        store.set_meta("road_created", &created).map_err(failed)?;
+        offsets.clear();
+        *generation += 1;
+    }
+    for (&partition, &low) in &starts {
+        offsets.entry(partition).or_insert(low);
+    }
+    let mut assignment = TopicPartitionList::new();
+    for (&partition, &from) in &offsets {
+        assignment
+            .add_partition_offset(&source.topic, partition, Offset::Offset(from))
+            .map_err(|e| kafka("assign", e))?;
+    }
+    consumer.assign(&assignment).map_err(|e| kafka("assign", e))?;
+    let reached = |offsets: &Offsets| ends.iter().all(|(p, end)| offsets.get(p) >= Some(end));
+    let mut ready = reached(&offsets);
+    let publish = |offsets: &Offsets, ready: bool, generation: u64| {
+        tx.send_replace(Position {
+            offsets: Arc::new(offsets.clone()),
+            ready,
+            problem: String::new(),
+            generation,
+        });
+    };
+    publish(&offsets, ready, *generation);
+    let mut durable_at = Instant::now();
+    let mut dirty = false;
+    let mut batch = Vec::with_capacity(BATCH);
+    while !stop.load(Ordering::Relaxed) {
+        batch.clear();
+        let mut moved = false;
+        let mut wait = if ready { IDLE_POLL } else { Duration::from_millis(100) };
+        while batch.len() < BATCH {
+            let Some(message) = consumer.poll(wait) else { break };
+            wait = Duration::ZERO;
+            let m = message.map_err(|e| kafka("fetch", e))?;
+            moved = true;
+            offsets.insert(m.partition(), m.offset() + 1);
+            // A record without a key is not part of the table.
+            let Some(key) = m.key() else { continue };
+            batch.push(Change {
+                key: key.to_vec(),
+                partition: m.partition(),
+                offset: m.offset(),
+                timestamp_ms: m.timestamp().to_millis().unwrap_or(0),
+                schema_version: schema_version(&m),
+                payload: m.payload().map(<[u8]>::to_vec),
+            });
+        }
+        let durable = durable_at.elapsed() >= DURABLE_EVERY;
+        if !(moved || durable && dirty) {
+            continue;
+        }
+        let horizon = now_ms() - source.tombstone_retention_ms as i64;
+        store.apply(&batch, &offsets, horizon, durable).map_err(failed)?;
+        applied.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        dirty = !durable;
+        if durable {
+            durable_at = Instant::now();
+        }
+        ready = ready || reached(&offsets);
+        publish(&offsets, ready, *generation);
+    }
+    if dirty {
+        let horizon = now_ms() - source.tombstone_retention_ms as i64;
+        store.apply(&[], &offsets, horizon, true).map_err(failed)?;
+    }
+    Ok(())
+}
+
+fn schema_version(m: &impl Message) -> u32 {
+    m.headers()
+        .and_then(|h| {
+            h.iter()
+                .find(|h| h.key == roadroller_api::SCHEMA_VERSION_HEADER)
+                .and_then(|h| h.value)
+                .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
