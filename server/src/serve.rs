@@ -191,17 +191,6 @@ pub async fn run(
         guard.clone(),
     );
     let lags = watch_lag(&metrics, &streams, settings.metrics.lag_interval, stop_tasks.clone());
-    let tables = crate::tables::Tables::new(
-        kafka.clone(),
-        registry.clone(),
-        board.clone(),
-        schemas.clone(),
-        guard.clone(),
-        settings.tables.clone(),
-        settings.traffic_control.topic_prefix.clone(),
-        &settings.data_dir,
-    );
-    let views = tables.spawn(stop_tasks.clone());
 
     let onramp = Onramp::new(
         kafka.clone(),
@@ -213,6 +202,17 @@ pub async fn run(
         quotas.clone(),
         telemetry.clone(),
     );
+    let tables = crate::tables::Tables::new(
+        kafka.clone(),
+        registry.clone(),
+        board.clone(),
+        schemas.clone(),
+        guard.clone(),
+        settings.tables.clone(),
+        settings.traffic_control.topic_prefix.clone(),
+        &settings.data_dir,
+    );
+    let views = tables.spawn(stop_tasks.clone());
     let offramp = Offramp::new(
         kafka.clone(),
         registry.clone(),
@@ -224,6 +224,7 @@ pub async fn run(
         guard,
         quotas,
         telemetry.clone(),
+        tables.clone(),
     );
     // Long-lived streams end when shutdown begins; unary calls drain.
     let end_streams = CancellationToken::new();

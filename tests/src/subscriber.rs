@@ -136,6 +136,7 @@ pub fn group_start(road: &str, stream: &str, credit: i64) -> pb::StartSubscripti
         grants: vec![],
         initial_credit: credit,
         report_partition_end: false,
+        resume_token: String::new(),
     }
 }
 

@@ -35,12 +35,17 @@ pub struct SubscribeOptions {
     pub pii: bool,
     /// Messages asked for at a time; more are asked for as these are read.
     pub window: u32,
-    /// Reconnect when the server goes away (GROUP resumes from the
-    /// committed offsets; SNAPSHOT starts a new snapshot).
+    /// Reconnect when the server goes away: GROUP resumes from the
+    /// committed offsets; SNAPSHOT continues from the last message's resume
+    /// token when the road is materialized, and otherwise (or when no
+    /// instance can continue it) starts a new snapshot.
     pub reconnect: bool,
     /// Receive [`Event::PartitionEnd`] whenever a partition has been read
     /// to its end (GROUP mode), to stop at the end of the data.
     pub partition_ends: bool,
+    /// SNAPSHOT mode: continue the snapshot a message's
+    /// [`Message::resume_token`] came from.
+    pub resume_token: Option<String>,
 }
 
 /// Messages asked for at a time by default. The server pauses a partition
@@ -65,6 +70,7 @@ impl SubscribeOptions {
             window: DEFAULT_WINDOW,
             reconnect: true,
             partition_ends: false,
+            resume_token: None,
         }
     }
 
@@ -95,6 +101,7 @@ impl SubscribeOptions {
             grants: if self.pii { vec![pb::Grant::Pii as i32] } else { vec![] },
             initial_credit: i64::from(self.window.max(1)),
             report_partition_end: self.partition_ends && !self.snapshot,
+            resume_token: self.resume_token.clone().filter(|_| self.snapshot).unwrap_or_default(),
         }
     }
 }
@@ -109,6 +116,9 @@ pub struct Message {
     pub key: Option<String>,
     /// JSON text; `None` is a delete.
     pub payload: Option<String>,
+    /// Snapshot messages of a materialized road: where to continue the
+    /// snapshot from (see [`SubscribeOptions::resume_token`]).
+    pub resume_token: Option<String>,
 }
 
 impl Message {
@@ -265,14 +275,16 @@ async fn open(client: &Client, options: &SubscribeOptions) -> Result<Connection,
 /// Runs a subscription across reconnections until the reader leaves.
 async fn run(
     client: Client,
-    options: SubscribeOptions,
+    mut options: SubscribeOptions,
     mut connection: Connection,
     events: mpsc::Sender<Result<Vec<Event>, Error>>,
     mut orders: mpsc::Receiver<Order>,
 ) {
     let mut backoff = Duration::from_millis(200);
+    // A snapshot in progress: the token of the last message handed over.
+    let mut resume = Resume::default();
     loop {
-        match serve(&options, &mut connection, &events, &mut orders).await {
+        match serve(&options, &mut connection, &events, &mut orders, &mut resume).await {
             Ended::ReaderGone => return,
             Ended::Failed(e) => {
                 let retryable = options.reconnect
@@ -296,7 +308,20 @@ async fn run(
             if events.is_closed() {
                 return;
             }
-            match open(&client, &options).await {
+            if options.snapshot {
+                options.resume_token = resume.token.clone().filter(|_| !resume.complete);
+            }
+            let mut opened = open(&client, &options).await;
+            if let Err(Error::Status(s)) = &opened
+                && options.resume_token.is_some()
+                && s.code() == tonic::Code::FailedPrecondition
+            {
+                // Nobody can continue it: a new snapshot, from the start.
+                options.resume_token = None;
+                resume = Resume::default();
+                opened = open(&client, &options).await;
+            }
+            match opened {
                 Ok(c) => {
                     connection = c;
                     backoff = Duration::from_millis(200);
@@ -325,6 +350,13 @@ enum Ended {
     Failed(Error),
 }
 
+/// How far a snapshot got, to continue it after a reconnection.
+#[derive(Default)]
+struct Resume {
+    token: Option<String>,
+    complete: bool,
+}
+
 /// One connection's life: answers routed to the reader and to waiting
 /// commits. Events wait in `ready` while the reader is busy, so commits are
 /// still answered; they go to the reader in batches, and credit is topped up
@@ -334,6 +366,7 @@ async fn serve(
     connection: &mut Connection,
     events: &mpsc::Sender<Result<Vec<Event>, Error>>,
     orders: &mut mpsc::Receiver<Order>,
+    resume: &mut Resume,
 ) -> Ended {
     let window = i64::from(options.window.max(1));
     let mut outstanding = window;
@@ -346,6 +379,16 @@ async fn serve(
                 let Ok(permit) = permit else { break Ended::ReaderGone };
                 let batch = std::mem::take(&mut ready);
                 let messages = batch.iter().filter(|e| matches!(e, Event::Message(_))).count() as i64;
+                for event in batch.iter().rev() {
+                    match event {
+                        Event::SnapshotComplete(_) => resume.complete = true,
+                        Event::Message(Message { resume_token: Some(t), .. }) => {
+                            resume.token = Some(t.clone());
+                        }
+                        _ => continue,
+                    }
+                    break;
+                }
                 permit.send(Ok(batch));
                 outstanding -= messages;
                 // Top up once half the window is used.
@@ -450,6 +493,7 @@ fn message(m: pb::RoadMessage) -> Message {
         schema_version: m.schema_version.max(0) as u32,
         key: m.key,
         payload: m.payload,
+        resume_token: m.resume_token,
     }
 }
 

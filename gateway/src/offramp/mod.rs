@@ -123,6 +123,7 @@ fn start(road: &str, stream: &str, params: &Params) -> Result<pb::StartSubscript
         // Nothing is sent until the client's first REQUEST, as in Data
         // Highway.
         initial_credit: 0,
+        resume_token: String::new(),
         report_partition_end: false,
     })
 }

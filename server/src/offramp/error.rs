@@ -14,6 +14,10 @@ pub enum OfframpError {
     TopicNotReady(String),
     #[error("Kafka: {0}")]
     Kafka(String),
+    #[error("the road's view cannot be read: {0}")]
+    View(String),
+    #[error("the snapshot cannot be resumed here ({0}); start a new snapshot")]
+    NotResumable(String),
     #[error("the server is shutting down; reconnect to resume from the committed offsets")]
     ShuttingDown,
     #[error("{0}")]
@@ -40,6 +44,14 @@ impl Reportable for OfframpError {
             OfframpError::TopicNotReady(_) => {
                 ErrorReport::new(Code::FailedPrecondition, "TOPIC_NOT_CREATED", self.to_string())
             }
+            OfframpError::View(_) => {
+                ErrorReport::new(Code::Unavailable, "VIEW_UNAVAILABLE", self.to_string())
+            }
+            OfframpError::NotResumable(_) => ErrorReport::new(
+                Code::FailedPrecondition,
+                "SNAPSHOT_NOT_RESUMABLE",
+                self.to_string(),
+            ),
             OfframpError::Kafka(_) => {
                 ErrorReport::new(Code::Unavailable, "KAFKA_UNAVAILABLE", self.to_string())
             }

@@ -61,6 +61,18 @@ fn start(s: pb::StartSubscription) -> Result<Start, Status> {
         .map(|g| grant(*g))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| invalid("start.grants", e))?;
+    let resume = match s.resume_token.as_str() {
+        "" => None,
+        _ if mode != Mode::Snapshot => {
+            return Err(invalid("start.resume_token", "applies to SNAPSHOT mode only".into()));
+        }
+        token => Some(crate::tables::ResumeToken::decode(token).ok_or_else(|| {
+            invalid(
+                "start.resume_token",
+                "is not a token this server gave; pass a snapshot message's resume_token".into(),
+            )
+        })?),
+    };
     Ok(Start {
         road: s.road,
         stream: s.stream,
@@ -69,6 +81,7 @@ fn start(s: pb::StartSubscription) -> Result<Start, Status> {
         grants,
         initial_credit: s.initial_credit,
         report_partition_end: s.report_partition_end,
+        resume,
     })
 }
 
@@ -124,6 +137,7 @@ fn response(event: Event) -> pb::SubscribeResponse {
             key: d.key,
             payload: d.payload,
             traceparent: d.traceparent,
+            resume_token: d.resume_token,
             tracestate: d.tracestate,
         }),
         Event::Rebalance(partitions) => Kind::Rebalance(pb::Rebalance { partitions }),

@@ -10,6 +10,7 @@ mod held;
 mod render;
 mod session;
 mod snapshot;
+mod snapshot_view;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -68,6 +69,8 @@ pub struct Start {
     pub initial_credit: i64,
     /// Tell the subscriber whenever it has been sent a partition's end.
     pub report_partition_end: bool,
+    /// SNAPSHOT mode: continue the snapshot this token came from.
+    pub resume: Option<crate::tables::ResumeToken>,
 }
 
 /// What the subscriber asks for after the start.
@@ -107,6 +110,8 @@ pub struct Delivered {
     pub payload: Option<String>,
     pub traceparent: Option<String>,
     pub tracestate: Option<String>,
+    /// Snapshot messages from a materialized road's view: where to resume.
+    pub resume_token: Option<String>,
 }
 
 /// What the server tells the subscriber.
@@ -147,6 +152,8 @@ pub struct Offramp {
     guard: Guard,
     quotas: Quotas,
     telemetry: crate::telemetry::Telemetry,
+    /// Materialized roads' views, which SNAPSHOTs are served from.
+    tables: crate::tables::Tables,
 }
 
 /// Batches of events waiting for the subscriber; credit bounds messages
@@ -166,6 +173,7 @@ impl Offramp {
         guard: Guard,
         quotas: Quotas,
         telemetry: crate::telemetry::Telemetry,
+        tables: crate::tables::Tables,
     ) -> Self {
         Self {
             kafka,
@@ -178,6 +186,7 @@ impl Offramp {
             guard,
             quotas,
             telemetry,
+            tables,
         }
     }
 
@@ -219,6 +228,9 @@ impl Offramp {
                 "start.mode",
                 format!("SNAPSHOT needs a COMPACTED road; {:?} is a STREAM road", start.road),
             )]));
+        }
+        if let Some(token) = &start.resume {
+            self.resumable(&road, token)?;
         }
         let status = self.board.get(&start.road);
         if !status.topic_created {
@@ -310,9 +322,20 @@ impl Offramp {
                 if let Some(loading) = loading {
                     session.loading(loading);
                 }
-                match group {
-                    Some(_) => session.run_group(commands, assignments).await,
-                    None => snapshot::run(session, &offramp.kafka, commands, assignments).await,
+                // A materialized road's view serves the state, when ready.
+                let view = match &start.resume {
+                    Some(token) => Some(offramp.resumable(&road, token)?),
+                    None => offramp.tables.snapshot_source(&road),
+                };
+                match (group, view) {
+                    (Some(_), _) => session.run_group(commands, assignments).await,
+                    (None, Some(view)) => {
+                        let resume = start.resume.clone();
+                        snapshot_view::run(session, view, resume, commands, assignments).await
+                    }
+                    (None, None) => {
+                        snapshot::run(session, &offramp.kafka, commands, assignments).await
+                    }
                 }
             }
             .await;
@@ -327,6 +350,29 @@ impl Offramp {
 }
 
 impl Offramp {
+    /// The view a snapshot with `token` continues from, or why there is none.
+    fn resumable(
+        &self,
+        road: &crate::roads::Road,
+        token: &crate::tables::ResumeToken,
+    ) -> Result<crate::tables::SnapshotSource, OfframpError> {
+        let refuse = |why: &str| Err(OfframpError::NotResumable(why.to_string()));
+        if token.road_created_ms != road.create_time_ms {
+            return refuse("the token belongs to an earlier road of this name");
+        }
+        let Some(view) = self.tables.snapshot_source(road) else {
+            return refuse("this instance has no ready view of the road; is it materialized?");
+        };
+        let at = view.offsets();
+        if let Some((p, o)) = token.boundary.iter().find(|(p, o)| at.get(p) < Some(o)) {
+            return Err(OfframpError::NotResumable(format!(
+                "this instance's view is at offset {} of partition {p}, short of the snapshot's {o}",
+                at.get(p).copied().unwrap_or(0)
+            )));
+        }
+        Ok(view)
+    }
+
     /// A consumer for one subscription, in `group` (or none: a SNAPSHOT).
     fn consumer(
         &self,

@@ -11,6 +11,17 @@ use rdkafka::message::Headers;
 use super::Delivered;
 use crate::roads::registry::Registry;
 use crate::schema::{CompiledSchema, SchemaCache};
+use crate::tables::StoredEntry;
+
+/// The parts of a record that a subscriber receives.
+struct Record<'a> {
+    partition: i32,
+    offset: i64,
+    timestamp_ms: Option<i64>,
+    schema_version: u32,
+    key: Option<&'a [u8]>,
+    payload: Option<&'a [u8]>,
+}
 
 /// Renders the records of one subscription.
 pub struct Renderer {
@@ -55,36 +66,61 @@ impl Renderer {
         };
         let schema_version =
             header(roadroller_api::SCHEMA_VERSION_HEADER).and_then(|v| v.parse().ok()).unwrap_or(0);
-        let mut payload = m.payload().map(|p| String::from_utf8_lossy(p).into_owned());
-        if let (Some(text), false) = (&payload, self.pii_granted)
-            && let Some(writer) = self.writer(schema_version)
-            && !writer.pii.is_empty()
-        {
-            {
-                let mut document: serde_json::Value = serde_json::from_str(text).map_err(|e| {
-                    format!(
-                        "partition {} offset {}: the payload is not JSON ({e}), so its PII cannot be blanked; it was not delivered",
-                        m.partition(),
-                        m.offset()
-                    )
-                })?;
-                writer.pii.blank(&mut document);
-                payload = Some(document.to_string());
-            }
-        }
-        Ok(Delivered {
+        let record = Record {
             partition: m.partition(),
             offset: m.offset(),
             timestamp_ms: m.timestamp().to_millis(),
             schema_version,
+            key: m.key(),
+            payload: m.payload(),
+        };
+        let mut delivered = self.deliver(record)?;
+        delivered.traceparent = header("traceparent");
+        delivered.tracestate = header("tracestate");
+        Ok(delivered)
+    }
+
+    /// A value kept by a materialized road's view, as delivered.
+    pub fn render_stored(&mut self, key: &[u8], e: &StoredEntry) -> Result<Delivered, String> {
+        self.deliver(Record {
+            partition: e.partition,
+            offset: e.offset,
+            timestamp_ms: Some(e.timestamp_ms),
+            schema_version: e.schema_version,
+            key: Some(key),
+            payload: Some(&e.payload),
+        })
+    }
+
+    fn deliver(&mut self, r: Record<'_>) -> Result<Delivered, String> {
+        let mut payload = r.payload.map(|p| String::from_utf8_lossy(p).into_owned());
+        if let (Some(text), false) = (&payload, self.pii_granted)
+            && let Some(writer) = self.writer(r.schema_version)
+            && !writer.pii.is_empty()
+        {
+            let mut document: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+                format!(
+                    "partition {} offset {}: the payload is not JSON ({e}), so its PII cannot be blanked; it was not delivered",
+                    r.partition, r.offset
+                )
+            })?;
+            writer.pii.blank(&mut document);
+            payload = Some(document.to_string());
+        }
+        Ok(Delivered {
+            partition: r.partition,
+            offset: r.offset,
+            timestamp_ms: r.timestamp_ms,
+            schema_version: r.schema_version,
             key: if self.keyed {
-                m.key().map(|k| String::from_utf8_lossy(k).into_owned())
+                r.key.map(|k| String::from_utf8_lossy(k).into_owned())
             } else {
                 None
             },
             payload,
-            traceparent: header("traceparent"),
-            tracestate: header("tracestate"),
+            traceparent: None,
+            tracestate: None,
+            resume_token: None,
         })
     }
 

@@ -189,7 +189,7 @@ impl Session {
         self.outbox.push(event);
     }
 
-    async fn flush_outbox(&mut self) -> Result<(), OfframpError> {
+    pub async fn flush_outbox(&mut self) -> Result<(), OfframpError> {
         if self.outbox.is_empty() {
             return Ok(());
         }
@@ -319,7 +319,7 @@ impl Session {
     }
 
     /// Moves what credit allows from `held` to the outbox, in order.
-    fn flush_held(&mut self) {
+    pub fn flush_held(&mut self) {
         let (mut records, mut bytes) = (0u64, 0u64);
         let first = self.outbox.len();
         let mut starved = false;

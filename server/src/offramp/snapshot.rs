@@ -188,7 +188,10 @@ impl Index<'_> {
 
 /// Commands while indexing: credit accumulates; commits and seeks wait for
 /// the snapshot.
-async fn during_snapshot(session: &mut Session, command: Command) -> Result<(), OfframpError> {
+pub(super) async fn during_snapshot(
+    session: &mut Session,
+    command: Command,
+) -> Result<(), OfframpError> {
     match command {
         Command::Request(count) => {
             if let Err(reason) = session.credit.add(count) {

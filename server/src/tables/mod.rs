@@ -10,6 +10,7 @@
 
 mod error;
 pub mod grpc;
+mod resume;
 mod store;
 mod view;
 
@@ -23,7 +24,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub use error::TableError;
-pub use store::Offsets;
+pub use resume::ResumeToken;
+pub use store::{Offsets, StoredEntry};
 
 use crate::auth::{Caller, Guard};
 use crate::error::FieldViolation;
@@ -31,7 +33,7 @@ use crate::kafka::Kafka;
 use crate::roads::registry::Registry;
 use crate::roads::{Grant, Road, RoadKind, StatusBoard, TableStatus, rules};
 use crate::schema::SchemaCache;
-use store::{Store, StoredEntry};
+use store::Store;
 use view::{Position, Source, View};
 
 /// How views are kept and read.
@@ -248,6 +250,16 @@ impl Tables {
                 },
             );
         }
+    }
+
+    /// A materialized road's view to serve a SNAPSHOT from, once it is
+    /// ready.
+    pub fn snapshot_source(&self, road: &Road) -> Option<SnapshotSource> {
+        self.source(road)?;
+        let view = self.inner.views.lock().expect("views lock").get(&road.name).cloned()?;
+        let ready = view.position.borrow().ready;
+        (ready && view.source.road_created_ms == road.create_time_ms)
+            .then_some(SnapshotSource { view })
     }
 
     /// The live values of `keys`, in order (`None`: no live value), and the
@@ -479,6 +491,34 @@ impl Tables {
             offset: e.offset,
             timestamp_ms: e.timestamp_ms,
         })
+    }
+}
+
+/// A view that a SNAPSHOT subscription reads its state from.
+#[derive(Clone)]
+pub struct SnapshotSource {
+    view: Arc<View>,
+}
+
+impl SnapshotSource {
+    /// The offsets the view reflects now.
+    pub fn offsets(&self) -> Offsets {
+        (*self.view.position.borrow().offsets).clone()
+    }
+
+    pub fn road_created_ms(&self) -> i64 {
+        self.view.source.road_created_ms
+    }
+
+    /// Up to `limit` entries after `after` in key order (blocking: call it
+    /// off the async threads).
+    pub fn page(
+        &self,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, StoredEntry)>, String> {
+        let (page, _, _) = self.view.store.list(b"", after, limit).map_err(|e| e.to_string())?;
+        Ok(page)
     }
 }
 

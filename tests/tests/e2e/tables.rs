@@ -1,6 +1,7 @@
 //! Materialized COMPACTED roads served as tables: lookups, pages,
-//! read-your-writes under concurrent writers, and a view that resumes from
-//! its offsets after a restart and is rebuilt when its file is lost.
+//! read-your-writes under concurrent writers, a view that resumes from its
+//! offsets after a restart and is rebuilt when its file is lost, and
+//! snapshots served from the view that resume on another instance.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,8 +10,10 @@ use std::time::Duration;
 
 use roadroller_api::v1 as pb;
 use roadroller_api::v1::record_result::Result as Outcome;
+use roadroller_api::v1::subscribe_response::Kind as Got;
 use roadroller_tests::{
-    TestBroker, TestServer, compacted_road, eventually, open_road, stream_road,
+    Subscriber, TestBroker, TestServer, compacted_road, eventually, open_road, snapshot_start,
+    stream_road,
 };
 use serde_json::json;
 use tonic::Code;
@@ -418,4 +421,106 @@ async fn a_restarted_view_resumes_from_its_offsets_and_a_lost_one_is_rebuilt() {
         "n1999"
     );
     server.shutdown().await;
+}
+
+/// Messages up to `snapshot_complete` (credit permitting), and its offsets.
+async fn until_complete(subscriber: &mut Subscriber) -> (Vec<pb::RoadMessage>, HashMap<i32, i64>) {
+    let mut messages = Vec::new();
+    loop {
+        match subscriber.next(WAIT).await.expect("subscription alive") {
+            Some(Got::Message(m)) => messages.push(m),
+            Some(Got::SnapshotComplete(c)) => return (messages, c.offsets),
+            Some(_) => {}
+            None => panic!("no snapshot_complete after {} messages", messages.len()),
+        }
+    }
+}
+
+fn keys_of(messages: &[pb::RoadMessage]) -> Vec<String> {
+    messages.iter().map(|m| m.key.clone().expect("a key")).collect()
+}
+
+/// A snapshot of a materialized road comes from the view, in key order with
+/// resume tokens; one cut off after 60 % continues on another instance with
+/// exactly the remaining keys, the same boundary, then the same changes as an
+/// uninterrupted one.
+#[tokio::test]
+async fn a_snapshot_cut_off_resumes_on_another_instance_with_exactly_the_rest() {
+    const KEYS: usize = 100_000;
+    let broker = TestBroker::start();
+    let a = TestServer::start_on(&broker, |_| {}).await;
+    let b = TestServer::start_on(&broker, |_| {}).await;
+    open_road(&a, compacted_road("catalog", Duration::from_secs(60)), schema()).await;
+    let all: Vec<(String, Option<String>)> =
+        (0..KEYS).map(|i| (format!("k{i:06}"), Some(format!("v{i}")))).collect();
+    for chunk in all.chunks(5_000) {
+        put(&a, "catalog", chunk).await;
+    }
+    materialize(&a, "catalog", true).await.expect("materialize");
+    ready(&a, "catalog").await;
+    ready(&b, "catalog").await;
+
+    // Cut off after 60 %: credit for exactly that many.
+    let cut_at = KEYS * 6 / 10;
+    let mut cut =
+        Subscriber::start(&a, snapshot_start("catalog", cut_at as i64)).await.expect("cut");
+    let first = cut.messages(cut_at, WAIT).await;
+    cut.no_message_for(Duration::from_millis(300)).await;
+    let token = first.last().and_then(|m| m.resume_token.clone()).expect("a resume token");
+    assert!(first.iter().all(|m| m.resume_token.is_some()), "every snapshot message has a token");
+    drop(cut);
+
+    let mut whole = Subscriber::start(&a, snapshot_start("catalog", 1 << 40)).await.expect("whole");
+    let (everything, boundary) = until_complete(&mut whole).await;
+    let mut expected: Vec<String> = all.iter().map(|(k, _)| k.clone()).collect();
+    expected.sort();
+    assert_eq!(keys_of(&everything), expected, "every key once, in key order");
+
+    let mut resume = snapshot_start("catalog", 1 << 40);
+    resume.resume_token = token.clone();
+    let mut resumed = Subscriber::start(&b, resume).await.expect("resume on b");
+    let (rest, resumed_boundary) = until_complete(&mut resumed).await;
+    assert_eq!(resumed_boundary, boundary, "the same boundary");
+    assert_eq!(keys_of(&rest), expected[cut_at..], "exactly the keys after the cut");
+    for (m, (k, v)) in rest.iter().zip(&all[cut_at..]) {
+        assert_eq!(
+            (m.key.as_deref(), m.payload.clone()),
+            (Some(k.as_str()), v.as_ref().map(|v| json!({"v": v}).to_string()))
+        );
+    }
+
+    // The same changes follow on both.
+    put(
+        &a,
+        "catalog",
+        &pairs(&[("k000001", Some("new")), ("k099999", None), ("z", Some("added"))]),
+    )
+    .await;
+    let changes = |messages: Vec<pb::RoadMessage>| -> Vec<(i32, i64, Option<String>)> {
+        let mut c: Vec<_> = messages.into_iter().map(|m| (m.partition, m.offset, m.key)).collect();
+        c.sort();
+        c
+    };
+    let after_whole = changes(whole.messages(3, WAIT).await);
+    let after_resumed = changes(resumed.messages(3, WAIT).await);
+    assert_eq!(after_whole, after_resumed);
+    for (p, o, _) in &after_whole {
+        assert!(*o >= boundary[p], "changes start at the boundary");
+    }
+
+    // Refusals: a token from another road, and one this server never gave.
+    open_road(&a, compacted_road("other", Duration::from_secs(60)), schema()).await;
+    let mut elsewhere = snapshot_start("other", 10);
+    elsewhere.resume_token = token;
+    let refused = Subscriber::start(&a, elsewhere).await.err().expect("not resumable");
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert_eq!(reason(&refused), "SNAPSHOT_NOT_RESUMABLE");
+    let mut junk = snapshot_start("catalog", 10);
+    junk.resume_token = "nonsense".into();
+    let refused = Subscriber::start(&a, junk).await.err().expect("junk");
+    assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
+
+    drop((whole, resumed));
+    a.shutdown().await;
+    b.shutdown().await;
 }

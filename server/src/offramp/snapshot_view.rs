@@ -1,0 +1,103 @@
+//! SNAPSHOT mode on a materialized road: the state comes from this instance's
+//! view instead of two reads of the topic, so concurrent snapshots share the
+//! view and cost one pass over local pages each.
+//!
+//! 1. The boundary is the offsets the view reflects now (or the resume
+//!    token's, which the view has passed).
+//! 2. Live keys go out in key order, a page at a time and only as credit and
+//!    the held buffer allow, each with a resume token. An entry written at or
+//!    after the boundary is left out: its newer value follows among the
+//!    changes (as a key compacted during a topic snapshot is).
+//! 3. `snapshot_complete` with the boundary, then every record from exactly
+//!    the boundary offsets, deletes included.
+
+use rdkafka::consumer::Consumer;
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::mpsc;
+
+use super::context::Assignment;
+use super::session::{Outgoing, Session};
+use super::snapshot::during_snapshot;
+use super::{Command, Event, OfframpError};
+use crate::tables::{ResumeToken, SnapshotSource};
+
+/// Keys read from the view at a time.
+const PAGE: usize = 500;
+
+pub async fn run(
+    mut session: Session,
+    view: SnapshotSource,
+    resume: Option<ResumeToken>,
+    mut commands: mpsc::Receiver<Command>,
+    assignments: mpsc::UnboundedReceiver<Assignment>,
+) -> Result<(), OfframpError> {
+    session.group = false;
+    let result = async {
+        let (boundary, mut after) = match resume {
+            Some(token) => (token.boundary, Some(token.after)),
+            None => (view.offsets(), None),
+        };
+        let prefix = ResumeToken::prefix(view.road_created_ms(), &boundary);
+        session.assignment = boundary.keys().copied().collect();
+        session.send(Event::Rebalance(boundary.keys().copied().collect())).await?;
+        let mut done = false;
+        loop {
+            if !done && session.held.has_room() {
+                let (source, from) = (view.clone(), after.clone());
+                let page = tokio::task::spawn_blocking(move || source.page(from.as_deref(), PAGE))
+                    .await
+                    .map_err(|e| OfframpError::View(e.to_string()))?
+                    .map_err(OfframpError::View)?;
+                done = page.len() < PAGE;
+                if let Some((last, _)) = page.last() {
+                    after = Some(last.clone());
+                }
+                for (key, entry) in &page {
+                    if boundary.get(&entry.partition).is_none_or(|end| entry.offset >= *end) {
+                        continue;
+                    }
+                    match session.renderer.render_stored(key, entry) {
+                        Ok(mut delivered) => {
+                            delivered.resume_token = Some(ResumeToken::after_key(&prefix, key));
+                            session.held.push(Outgoing::Message(delivered));
+                        }
+                        Err(reason) => session.send(Event::Error(reason)).await?,
+                    }
+                }
+                if done {
+                    session.held.push(Outgoing::SnapshotComplete(boundary.clone()));
+                }
+            }
+            session.flush_held();
+            session.flush_outbox().await?;
+            if done && session.held.is_empty() {
+                break;
+            }
+            if !done && session.held.has_room() {
+                continue;
+            }
+            // Held back for credit: wait for the subscriber.
+            let events = session.events.clone();
+            tokio::select! {
+                biased;
+                () = session.stop.cancelled() => return Err(session.stop_reason()),
+                () = events.closed() => return Err(OfframpError::SubscriberGone),
+                command = commands.recv() => match command {
+                    None => return Ok(()),
+                    Some(command) => during_snapshot(&mut session, command).await?,
+                },
+            }
+        }
+        let mut start = TopicPartitionList::new();
+        for (&partition, &offset) in &boundary {
+            start
+                .add_partition_offset(&session.topic, partition, Offset::Offset(offset))
+                .map_err(|e| session.kafka_error("assign", e))?;
+        }
+        session.consumer.assign(&start).map_err(|e| session.kafka_error("assign", e))?;
+        session.deliver(commands, assignments).await
+    }
+    .await;
+    super::close(session.consumer.clone());
+    session.fail(result).await
+}
