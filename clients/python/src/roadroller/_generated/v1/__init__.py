@@ -74,6 +74,7 @@ from .paver_pb2_grpc import (
 )
 from .roads_pb2 import (
     Road as Road,
+    TableStatus as TableStatus,
     RoadQuotas as RoadQuotas,
     Compaction as Compaction,
     Authorisation as Authorisation,
@@ -122,6 +123,19 @@ from .streams_pb2 import (
 )
 from .streams_pb2_grpc import (
     StreamServiceStub as StreamServiceStub,
+)
+from .tables_pb2 import (
+    Entry as Entry,
+    GetEntryRequest as GetEntryRequest,
+    GetEntryResponse as GetEntryResponse,
+    BatchGetEntriesRequest as BatchGetEntriesRequest,
+    BatchGetEntriesResponse as BatchGetEntriesResponse,
+    EntryResult as EntryResult,
+    ListEntriesRequest as ListEntriesRequest,
+    ListEntriesResponse as ListEntriesResponse,
+)
+from .tables_pb2_grpc import (
+    TableServiceStub as TableServiceStub,
 )
 
 __all__ = [
@@ -185,6 +199,7 @@ __all__ = [
     "DeleteSchemaResponse",
     "PaverServiceStub",
     "Road",
+    "TableStatus",
     "RoadQuotas",
     "Compaction",
     "Authorisation",
@@ -229,4 +244,13 @@ __all__ = [
     "RESET_BOUNDARY_EARLIEST",
     "RESET_BOUNDARY_LATEST",
     "StreamServiceStub",
+    "Entry",
+    "GetEntryRequest",
+    "GetEntryResponse",
+    "BatchGetEntriesRequest",
+    "BatchGetEntriesResponse",
+    "EntryResult",
+    "ListEntriesRequest",
+    "ListEntriesResponse",
+    "TableServiceStub",
 ]

@@ -53,7 +53,7 @@ class SubscribeRequest(_message.Message):
     def __init__(self, start: _Optional[_Union[StartSubscription, _Mapping]] = ..., request: _Optional[_Union[RequestMessages, _Mapping]] = ..., cancel: _Optional[_Union[CancelMessages, _Mapping]] = ..., commit: _Optional[_Union[CommitOffsets, _Mapping]] = ..., seek: _Optional[_Union[SeekPosition, _Mapping]] = ...) -> None: ...
 
 class StartSubscription(_message.Message):
-    __slots__ = ("road", "stream", "initial_position", "mode", "grants", "initial_credit", "report_partition_end")
+    __slots__ = ("road", "stream", "initial_position", "mode", "grants", "initial_credit", "report_partition_end", "resume_token")
     ROAD_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
     INITIAL_POSITION_FIELD_NUMBER: _ClassVar[int]
@@ -61,6 +61,7 @@ class StartSubscription(_message.Message):
     GRANTS_FIELD_NUMBER: _ClassVar[int]
     INITIAL_CREDIT_FIELD_NUMBER: _ClassVar[int]
     REPORT_PARTITION_END_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
     road: str
     stream: str
     initial_position: InitialPosition
@@ -68,7 +69,8 @@ class StartSubscription(_message.Message):
     grants: _containers.RepeatedScalarFieldContainer[_roads_pb2.Grant]
     initial_credit: int
     report_partition_end: bool
-    def __init__(self, road: _Optional[str] = ..., stream: _Optional[str] = ..., initial_position: _Optional[_Union[InitialPosition, str]] = ..., mode: _Optional[_Union[SubscriptionMode, str]] = ..., grants: _Optional[_Iterable[_Union[_roads_pb2.Grant, str]]] = ..., initial_credit: _Optional[int] = ..., report_partition_end: _Optional[bool] = ...) -> None: ...
+    resume_token: str
+    def __init__(self, road: _Optional[str] = ..., stream: _Optional[str] = ..., initial_position: _Optional[_Union[InitialPosition, str]] = ..., mode: _Optional[_Union[SubscriptionMode, str]] = ..., grants: _Optional[_Iterable[_Union[_roads_pb2.Grant, str]]] = ..., initial_credit: _Optional[int] = ..., report_partition_end: _Optional[bool] = ..., resume_token: _Optional[str] = ...) -> None: ...
 
 class RequestMessages(_message.Message):
     __slots__ = ("count",)
@@ -161,7 +163,7 @@ class Connection(_message.Message):
     def __init__(self, instance_id: _Optional[str] = ..., consumer_group: _Optional[str] = ...) -> None: ...
 
 class RoadMessage(_message.Message):
-    __slots__ = ("partition", "offset", "timestamp", "schema_version", "key", "payload", "traceparent", "tracestate")
+    __slots__ = ("partition", "offset", "timestamp", "schema_version", "key", "payload", "traceparent", "tracestate", "resume_token")
     PARTITION_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
@@ -170,6 +172,7 @@ class RoadMessage(_message.Message):
     PAYLOAD_FIELD_NUMBER: _ClassVar[int]
     TRACEPARENT_FIELD_NUMBER: _ClassVar[int]
     TRACESTATE_FIELD_NUMBER: _ClassVar[int]
+    RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
     partition: int
     offset: int
     timestamp: _timestamp_pb2.Timestamp
@@ -178,7 +181,8 @@ class RoadMessage(_message.Message):
     payload: str
     traceparent: str
     tracestate: str
-    def __init__(self, partition: _Optional[int] = ..., offset: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., schema_version: _Optional[int] = ..., key: _Optional[str] = ..., payload: _Optional[str] = ..., traceparent: _Optional[str] = ..., tracestate: _Optional[str] = ...) -> None: ...
+    resume_token: str
+    def __init__(self, partition: _Optional[int] = ..., offset: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., schema_version: _Optional[int] = ..., key: _Optional[str] = ..., payload: _Optional[str] = ..., traceparent: _Optional[str] = ..., tracestate: _Optional[str] = ..., resume_token: _Optional[str] = ...) -> None: ...
 
 class Rebalance(_message.Message):
     __slots__ = ("partitions",)

@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19roadroller/v1/roads.proto\x12\rroadroller.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x06\n\x04Road\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x04type\x18\x02 \x01(\x0e\x32\x17.roadroller.v1.RoadType\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x11\n\tteam_name\x18\x04 \x01(\t\x12\x15\n\rcontact_email\x18\x05 \x01(\t\x12\x33\n\x08metadata\x18\x06 \x03(\x0b\x32!.roadroller.v1.Road.MetadataEntry\x12\x0f\n\x07\x65nabled\x18\x07 \x01(\x08\x12\x16\n\x0epartition_path\x18\x08 \x01(\t\x12\x12\n\npartitions\x18\t \x01(\x05\x12,\n\tretention\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\ncompaction\x18\x0b \x01(\x0b\x32\x19.roadroller.v1.Compaction\x12<\n\x12\x63ompatibility_mode\x18\x0c \x01(\x0e\x32 .roadroller.v1.CompatibilityMode\x12\x33\n\rauthorisation\x18\r \x01(\x0b\x32\x1c.roadroller.v1.Authorisation\x12\x38\n\x10hive_destination\x18\x0e \x01(\x0b\x32\x1e.roadroller.v1.HiveDestination\x12)\n\x06status\x18\x0f \x01(\x0b\x32\x19.roadroller.v1.RoadStatus\x12\x15\n\rmessage_count\x18\x10 \x01(\x03\x12\x1d\n\x15latest_schema_version\x18\x11 \x01(\x05\x12\x10\n\x08\x64\x65leting\x18\x12 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x15 \x01(\t\x12)\n\x06quotas\x18\x16 \x01(\x0b\x32\x19.roadroller.v1.RoadQuotas\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xda\x02\n\nRoadQuotas\x12\'\n\x1aproduce_records_per_second\x18\x01 \x01(\x04H\x00\x88\x01\x01\x12%\n\x18produce_bytes_per_second\x18\x02 \x01(\x04H\x01\x88\x01\x01\x12%\n\x18offramp_bytes_per_second\x18\x03 \x01(\x04H\x02\x88\x01\x01\x12\x1e\n\x11max_subscriptions\x18\x04 \x01(\rH\x03\x88\x01\x01\x12\'\n\x1amax_snapshot_subscriptions\x18\x05 \x01(\rH\x04\x88\x01\x01\x42\x1d\n\x1b_produce_records_per_secondB\x1b\n\x19_produce_bytes_per_secondB\x1b\n\x19_offramp_bytes_per_secondB\x14\n\x12_max_subscriptionsB\x1d\n\x1b_max_snapshot_subscriptions\"{\n\nCompaction\x12\x35\n\x12min_compaction_lag\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x36\n\x13tombstone_retention\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x89\x01\n\rAuthorisation\x12\x32\n\x06onramp\x18\x01 \x01(\x0b\x32\".roadroller.v1.OnrampAuthorisation\x12\x34\n\x07offramp\x18\x02 \x01(\x0b\x32#.roadroller.v1.OfframpAuthorisation\x12\x0e\n\x06\x61\x64mins\x18\x03 \x03(\t\"?\n\x13OnrampAuthorisation\x12\x13\n\x0b\x61uthorities\x18\x01 \x03(\t\x12\x13\n\x0b\x63idr_blocks\x18\x02 \x03(\t\"\xac\x01\n\x14OfframpAuthorisation\x12I\n\x0b\x61uthorities\x18\x01 \x03(\x0b\x32\x34.roadroller.v1.OfframpAuthorisation.AuthoritiesEntry\x1aI\n\x10\x41uthoritiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.roadroller.v1.Grants:\x02\x38\x01\".\n\x06Grants\x12$\n\x06grants\x18\x01 \x03(\x0e\x32\x14.roadroller.v1.Grant\"W\n\x0fHiveDestination\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12\x33\n\x10landing_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xd9\x01\n\nRoadStatus\x12\x12\n\ntopic_name\x18\x01 \x01(\t\x12\x15\n\rtopic_created\x18\x02 \x01(\x08\x12\x12\n\npartitions\x18\x03 \x01(\x05\x12\x1a\n\x12replication_factor\x18\x04 \x01(\x05\x12\x14\n\x0clast_problem\x18\x05 \x01(\t\x12)\n\x05\x64rift\x18\x06 \x03(\x0b\x32\x1a.roadroller.v1.ConfigDrift\x12/\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"?\n\x0b\x43onfigDrift\x12\x0e\n\x06\x63onfig\x18\x01 \x01(\t\x12\x10\n\x08\x65xpected\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tual\x18\x03 \x01(\t\"y\n\x06Schema\x12\x0c\n\x04road\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x0e\n\x06schema\x18\x03 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x04 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*T\n\x08RoadType\x12\x19\n\x15ROAD_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10ROAD_TYPE_STREAM\x10\x01\x12\x17\n\x13ROAD_TYPE_COMPACTED\x10\x02*\xb1\x02\n\x11\x43ompatibilityMode\x12\"\n\x1e\x43OMPATIBILITY_MODE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43OMPATIBILITY_MODE_NONE\x10\x01\x12\x1f\n\x1b\x43OMPATIBILITY_MODE_BACKWARD\x10\x02\x12*\n&COMPATIBILITY_MODE_BACKWARD_TRANSITIVE\x10\x03\x12\x1e\n\x1a\x43OMPATIBILITY_MODE_FORWARD\x10\x04\x12)\n%COMPATIBILITY_MODE_FORWARD_TRANSITIVE\x10\x05\x12\x1b\n\x17\x43OMPATIBILITY_MODE_FULL\x10\x06\x12&\n\"COMPATIBILITY_MODE_FULL_TRANSITIVE\x10\x07*?\n\x05Grant\x12\x15\n\x11GRANT_UNSPECIFIED\x10\x00\x12\x10\n\x0cGRANT_PUBLIC\x10\x01\x12\r\n\tGRANT_PII\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19roadroller/v1/roads.proto\x12\rroadroller.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x06\n\x04Road\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x04type\x18\x02 \x01(\x0e\x32\x17.roadroller.v1.RoadType\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x11\n\tteam_name\x18\x04 \x01(\t\x12\x15\n\rcontact_email\x18\x05 \x01(\t\x12\x33\n\x08metadata\x18\x06 \x03(\x0b\x32!.roadroller.v1.Road.MetadataEntry\x12\x0f\n\x07\x65nabled\x18\x07 \x01(\x08\x12\x16\n\x0epartition_path\x18\x08 \x01(\t\x12\x12\n\npartitions\x18\t \x01(\x05\x12,\n\tretention\x18\n \x01(\x0b\x32\x19.google.protobuf.Duration\x12-\n\ncompaction\x18\x0b \x01(\x0b\x32\x19.roadroller.v1.Compaction\x12<\n\x12\x63ompatibility_mode\x18\x0c \x01(\x0e\x32 .roadroller.v1.CompatibilityMode\x12\x33\n\rauthorisation\x18\r \x01(\x0b\x32\x1c.roadroller.v1.Authorisation\x12\x38\n\x10hive_destination\x18\x0e \x01(\x0b\x32\x1e.roadroller.v1.HiveDestination\x12)\n\x06status\x18\x0f \x01(\x0b\x32\x19.roadroller.v1.RoadStatus\x12\x15\n\rmessage_count\x18\x10 \x01(\x03\x12\x1d\n\x15latest_schema_version\x18\x11 \x01(\x05\x12\x10\n\x08\x64\x65leting\x18\x12 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x14 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\x15 \x01(\t\x12)\n\x06quotas\x18\x16 \x01(\x0b\x32\x19.roadroller.v1.RoadQuotas\x12\x14\n\x0cmaterialized\x18\x17 \x01(\x08\x12)\n\x05table\x18\x18 \x01(\x0b\x32\x1a.roadroller.v1.TableStatus\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe4\x01\n\x0bTableStatus\x12\r\n\x05ready\x18\x01 \x01(\x08\x12\x11\n\tlive_keys\x18\x02 \x01(\x03\x12\x1a\n\x12tombstones_pending\x18\x03 \x01(\x03\x12\x38\n\x07offsets\x18\x04 \x03(\x0b\x32\'.roadroller.v1.TableStatus.OffsetsEntry\x12\x14\n\x0clast_problem\x18\x05 \x01(\t\x12\x17\n\x0frecords_applied\x18\x06 \x01(\x03\x1a.\n\x0cOffsetsEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xda\x02\n\nRoadQuotas\x12\'\n\x1aproduce_records_per_second\x18\x01 \x01(\x04H\x00\x88\x01\x01\x12%\n\x18produce_bytes_per_second\x18\x02 \x01(\x04H\x01\x88\x01\x01\x12%\n\x18offramp_bytes_per_second\x18\x03 \x01(\x04H\x02\x88\x01\x01\x12\x1e\n\x11max_subscriptions\x18\x04 \x01(\rH\x03\x88\x01\x01\x12\'\n\x1amax_snapshot_subscriptions\x18\x05 \x01(\rH\x04\x88\x01\x01\x42\x1d\n\x1b_produce_records_per_secondB\x1b\n\x19_produce_bytes_per_secondB\x1b\n\x19_offramp_bytes_per_secondB\x14\n\x12_max_subscriptionsB\x1d\n\x1b_max_snapshot_subscriptions\"{\n\nCompaction\x12\x35\n\x12min_compaction_lag\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x36\n\x13tombstone_retention\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"\x89\x01\n\rAuthorisation\x12\x32\n\x06onramp\x18\x01 \x01(\x0b\x32\".roadroller.v1.OnrampAuthorisation\x12\x34\n\x07offramp\x18\x02 \x01(\x0b\x32#.roadroller.v1.OfframpAuthorisation\x12\x0e\n\x06\x61\x64mins\x18\x03 \x03(\t\"?\n\x13OnrampAuthorisation\x12\x13\n\x0b\x61uthorities\x18\x01 \x03(\t\x12\x13\n\x0b\x63idr_blocks\x18\x02 \x03(\t\"\xac\x01\n\x14OfframpAuthorisation\x12I\n\x0b\x61uthorities\x18\x01 \x03(\x0b\x32\x34.roadroller.v1.OfframpAuthorisation.AuthoritiesEntry\x1aI\n\x10\x41uthoritiesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x05value\x18\x02 \x01(\x0b\x32\x15.roadroller.v1.Grants:\x02\x38\x01\".\n\x06Grants\x12$\n\x06grants\x18\x01 \x03(\x0e\x32\x14.roadroller.v1.Grant\"W\n\x0fHiveDestination\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12\x33\n\x10landing_interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xd9\x01\n\nRoadStatus\x12\x12\n\ntopic_name\x18\x01 \x01(\t\x12\x15\n\rtopic_created\x18\x02 \x01(\x08\x12\x12\n\npartitions\x18\x03 \x01(\x05\x12\x1a\n\x12replication_factor\x18\x04 \x01(\x05\x12\x14\n\x0clast_problem\x18\x05 \x01(\t\x12)\n\x05\x64rift\x18\x06 \x03(\x0b\x32\x1a.roadroller.v1.ConfigDrift\x12/\n\x0bupdate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"?\n\x0b\x43onfigDrift\x12\x0e\n\x06\x63onfig\x18\x01 \x01(\t\x12\x10\n\x08\x65xpected\x18\x02 \x01(\t\x12\x0e\n\x06\x61\x63tual\x18\x03 \x01(\t\"y\n\x06Schema\x12\x0c\n\x04road\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x0e\n\x06schema\x18\x03 \x01(\t\x12\x0f\n\x07\x64\x65leted\x18\x04 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*T\n\x08RoadType\x12\x19\n\x15ROAD_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10ROAD_TYPE_STREAM\x10\x01\x12\x17\n\x13ROAD_TYPE_COMPACTED\x10\x02*\xb1\x02\n\x11\x43ompatibilityMode\x12\"\n\x1e\x43OMPATIBILITY_MODE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43OMPATIBILITY_MODE_NONE\x10\x01\x12\x1f\n\x1b\x43OMPATIBILITY_MODE_BACKWARD\x10\x02\x12*\n&COMPATIBILITY_MODE_BACKWARD_TRANSITIVE\x10\x03\x12\x1e\n\x1a\x43OMPATIBILITY_MODE_FORWARD\x10\x04\x12)\n%COMPATIBILITY_MODE_FORWARD_TRANSITIVE\x10\x05\x12\x1b\n\x17\x43OMPATIBILITY_MODE_FULL\x10\x06\x12&\n\"COMPATIBILITY_MODE_FULL_TRANSITIVE\x10\x07*?\n\x05Grant\x12\x15\n\x11GRANT_UNSPECIFIED\x10\x00\x12\x10\n\x0cGRANT_PUBLIC\x10\x01\x12\r\n\tGRANT_PII\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,38 +35,44 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ROAD_METADATAENTRY']._loaded_options = None
   _globals['_ROAD_METADATAENTRY']._serialized_options = b'8\001'
+  _globals['_TABLESTATUS_OFFSETSENTRY']._loaded_options = None
+  _globals['_TABLESTATUS_OFFSETSENTRY']._serialized_options = b'8\001'
   _globals['_OFFRAMPAUTHORISATION_AUTHORITIESENTRY']._loaded_options = None
   _globals['_OFFRAMPAUTHORISATION_AUTHORITIESENTRY']._serialized_options = b'8\001'
-  _globals['_ROADTYPE']._serialized_start=2332
-  _globals['_ROADTYPE']._serialized_end=2416
-  _globals['_COMPATIBILITYMODE']._serialized_start=2419
-  _globals['_COMPATIBILITYMODE']._serialized_end=2724
-  _globals['_GRANT']._serialized_start=2726
-  _globals['_GRANT']._serialized_end=2789
+  _globals['_ROADTYPE']._serialized_start=2628
+  _globals['_ROADTYPE']._serialized_end=2712
+  _globals['_COMPATIBILITYMODE']._serialized_start=2715
+  _globals['_COMPATIBILITYMODE']._serialized_end=3020
+  _globals['_GRANT']._serialized_start=3022
+  _globals['_GRANT']._serialized_end=3085
   _globals['_ROAD']._serialized_start=110
-  _globals['_ROAD']._serialized_end=931
-  _globals['_ROAD_METADATAENTRY']._serialized_start=884
-  _globals['_ROAD_METADATAENTRY']._serialized_end=931
-  _globals['_ROADQUOTAS']._serialized_start=934
-  _globals['_ROADQUOTAS']._serialized_end=1280
-  _globals['_COMPACTION']._serialized_start=1282
-  _globals['_COMPACTION']._serialized_end=1405
-  _globals['_AUTHORISATION']._serialized_start=1408
-  _globals['_AUTHORISATION']._serialized_end=1545
-  _globals['_ONRAMPAUTHORISATION']._serialized_start=1547
-  _globals['_ONRAMPAUTHORISATION']._serialized_end=1610
-  _globals['_OFFRAMPAUTHORISATION']._serialized_start=1613
-  _globals['_OFFRAMPAUTHORISATION']._serialized_end=1785
-  _globals['_OFFRAMPAUTHORISATION_AUTHORITIESENTRY']._serialized_start=1712
-  _globals['_OFFRAMPAUTHORISATION_AUTHORITIESENTRY']._serialized_end=1785
-  _globals['_GRANTS']._serialized_start=1787
-  _globals['_GRANTS']._serialized_end=1833
-  _globals['_HIVEDESTINATION']._serialized_start=1835
-  _globals['_HIVEDESTINATION']._serialized_end=1922
-  _globals['_ROADSTATUS']._serialized_start=1925
-  _globals['_ROADSTATUS']._serialized_end=2142
-  _globals['_CONFIGDRIFT']._serialized_start=2144
-  _globals['_CONFIGDRIFT']._serialized_end=2207
-  _globals['_SCHEMA']._serialized_start=2209
-  _globals['_SCHEMA']._serialized_end=2330
+  _globals['_ROAD']._serialized_end=996
+  _globals['_ROAD_METADATAENTRY']._serialized_start=949
+  _globals['_ROAD_METADATAENTRY']._serialized_end=996
+  _globals['_TABLESTATUS']._serialized_start=999
+  _globals['_TABLESTATUS']._serialized_end=1227
+  _globals['_TABLESTATUS_OFFSETSENTRY']._serialized_start=1181
+  _globals['_TABLESTATUS_OFFSETSENTRY']._serialized_end=1227
+  _globals['_ROADQUOTAS']._serialized_start=1230
+  _globals['_ROADQUOTAS']._serialized_end=1576
+  _globals['_COMPACTION']._serialized_start=1578
+  _globals['_COMPACTION']._serialized_end=1701
+  _globals['_AUTHORISATION']._serialized_start=1704
+  _globals['_AUTHORISATION']._serialized_end=1841
+  _globals['_ONRAMPAUTHORISATION']._serialized_start=1843
+  _globals['_ONRAMPAUTHORISATION']._serialized_end=1906
+  _globals['_OFFRAMPAUTHORISATION']._serialized_start=1909
+  _globals['_OFFRAMPAUTHORISATION']._serialized_end=2081
+  _globals['_OFFRAMPAUTHORISATION_AUTHORITIESENTRY']._serialized_start=2008
+  _globals['_OFFRAMPAUTHORISATION_AUTHORITIESENTRY']._serialized_end=2081
+  _globals['_GRANTS']._serialized_start=2083
+  _globals['_GRANTS']._serialized_end=2129
+  _globals['_HIVEDESTINATION']._serialized_start=2131
+  _globals['_HIVEDESTINATION']._serialized_end=2218
+  _globals['_ROADSTATUS']._serialized_start=2221
+  _globals['_ROADSTATUS']._serialized_end=2438
+  _globals['_CONFIGDRIFT']._serialized_start=2440
+  _globals['_CONFIGDRIFT']._serialized_end=2503
+  _globals['_SCHEMA']._serialized_start=2505
+  _globals['_SCHEMA']._serialized_end=2626
 # @@protoc_insertion_point(module_scope)

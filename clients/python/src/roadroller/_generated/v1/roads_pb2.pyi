@@ -49,7 +49,7 @@ GRANT_PUBLIC: Grant
 GRANT_PII: Grant
 
 class Road(_message.Message):
-    __slots__ = ("name", "type", "description", "team_name", "contact_email", "metadata", "enabled", "partition_path", "partitions", "retention", "compaction", "compatibility_mode", "authorisation", "hive_destination", "status", "message_count", "latest_schema_version", "deleting", "create_time", "update_time", "etag", "quotas")
+    __slots__ = ("name", "type", "description", "team_name", "contact_email", "metadata", "enabled", "partition_path", "partitions", "retention", "compaction", "compatibility_mode", "authorisation", "hive_destination", "status", "message_count", "latest_schema_version", "deleting", "create_time", "update_time", "etag", "quotas", "materialized", "table")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +79,8 @@ class Road(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     ETAG_FIELD_NUMBER: _ClassVar[int]
     QUOTAS_FIELD_NUMBER: _ClassVar[int]
+    MATERIALIZED_FIELD_NUMBER: _ClassVar[int]
+    TABLE_FIELD_NUMBER: _ClassVar[int]
     name: str
     type: RoadType
     description: str
@@ -101,7 +103,32 @@ class Road(_message.Message):
     update_time: _timestamp_pb2.Timestamp
     etag: str
     quotas: RoadQuotas
-    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[RoadType, str]] = ..., description: _Optional[str] = ..., team_name: _Optional[str] = ..., contact_email: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., enabled: _Optional[bool] = ..., partition_path: _Optional[str] = ..., partitions: _Optional[int] = ..., retention: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., compaction: _Optional[_Union[Compaction, _Mapping]] = ..., compatibility_mode: _Optional[_Union[CompatibilityMode, str]] = ..., authorisation: _Optional[_Union[Authorisation, _Mapping]] = ..., hive_destination: _Optional[_Union[HiveDestination, _Mapping]] = ..., status: _Optional[_Union[RoadStatus, _Mapping]] = ..., message_count: _Optional[int] = ..., latest_schema_version: _Optional[int] = ..., deleting: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., quotas: _Optional[_Union[RoadQuotas, _Mapping]] = ...) -> None: ...
+    materialized: bool
+    table: TableStatus
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[RoadType, str]] = ..., description: _Optional[str] = ..., team_name: _Optional[str] = ..., contact_email: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., enabled: _Optional[bool] = ..., partition_path: _Optional[str] = ..., partitions: _Optional[int] = ..., retention: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., compaction: _Optional[_Union[Compaction, _Mapping]] = ..., compatibility_mode: _Optional[_Union[CompatibilityMode, str]] = ..., authorisation: _Optional[_Union[Authorisation, _Mapping]] = ..., hive_destination: _Optional[_Union[HiveDestination, _Mapping]] = ..., status: _Optional[_Union[RoadStatus, _Mapping]] = ..., message_count: _Optional[int] = ..., latest_schema_version: _Optional[int] = ..., deleting: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., etag: _Optional[str] = ..., quotas: _Optional[_Union[RoadQuotas, _Mapping]] = ..., materialized: _Optional[bool] = ..., table: _Optional[_Union[TableStatus, _Mapping]] = ...) -> None: ...
+
+class TableStatus(_message.Message):
+    __slots__ = ("ready", "live_keys", "tombstones_pending", "offsets", "last_problem", "records_applied")
+    class OffsetsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: int
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[int] = ...) -> None: ...
+    READY_FIELD_NUMBER: _ClassVar[int]
+    LIVE_KEYS_FIELD_NUMBER: _ClassVar[int]
+    TOMBSTONES_PENDING_FIELD_NUMBER: _ClassVar[int]
+    OFFSETS_FIELD_NUMBER: _ClassVar[int]
+    LAST_PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_APPLIED_FIELD_NUMBER: _ClassVar[int]
+    ready: bool
+    live_keys: int
+    tombstones_pending: int
+    offsets: _containers.ScalarMap[int, int]
+    last_problem: str
+    records_applied: int
+    def __init__(self, ready: _Optional[bool] = ..., live_keys: _Optional[int] = ..., tombstones_pending: _Optional[int] = ..., offsets: _Optional[_Mapping[int, int]] = ..., last_problem: _Optional[str] = ..., records_applied: _Optional[int] = ...) -> None: ...
 
 class RoadQuotas(_message.Message):
     __slots__ = ("produce_records_per_second", "produce_bytes_per_second", "offramp_bytes_per_second", "max_subscriptions", "max_snapshot_subscriptions")

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file roadroller/v1/roads.proto.
  */
 export const file_roadroller_v1_roads: GenFile = /*@__PURE__*/
-  fileDesc("Chlyb2Fkcm9sbGVyL3YxL3JvYWRzLnByb3RvEg1yb2Fkcm9sbGVyLnYxIrUGCgRSb2FkEgwKBG5hbWUYASABKAkSJQoEdHlwZRgCIAEoDjIXLnJvYWRyb2xsZXIudjEuUm9hZFR5cGUSEwoLZGVzY3JpcHRpb24YAyABKAkSEQoJdGVhbV9uYW1lGAQgASgJEhUKDWNvbnRhY3RfZW1haWwYBSABKAkSMwoIbWV0YWRhdGEYBiADKAsyIS5yb2Fkcm9sbGVyLnYxLlJvYWQuTWV0YWRhdGFFbnRyeRIPCgdlbmFibGVkGAcgASgIEhYKDnBhcnRpdGlvbl9wYXRoGAggASgJEhIKCnBhcnRpdGlvbnMYCSABKAUSLAoJcmV0ZW50aW9uGAogASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi0KCmNvbXBhY3Rpb24YCyABKAsyGS5yb2Fkcm9sbGVyLnYxLkNvbXBhY3Rpb24SPAoSY29tcGF0aWJpbGl0eV9tb2RlGAwgASgOMiAucm9hZHJvbGxlci52MS5Db21wYXRpYmlsaXR5TW9kZRIzCg1hdXRob3Jpc2F0aW9uGA0gASgLMhwucm9hZHJvbGxlci52MS5BdXRob3Jpc2F0aW9uEjgKEGhpdmVfZGVzdGluYXRpb24YDiABKAsyHi5yb2Fkcm9sbGVyLnYxLkhpdmVEZXN0aW5hdGlvbhIpCgZzdGF0dXMYDyABKAsyGS5yb2Fkcm9sbGVyLnYxLlJvYWRTdGF0dXMSFQoNbWVzc2FnZV9jb3VudBgQIAEoAxIdChVsYXRlc3Rfc2NoZW1hX3ZlcnNpb24YESABKAUSEAoIZGVsZXRpbmcYEiABKAgSLwoLY3JlYXRlX3RpbWUYEyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGBQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRldGFnGBUgASgJEikKBnF1b3RhcxgWIAEoCzIZLnJvYWRyb2xsZXIudjEuUm9hZFF1b3RhcxovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi2gIKClJvYWRRdW90YXMSJwoacHJvZHVjZV9yZWNvcmRzX3Blcl9zZWNvbmQYASABKARIAIgBARIlChhwcm9kdWNlX2J5dGVzX3Blcl9zZWNvbmQYAiABKARIAYgBARIlChhvZmZyYW1wX2J5dGVzX3Blcl9zZWNvbmQYAyABKARIAogBARIeChFtYXhfc3Vic2NyaXB0aW9ucxgEIAEoDUgDiAEBEicKGm1heF9zbmFwc2hvdF9zdWJzY3JpcHRpb25zGAUgASgNSASIAQFCHQobX3Byb2R1Y2VfcmVjb3Jkc19wZXJfc2Vjb25kQhsKGV9wcm9kdWNlX2J5dGVzX3Blcl9zZWNvbmRCGwoZX29mZnJhbXBfYnl0ZXNfcGVyX3NlY29uZEIUChJfbWF4X3N1YnNjcmlwdGlvbnNCHQobX21heF9zbmFwc2hvdF9zdWJzY3JpcHRpb25zInsKCkNvbXBhY3Rpb24SNQoSbWluX2NvbXBhY3Rpb25fbGFnGAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjYKE3RvbWJzdG9uZV9yZXRlbnRpb24YAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iiQEKDUF1dGhvcmlzYXRpb24SMgoGb25yYW1wGAEgASgLMiIucm9hZHJvbGxlci52MS5PbnJhbXBBdXRob3Jpc2F0aW9uEjQKB29mZnJhbXAYAiABKAsyIy5yb2Fkcm9sbGVyLnYxLk9mZnJhbXBBdXRob3Jpc2F0aW9uEg4KBmFkbWlucxgDIAMoCSI/ChNPbnJhbXBBdXRob3Jpc2F0aW9uEhMKC2F1dGhvcml0aWVzGAEgAygJEhMKC2NpZHJfYmxvY2tzGAIgAygJIqwBChRPZmZyYW1wQXV0aG9yaXNhdGlvbhJJCgthdXRob3JpdGllcxgBIAMoCzI0LnJvYWRyb2xsZXIudjEuT2ZmcmFtcEF1dGhvcmlzYXRpb24uQXV0aG9yaXRpZXNFbnRyeRpJChBBdXRob3JpdGllc0VudHJ5EgsKA2tleRgBIAEoCRIkCgV2YWx1ZRgCIAEoCzIVLnJvYWRyb2xsZXIudjEuR3JhbnRzOgI4ASIuCgZHcmFudHMSJAoGZ3JhbnRzGAEgAygOMhQucm9hZHJvbGxlci52MS5HcmFudCJXCg9IaXZlRGVzdGluYXRpb24SDwoHZW5hYmxlZBgBIAEoCBIzChBsYW5kaW5nX2ludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uItkBCgpSb2FkU3RhdHVzEhIKCnRvcGljX25hbWUYASABKAkSFQoNdG9waWNfY3JlYXRlZBgCIAEoCBISCgpwYXJ0aXRpb25zGAMgASgFEhoKEnJlcGxpY2F0aW9uX2ZhY3RvchgEIAEoBRIUCgxsYXN0X3Byb2JsZW0YBSABKAkSKQoFZHJpZnQYBiADKAsyGi5yb2Fkcm9sbGVyLnYxLkNvbmZpZ0RyaWZ0Ei8KC3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI/CgtDb25maWdEcmlmdBIOCgZjb25maWcYASABKAkSEAoIZXhwZWN0ZWQYAiABKAkSDgoGYWN0dWFsGAMgASgJInkKBlNjaGVtYRIMCgRyb2FkGAEgASgJEg8KB3ZlcnNpb24YAiABKAUSDgoGc2NoZW1hGAMgASgJEg8KB2RlbGV0ZWQYBCABKAgSLwoLY3JlYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKlQKCFJvYWRUeXBlEhkKFVJPQURfVFlQRV9VTlNQRUNJRklFRBAAEhQKEFJPQURfVFlQRV9TVFJFQU0QARIXChNST0FEX1RZUEVfQ09NUEFDVEVEEAIqsQIKEUNvbXBhdGliaWxpdHlNb2RlEiIKHkNPTVBBVElCSUxJVFlfTU9ERV9VTlNQRUNJRklFRBAAEhsKF0NPTVBBVElCSUxJVFlfTU9ERV9OT05FEAESHwobQ09NUEFUSUJJTElUWV9NT0RFX0JBQ0tXQVJEEAISKgomQ09NUEFUSUJJTElUWV9NT0RFX0JBQ0tXQVJEX1RSQU5TSVRJVkUQAxIeChpDT01QQVRJQklMSVRZX01PREVfRk9SV0FSRBAEEikKJUNPTVBBVElCSUxJVFlfTU9ERV9GT1JXQVJEX1RSQU5TSVRJVkUQBRIbChdDT01QQVRJQklMSVRZX01PREVfRlVMTBAGEiYKIkNPTVBBVElCSUxJVFlfTU9ERV9GVUxMX1RSQU5TSVRJVkUQByo/CgVHcmFudBIVChFHUkFOVF9VTlNQRUNJRklFRBAAEhAKDEdSQU5UX1BVQkxJQxABEg0KCUdSQU5UX1BJSRACYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Chlyb2Fkcm9sbGVyL3YxL3JvYWRzLnByb3RvEg1yb2Fkcm9sbGVyLnYxIvYGCgRSb2FkEgwKBG5hbWUYASABKAkSJQoEdHlwZRgCIAEoDjIXLnJvYWRyb2xsZXIudjEuUm9hZFR5cGUSEwoLZGVzY3JpcHRpb24YAyABKAkSEQoJdGVhbV9uYW1lGAQgASgJEhUKDWNvbnRhY3RfZW1haWwYBSABKAkSMwoIbWV0YWRhdGEYBiADKAsyIS5yb2Fkcm9sbGVyLnYxLlJvYWQuTWV0YWRhdGFFbnRyeRIPCgdlbmFibGVkGAcgASgIEhYKDnBhcnRpdGlvbl9wYXRoGAggASgJEhIKCnBhcnRpdGlvbnMYCSABKAUSLAoJcmV0ZW50aW9uGAogASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi0KCmNvbXBhY3Rpb24YCyABKAsyGS5yb2Fkcm9sbGVyLnYxLkNvbXBhY3Rpb24SPAoSY29tcGF0aWJpbGl0eV9tb2RlGAwgASgOMiAucm9hZHJvbGxlci52MS5Db21wYXRpYmlsaXR5TW9kZRIzCg1hdXRob3Jpc2F0aW9uGA0gASgLMhwucm9hZHJvbGxlci52MS5BdXRob3Jpc2F0aW9uEjgKEGhpdmVfZGVzdGluYXRpb24YDiABKAsyHi5yb2Fkcm9sbGVyLnYxLkhpdmVEZXN0aW5hdGlvbhIpCgZzdGF0dXMYDyABKAsyGS5yb2Fkcm9sbGVyLnYxLlJvYWRTdGF0dXMSFQoNbWVzc2FnZV9jb3VudBgQIAEoAxIdChVsYXRlc3Rfc2NoZW1hX3ZlcnNpb24YESABKAUSEAoIZGVsZXRpbmcYEiABKAgSLwoLY3JlYXRlX3RpbWUYEyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGBQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgRldGFnGBUgASgJEikKBnF1b3RhcxgWIAEoCzIZLnJvYWRyb2xsZXIudjEuUm9hZFF1b3RhcxIUCgxtYXRlcmlhbGl6ZWQYFyABKAgSKQoFdGFibGUYGCABKAsyGi5yb2Fkcm9sbGVyLnYxLlRhYmxlU3RhdHVzGi8KDU1ldGFkYXRhRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLkAQoLVGFibGVTdGF0dXMSDQoFcmVhZHkYASABKAgSEQoJbGl2ZV9rZXlzGAIgASgDEhoKEnRvbWJzdG9uZXNfcGVuZGluZxgDIAEoAxI4CgdvZmZzZXRzGAQgAygLMicucm9hZHJvbGxlci52MS5UYWJsZVN0YXR1cy5PZmZzZXRzRW50cnkSFAoMbGFzdF9wcm9ibGVtGAUgASgJEhcKD3JlY29yZHNfYXBwbGllZBgGIAEoAxouCgxPZmZzZXRzRW50cnkSCwoDa2V5GAEgASgFEg0KBXZhbHVlGAIgASgDOgI4ASLaAgoKUm9hZFF1b3RhcxInChpwcm9kdWNlX3JlY29yZHNfcGVyX3NlY29uZBgBIAEoBEgAiAEBEiUKGHByb2R1Y2VfYnl0ZXNfcGVyX3NlY29uZBgCIAEoBEgBiAEBEiUKGG9mZnJhbXBfYnl0ZXNfcGVyX3NlY29uZBgDIAEoBEgCiAEBEh4KEW1heF9zdWJzY3JpcHRpb25zGAQgASgNSAOIAQESJwoabWF4X3NuYXBzaG90X3N1YnNjcmlwdGlvbnMYBSABKA1IBIgBAUIdChtfcHJvZHVjZV9yZWNvcmRzX3Blcl9zZWNvbmRCGwoZX3Byb2R1Y2VfYnl0ZXNfcGVyX3NlY29uZEIbChlfb2ZmcmFtcF9ieXRlc19wZXJfc2Vjb25kQhQKEl9tYXhfc3Vic2NyaXB0aW9uc0IdChtfbWF4X3NuYXBzaG90X3N1YnNjcmlwdGlvbnMiewoKQ29tcGFjdGlvbhI1ChJtaW5fY29tcGFjdGlvbl9sYWcYASABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNgoTdG9tYnN0b25lX3JldGVudGlvbhgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKJAQoNQXV0aG9yaXNhdGlvbhIyCgZvbnJhbXAYASABKAsyIi5yb2Fkcm9sbGVyLnYxLk9ucmFtcEF1dGhvcmlzYXRpb24SNAoHb2ZmcmFtcBgCIAEoCzIjLnJvYWRyb2xsZXIudjEuT2ZmcmFtcEF1dGhvcmlzYXRpb24SDgoGYWRtaW5zGAMgAygJIj8KE09ucmFtcEF1dGhvcmlzYXRpb24SEwoLYXV0aG9yaXRpZXMYASADKAkSEwoLY2lkcl9ibG9ja3MYAiADKAkirAEKFE9mZnJhbXBBdXRob3Jpc2F0aW9uEkkKC2F1dGhvcml0aWVzGAEgAygLMjQucm9hZHJvbGxlci52MS5PZmZyYW1wQXV0aG9yaXNhdGlvbi5BdXRob3JpdGllc0VudHJ5GkkKEEF1dGhvcml0aWVzRW50cnkSCwoDa2V5GAEgASgJEiQKBXZhbHVlGAIgASgLMhUucm9hZHJvbGxlci52MS5HcmFudHM6AjgBIi4KBkdyYW50cxIkCgZncmFudHMYASADKA4yFC5yb2Fkcm9sbGVyLnYxLkdyYW50IlcKD0hpdmVEZXN0aW5hdGlvbhIPCgdlbmFibGVkGAEgASgIEjMKEGxhbmRpbmdfaW50ZXJ2YWwYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24i2QEKClJvYWRTdGF0dXMSEgoKdG9waWNfbmFtZRgBIAEoCRIVCg10b3BpY19jcmVhdGVkGAIgASgIEhIKCnBhcnRpdGlvbnMYAyABKAUSGgoScmVwbGljYXRpb25fZmFjdG9yGAQgASgFEhQKDGxhc3RfcHJvYmxlbRgFIAEoCRIpCgVkcmlmdBgGIAMoCzIaLnJvYWRyb2xsZXIudjEuQ29uZmlnRHJpZnQSLwoLdXBkYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIj8KC0NvbmZpZ0RyaWZ0Eg4KBmNvbmZpZxgBIAEoCRIQCghleHBlY3RlZBgCIAEoCRIOCgZhY3R1YWwYAyABKAkieQoGU2NoZW1hEgwKBHJvYWQYASABKAkSDwoHdmVyc2lvbhgCIAEoBRIOCgZzY2hlbWEYAyABKAkSDwoHZGVsZXRlZBgEIAEoCBIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqVAoIUm9hZFR5cGUSGQoVUk9BRF9UWVBFX1VOU1BFQ0lGSUVEEAASFAoQUk9BRF9UWVBFX1NUUkVBTRABEhcKE1JPQURfVFlQRV9DT01QQUNURUQQAiqxAgoRQ29tcGF0aWJpbGl0eU1vZGUSIgoeQ09NUEFUSUJJTElUWV9NT0RFX1VOU1BFQ0lGSUVEEAASGwoXQ09NUEFUSUJJTElUWV9NT0RFX05PTkUQARIfChtDT01QQVRJQklMSVRZX01PREVfQkFDS1dBUkQQAhIqCiZDT01QQVRJQklMSVRZX01PREVfQkFDS1dBUkRfVFJBTlNJVElWRRADEh4KGkNPTVBBVElCSUxJVFlfTU9ERV9GT1JXQVJEEAQSKQolQ09NUEFUSUJJTElUWV9NT0RFX0ZPUldBUkRfVFJBTlNJVElWRRAFEhsKF0NPTVBBVElCSUxJVFlfTU9ERV9GVUxMEAYSJgoiQ09NUEFUSUJJTElUWV9NT0RFX0ZVTExfVFJBTlNJVElWRRAHKj8KBUdyYW50EhUKEUdSQU5UX1VOU1BFQ0lGSUVEEAASEAoMR1JBTlRfUFVCTElDEAESDQoJR1JBTlRfUElJEAJiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A road is a named, schema-checked stream backed by exactly one Kafka topic.
@@ -194,6 +194,24 @@ export type Road = Message<"roadroller.v1.Road"> & {
    * @generated from field: roadroller.v1.RoadQuotas quotas = 22;
    */
   quotas?: RoadQuotas | undefined;
+
+  /**
+   * COMPACTED roads only: every instance keeps the road's current state (key
+   * to latest value) in a local view and serves it through TableService.
+   * Setting it on a STREAM road is INVALID_ARGUMENT. Turning it off drops the
+   * views.
+   *
+   * @generated from field: bool materialized = 23;
+   */
+  materialized: boolean;
+
+  /**
+   * Output only. This instance's view of a materialized road; absent
+   * otherwise.
+   *
+   * @generated from field: roadroller.v1.TableStatus table = 24;
+   */
+  table?: TableStatus | undefined;
 };
 
 /**
@@ -202,6 +220,65 @@ export type Road = Message<"roadroller.v1.Road"> & {
  */
 export const RoadSchema: GenMessage<Road> = /*@__PURE__*/
   messageDesc(file_roadroller_v1_roads, 0);
+
+/**
+ * One instance's view of a materialized road. Output only.
+ *
+ * @generated from message roadroller.v1.TableStatus
+ */
+export type TableStatus = Message<"roadroller.v1.TableStatus"> & {
+  /**
+   * True once the view has caught up with the end of the topic as it was
+   * when the view started; TableService answers only then.
+   *
+   * @generated from field: bool ready = 1;
+   */
+  ready: boolean;
+
+  /**
+   * Keys with a live value, exactly, as of `offsets`.
+   *
+   * @generated from field: int64 live_keys = 2;
+   */
+  liveKeys: bigint;
+
+  /**
+   * Deletes applied within the road's tombstone retention, which compaction
+   * may still show to readers of the topic.
+   *
+   * @generated from field: int64 tombstones_pending = 3;
+   */
+  tombstonesPending: bigint;
+
+  /**
+   * Partition to the next offset the view will apply.
+   *
+   * @generated from field: map<int32, int64> offsets = 4;
+   */
+  offsets: { [key: number]: bigint };
+
+  /**
+   * Why the view is not following the topic; empty when it is.
+   *
+   * @generated from field: string last_problem = 5;
+   */
+  lastProblem: string;
+
+  /**
+   * Records this instance has applied to the view since it started: after a
+   * restart only those the view had not applied before.
+   *
+   * @generated from field: int64 records_applied = 6;
+   */
+  recordsApplied: bigint;
+};
+
+/**
+ * Describes the message roadroller.v1.TableStatus.
+ * Use `create(TableStatusSchema)` to create a new message.
+ */
+export const TableStatusSchema: GenMessage<TableStatus> = /*@__PURE__*/
+  messageDesc(file_roadroller_v1_roads, 1);
 
 /**
  * Limits on a road. An unset field is no limit; zero is refused (disable the
@@ -262,7 +339,7 @@ export type RoadQuotas = Message<"roadroller.v1.RoadQuotas"> & {
  * Use `create(RoadQuotasSchema)` to create a new message.
  */
 export const RoadQuotasSchema: GenMessage<RoadQuotas> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_roads, 1);
+  messageDesc(file_roadroller_v1_roads, 2);
 
 /**
  * Compaction settings of a COMPACTED road.
@@ -292,7 +369,7 @@ export type Compaction = Message<"roadroller.v1.Compaction"> & {
  * Use `create(CompactionSchema)` to create a new message.
  */
 export const CompactionSchema: GenMessage<Compaction> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_roads, 2);
+  messageDesc(file_roadroller_v1_roads, 3);
 
 /**
  * Who may use a road. An authority names a group a principal belongs to, or
@@ -333,7 +410,7 @@ export type Authorisation = Message<"roadroller.v1.Authorisation"> & {
  * Use `create(AuthorisationSchema)` to create a new message.
  */
 export const AuthorisationSchema: GenMessage<Authorisation> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_roads, 3);
+  messageDesc(file_roadroller_v1_roads, 4);
 
 /**
  * Who may produce to a road.
@@ -364,7 +441,7 @@ export type OnrampAuthorisation = Message<"roadroller.v1.OnrampAuthorisation"> &
  * Use `create(OnrampAuthorisationSchema)` to create a new message.
  */
 export const OnrampAuthorisationSchema: GenMessage<OnrampAuthorisation> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_roads, 4);
+  messageDesc(file_roadroller_v1_roads, 5);
 
 /**
  * Who may consume a road, and what each reader may see.
@@ -389,7 +466,7 @@ export type OfframpAuthorisation = Message<"roadroller.v1.OfframpAuthorisation">
  * Use `create(OfframpAuthorisationSchema)` to create a new message.
  */
 export const OfframpAuthorisationSchema: GenMessage<OfframpAuthorisation> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_roads, 5);
+  messageDesc(file_roadroller_v1_roads, 6);
 
 /**
  * A set of grants.
@@ -408,7 +485,7 @@ export type Grants = Message<"roadroller.v1.Grants"> & {
  * Use `create(GrantsSchema)` to create a new message.
  */
 export const GrantsSchema: GenMessage<Grants> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_roads, 6);
+  messageDesc(file_roadroller_v1_roads, 7);
 
 /**
  * Landing of a road into a Hive-layout table.
@@ -434,7 +511,7 @@ export type HiveDestination = Message<"roadroller.v1.HiveDestination"> & {
  * Use `create(HiveDestinationSchema)` to create a new message.
  */
 export const HiveDestinationSchema: GenMessage<HiveDestination> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_roads, 7);
+  messageDesc(file_roadroller_v1_roads, 8);
 
 /**
  * What Traffic Control last saw of a road's topic. Output only.
@@ -499,7 +576,7 @@ export type RoadStatus = Message<"roadroller.v1.RoadStatus"> & {
  * Use `create(RoadStatusSchema)` to create a new message.
  */
 export const RoadStatusSchema: GenMessage<RoadStatus> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_roads, 8);
+  messageDesc(file_roadroller_v1_roads, 9);
 
 /**
  * One topic setting that differs from the road.
@@ -534,7 +611,7 @@ export type ConfigDrift = Message<"roadroller.v1.ConfigDrift"> & {
  * Use `create(ConfigDriftSchema)` to create a new message.
  */
 export const ConfigDriftSchema: GenMessage<ConfigDrift> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_roads, 9);
+  messageDesc(file_roadroller_v1_roads, 10);
 
 /**
  * One version of a road's JSON Schema.
@@ -583,7 +660,7 @@ export type Schema = Message<"roadroller.v1.Schema"> & {
  * Use `create(SchemaSchema)` to create a new message.
  */
 export const SchemaSchema: GenMessage<Schema> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_roads, 10);
+  messageDesc(file_roadroller_v1_roads, 11);
 
 /**
  * The two kinds of road.
