@@ -111,6 +111,13 @@ impl ApiError {
             (Code::FailedPrecondition, "SCHEMA_INCOMPATIBLE") => {
                 (StatusCode::CONFLICT, message.to_string())
             }
+            // A materialized road's view has not reached the offsets asked
+            // for yet: it will, so come back shortly.
+            (Code::FailedPrecondition, "VIEW_BEHIND") => {
+                let mut error = Self::new(StatusCode::SERVICE_UNAVAILABLE, message);
+                error.retry_after = Some(std::time::Duration::from_secs(1));
+                return error;
+            }
             // The road's state forbids the call (deleting an enabled road,
             // deleting a schema that is not the latest, enabling a road
             // before its topic exists): Data Highway answered these 400.

@@ -16,6 +16,7 @@ mod offramp;
 mod onramp;
 mod paver;
 mod streams;
+mod tables;
 mod upstream;
 
 use std::future::Future;
@@ -84,6 +85,7 @@ fn app(upstream: Channel, limits: Limits, sessions: Sessions) -> Router {
         .route("/onramp/v1/roads/{road}/messages", post(onramp::post_messages))
         .route("/offramp/v2/roads/{road}/streams/{stream}/messages", get(offramp::connect))
         .route("/offramp/v2/roads/{road}/streams/{stream}/lag", get(streams::lag))
+        .route("/offramp/v1/roads/{road}/keys/{key}", get(tables::get_key))
         .merge(paver::routes())
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::wrong_method)

@@ -10,6 +10,7 @@ use roadroller_api::v1::offramp_service_client::OfframpServiceClient;
 use roadroller_api::v1::onramp_service_client::OnrampServiceClient;
 use roadroller_api::v1::paver_service_client::PaverServiceClient;
 use roadroller_api::v1::stream_service_client::StreamServiceClient;
+use roadroller_api::v1::table_service_client::TableServiceClient;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
@@ -34,6 +35,7 @@ pub struct Upstream {
     pub onramp: OnrampServiceClient<Forwarding>,
     pub offramp: OfframpServiceClient<Forwarding>,
     pub streams: StreamServiceClient<Forwarding>,
+    pub tables: TableServiceClient<Forwarding>,
     road_types: Arc<Mutex<HashMap<String, (pb::RoadType, Instant)>>>,
 }
 
@@ -58,6 +60,7 @@ impl Upstream {
             onramp: OnrampServiceClient::new(with(&channel)),
             offramp: OfframpServiceClient::new(with(&channel)),
             streams: StreamServiceClient::new(with(&channel)),
+            tables: TableServiceClient::new(with(&channel)),
             channel,
             road_types,
         }

@@ -373,3 +373,78 @@ async fn the_cli_behaves_as_kafka_users_expect() {
     );
     server.shutdown().await;
 }
+
+/// `road update --materialized true`, then `get` and `keys` on the view.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_cli_looks_up_keys_of_a_materialized_road() {
+    let server = TestServer::start().await;
+    let s = &server;
+    let dir = tempfile::tempdir().expect("tempdir");
+    ok(roadroller(s, &["road", "create", "prices", "--type", "compacted", "--partitions", "2"]));
+    let schema = dir.path().join("schema.json");
+    std::fs::write(
+        &schema,
+        json!({"type": "object", "properties": {"eur": {"type": "number"}}}).to_string(),
+    )
+    .expect("write");
+    ok(roadroller(s, &["schema", "register", "prices", schema.to_str().expect("utf-8")]));
+    ok(roadroller(s, &["road", "enable", "prices"]));
+    let input = dir.path().join("prices.jsonl");
+    std::fs::write(
+        &input,
+        "apple\t{\"eur\": 1.5}\npear\t{\"eur\": 2}\nplum\t{\"eur\": 3}\napple\t{\"eur\": 1.25}\n",
+    )
+    .expect("write");
+    ok(roadroller(
+        s,
+        &["produce", "prices", input.to_str().expect("utf-8"), "--key-separator", "\t"],
+    ));
+    let (out, _) = ok(roadroller(s, &["road", "update", "prices", "--materialized", "true"]));
+    assert!(out.contains("table"), "{out}");
+
+    // The view is built in the background: `get` answers once it is ready.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let found = loop {
+        let output = roadroller(s, &["get", "prices", "apple", "pear"]);
+        if output.status.success() {
+            break text(&output.stdout);
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", text(&output.stderr));
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let lines: Vec<Value> =
+        found.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    assert_eq!(lines.len(), 2, "{found}");
+    assert_eq!(
+        (lines[0]["key"].as_str(), lines[0]["payload"].clone()),
+        (Some("apple"), json!({"eur": 1.25}))
+    );
+    assert_eq!(lines[1]["payload"], json!({"eur": 2}));
+    assert_eq!(lines[0]["schema_version"], 1);
+
+    let missing = roadroller(s, &["get", "prices", "kiwi"]);
+    assert_eq!(missing.status.code(), Some(3), "not found");
+    assert!(text(&missing.stderr).contains("\"kiwi\""), "{}", text(&missing.stderr));
+
+    let (keys, _) = ok(roadroller(s, &["keys", "prices", "--keys-only"]));
+    assert_eq!(keys.lines().collect::<Vec<_>>(), ["apple", "pear", "plum"]);
+    let (some, _) = ok(roadroller(s, &["keys", "prices", "--prefix", "p", "--limit", "1"]));
+    assert_eq!(some.lines().count(), 1);
+    assert!(some.contains("\"key\":\"pear\""), "{some}");
+
+    // The road reports its view once the view has reported itself ready.
+    let road = loop {
+        let (json_road, _) = ok(roadroller(s, &["road", "get", "prices", "--json"]));
+        let road: Value = serde_json::from_str(&json_road).expect("road JSON");
+        if road["table"]["ready"] == json!(true) {
+            break road;
+        }
+        assert!(std::time::Instant::now() < deadline, "{road}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        (road["materialized"].clone(), road["table"]["liveKeys"].clone()),
+        (json!(true), json!(3))
+    );
+    server.shutdown().await;
+}

@@ -27,6 +27,7 @@ mod produce;
 mod roads;
 mod streams;
 mod subscribe;
+mod tables;
 
 pub use connect::ConnectOptions;
 pub use error::Error;
@@ -37,11 +38,13 @@ pub use subscribe::{
     Control, DEFAULT_WINDOW, Event, InitialPosition, Message, SeekTo, SubscribeOptions,
     Subscription,
 };
+pub use tables::{Entry, EntryPage, ReadOptions, offsets_after};
 
 use roadroller_api::v1::offramp_service_client::OfframpServiceClient;
 use roadroller_api::v1::onramp_service_client::OnrampServiceClient;
 use roadroller_api::v1::paver_service_client::PaverServiceClient;
 use roadroller_api::v1::stream_service_client::StreamServiceClient;
+use roadroller_api::v1::table_service_client::TableServiceClient;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
@@ -58,6 +61,7 @@ pub struct Client {
     onramp: OnrampServiceClient<AuthChannel>,
     offramp: OfframpServiceClient<AuthChannel>,
     streams: StreamServiceClient<AuthChannel>,
+    tables: TableServiceClient<AuthChannel>,
 }
 
 impl Client {
@@ -95,7 +99,8 @@ impl Client {
                 .max_encoding_message_size(MAX_MESSAGE),
             offramp: OfframpServiceClient::new(channel.clone())
                 .max_decoding_message_size(MAX_MESSAGE),
-            streams: StreamServiceClient::new(channel),
+            streams: StreamServiceClient::new(channel.clone()),
+            tables: TableServiceClient::new(channel).max_decoding_message_size(MAX_MESSAGE),
         }
     }
 

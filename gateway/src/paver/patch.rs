@@ -18,6 +18,7 @@ pub const PATCHABLE: &[(&str, &str)] = &[
     ("/teamName", "team_name"),
     ("/contactEmail", "contact_email"),
     ("/enabled", "enabled"),
+    ("/materialized", "materialized"),
     ("/partitionPath", "partition_path"),
     ("/metadata", "metadata"),
     ("/compatibilityMode", "compatibility_mode"),

@@ -59,6 +59,9 @@ pub struct RoadView {
     pub compatibility_mode: &'static str,
     /// What the agents (here Traffic Control) last had to say about the road.
     pub agent_messages: BTreeMap<String, String>,
+    /// A Roadroller addition: COMPACTED roads served by key
+    /// (`GET /offramp/v1/roads/{road}/keys/{key}`).
+    pub materialized: bool,
 }
 
 /// A road as a client sends it: to create it, or the road view after a
@@ -79,6 +82,9 @@ pub struct RoadInput {
     pub compatibility_mode: Option<String>,
     /// A Roadroller addition: zero or absent takes the server's default.
     pub partitions: Option<i32>,
+    /// A Roadroller addition: keep a COMPACTED road's current state on every
+    /// instance and serve it by key.
+    pub materialized: Option<bool>,
     // Output only in the road view; accepted so that a road read back can be
     // sent again, and ignored.
     #[serde(default, rename = "roadIntact")]
@@ -115,6 +121,7 @@ pub fn set_fields(road: &mut pb::Road, input: &RoadInput) -> Result<(), ApiError
     road.team_name = input.team_name.clone().unwrap_or_default();
     road.contact_email = input.contact_email.clone().unwrap_or_default();
     road.enabled = input.enabled.unwrap_or(false);
+    road.materialized = input.materialized.unwrap_or(false);
     road.partition_path = input.partition_path.clone().unwrap_or_default();
     road.metadata = input.metadata.clone().unwrap_or_default().into_iter().collect();
     road.compatibility_mode = match input.compatibility_mode.as_deref() {
@@ -255,6 +262,7 @@ pub fn view(road: &pb::Road) -> RoadView {
         road_intact: status.topic_created && status.drift.is_empty(),
         compatibility_mode: compatibility_name(road.compatibility_mode),
         agent_messages,
+        materialized: road.materialized,
     }
 }
 

@@ -524,3 +524,53 @@ async fn a_snapshot_cut_off_resumes_on_another_instance_with_exactly_the_rest() 
     a.shutdown().await;
     b.shutdown().await;
 }
+
+/// The gateway marks a road materialized through Data Highway's road patch
+/// and serves `GET /offramp/v1/roads/{road}/keys/{key}`.
+#[tokio::test]
+async fn the_gateway_serves_a_key_of_a_materialized_road() {
+    use roadroller_tests::{http, http_get};
+    let server = TestServer::start().await;
+    open_road(&server, compacted_road("menu", Duration::from_secs(60)), schema()).await;
+    let written =
+        put(&server, "menu", &pairs(&[("soup", Some("hot")), ("cake", Some("sweet"))])).await;
+    let base = server.gateway_url();
+    let patch = json!([{"op": "replace", "path": "/materialized", "value": true}]).to_string();
+    let patched = http(
+        "PATCH",
+        &format!("{base}/paver/v1/roads/menu"),
+        &[("content-type", "application/json")],
+        patch,
+    )
+    .await;
+    assert_eq!(patched.status, 200, "{}", patched.text());
+    let road = http_get(&format!("{base}/paver/v1/roads/menu")).await.json();
+    assert_eq!(road["materialized"], true, "{road}");
+    ready(&server, "menu").await;
+
+    let min: Vec<String> = written.offsets.iter().map(|(p, o)| format!("{p}:{o}")).collect();
+    let url = format!("{base}/offramp/v1/roads/menu/keys/soup?minOffsets={}", min.join(","));
+    let found = http_get(&url).await;
+    assert_eq!(found.status, 200, "{}", found.text());
+    let body = found.json();
+    assert_eq!(
+        (body["key"].clone(), body["payload"].clone(), body["schema"].clone()),
+        (json!("soup"), json!({"v": "hot"}), json!(1))
+    );
+    assert!(body["offset"].as_i64().is_some() && body["timestampMs"].as_i64() > Some(0), "{body}");
+
+    let missing = http_get(&format!("{base}/offramp/v1/roads/menu/keys/bread")).await;
+    assert_eq!(missing.status, 404, "{}", missing.text());
+    assert!(missing.message().contains("\"bread\""), "{}", missing.text());
+    let behind = http_get(&format!(
+        "{base}/offramp/v1/roads/menu/keys/soup?minOffsets=0:999999&timeoutMs=300"
+    ))
+    .await;
+    assert_eq!(behind.status, 503, "{}", behind.text());
+    assert!(behind.headers.contains_key("retry-after"), "{:?}", behind.headers);
+    let bad = http_get(&format!("{base}/offramp/v1/roads/menu/keys/soup?minOffsets=x")).await;
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    let stream = http_get(&format!("{base}/offramp/v1/roads/nowhere/keys/soup")).await;
+    assert_eq!(stream.status, 404, "{}", stream.text());
+    server.shutdown().await;
+}

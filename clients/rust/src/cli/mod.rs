@@ -1,5 +1,5 @@
 //! The client commands of the `roadroller` command line: `road`, `schema`,
-//! `produce`, `tail` and `snapshot`.
+//! `stream`, `produce`, `tail`, `snapshot`, `get` and `keys`.
 //!
 //! Exit codes: 0 success, 2 usage, 3 not found, 4 refused by the server
 //! (invalid input, a failed precondition, a conflict, missing or refused
@@ -10,6 +10,7 @@ mod produce;
 mod road;
 mod schema;
 mod stream;
+mod table;
 mod tail;
 
 use std::path::PathBuf;
@@ -35,6 +36,10 @@ pub enum Command {
     Tail(tail::TailArgs),
     /// Export a COMPACTED road's current state as JSON lines
     Snapshot(tail::SnapshotArgs),
+    /// Look up keys of a materialized COMPACTED road
+    Get(table::GetArgs),
+    /// List the live entries of a materialized COMPACTED road in key order
+    Keys(table::KeysArgs),
     /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell)
     Completions {
         #[arg(value_enum)]
@@ -104,7 +109,7 @@ impl Server {
 
 /// The subcommand names this module handles, for the binary's dispatch.
 pub const NAMES: &[&str] =
-    &["road", "schema", "stream", "produce", "tail", "snapshot", "completions"];
+    &["road", "schema", "stream", "produce", "tail", "snapshot", "get", "keys", "completions"];
 
 /// Adds the client commands, and the server flags they share, to the
 /// binary's command.
@@ -155,6 +160,8 @@ pub fn run(matches: &clap::ArgMatches, whole: impl FnOnce() -> clap::Command) ->
             Command::Produce(args) => produce::run(&client, args).await,
             Command::Tail(args) => tail::tail(&client, args).await,
             Command::Snapshot(args) => tail::snapshot(&client, args).await,
+            Command::Get(args) => table::get(&client, args).await,
+            Command::Keys(args) => table::keys(&client, args).await,
             Command::Completions { .. } => Ok(()),
         }
     });
@@ -179,6 +186,10 @@ impl Failure {
 
     pub fn refused(message: impl Into<String>) -> Self {
         Self { message: message.into(), details: Vec::new(), code: 4 }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self { message: message.into(), details: Vec::new(), code: 3 }
     }
 
     fn report(self) -> ExitCode {

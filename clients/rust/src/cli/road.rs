@@ -119,6 +119,10 @@ pub struct Fields {
     /// SNAPSHOT subscriptions reading the road at once (more wait in line); `none` removes the limit
     #[arg(long, value_name = "N|none", value_parser = limit)]
     max_snapshot_subscriptions: Option<Limit>,
+    /// COMPACTED roads: keep the road's current state on every instance and
+    /// serve it by key (`roadroller get`, `roadroller keys`)
+    #[arg(long, value_name = "BOOL")]
+    materialized: Option<bool>,
 }
 
 /// A quota as given on the command line: a positive number, or none.
@@ -153,6 +157,8 @@ impl Fields {
         set(self.min_compaction_lag.is_some(), "compaction.min_compaction_lag");
         set(self.tombstone_retention.is_some(), "compaction.tombstone_retention");
         set(self.compatibility.is_some(), "compatibility_mode");
+        set(self.materialized.is_some(), "materialized");
+        road.materialized = self.materialized.unwrap_or_default();
         road.description = self.description.unwrap_or_default();
         road.team_name = self.team.unwrap_or_default();
         road.contact_email = self.contact.unwrap_or_default();
@@ -296,6 +302,30 @@ fn print_road(road: &pb::Road) {
     if !status.last_problem.is_empty() {
         println!("problem     {}", status.last_problem);
     }
+    if road.materialized {
+        match &road.table {
+            Some(t) if t.ready => println!(
+                "table       {} live keys, {} deletes pending{}",
+                t.live_keys,
+                t.tombstones_pending,
+                if t.last_problem.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", t.last_problem)
+                }
+            ),
+            Some(t) => println!(
+                "table       building: {} records applied{}",
+                t.records_applied,
+                if t.last_problem.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", t.last_problem)
+                }
+            ),
+            None => println!("table       materialized; no view on this instance yet"),
+        }
+    }
     let quotas = quota_list(road);
     if !quotas.is_empty() {
         let listed: Vec<String> = quotas.iter().map(|(name, n)| format!("{name} {n}")).collect();
@@ -333,6 +363,14 @@ fn road_json(road: &pb::Road) -> serde_json::Value {
         "messageCount": road.message_count,
         "latestSchemaVersion": road.latest_schema_version,
         "etag": road.etag,
+        "materialized": road.materialized,
+        "table": road.table.as_ref().map(|t| serde_json::json!({
+            "ready": t.ready,
+            "liveKeys": t.live_keys,
+            "tombstonesPending": t.tombstones_pending,
+            "recordsApplied": t.records_applied,
+            "offsets": t.offsets.iter().map(|(p, o)| (p.to_string(), serde_json::Value::from(*o))).collect::<serde_json::Map<_, _>>(),
+        })),
         "topic": {"name": status.topic_name, "created": status.topic_created, "partitions": status.partitions},
         "quotas": quota_list(road).into_iter().map(|(k, v)| (k.to_string(), v.into())).collect::<serde_json::Map<String, serde_json::Value>>(),
     })
