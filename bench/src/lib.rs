@@ -12,4 +12,5 @@ pub mod quotas;
 pub mod readers;
 pub mod scenarios;
 pub mod stage;
+pub mod tables;
 pub mod throughput;

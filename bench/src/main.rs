@@ -209,11 +209,14 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
     cpu_figures(&mut figures, "6", cpu, total);
 
     let mut snapshot_rate = None;
+    // Scenario 7's raw read of the table, which scenario 16 compares with.
+    let mut table_raw_secs = None;
     if !args.skip.contains(&7) {
         show(&figures);
         step("7. SNAPSHOT against a raw read");
         let s = scenarios::snapshot(&stage, sizes.snapshot_keys).await?;
         snapshot_rate = Some(sizes.snapshot_keys as f64 / s.snapshot_secs);
+        table_raw_secs = Some(s.raw_secs);
         figures.push(
             Figure::new(
                 format!("7 SNAPSHOT {} keys x 3", sizes.snapshot_keys),
@@ -319,6 +322,19 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
             Figure::new("13 ProduceStream, quotas not reached", limited, "records/s")
                 .against(open, Target::RatioAtLeast(0.95)),
         );
+    }
+
+    if let (false, Some(raw_secs)) = (args.skip.contains(&16), table_raw_secs) {
+        show(&figures);
+        step("16. the table materialized: view build, lookups, snapshots from the view");
+        let tables = roadroller_bench::tables::Sizes {
+            keys: sizes.snapshot_keys,
+            get_rate: 2_000,
+            get_for: if args.quick { Duration::from_secs(1) } else { Duration::from_secs(10) },
+            batch_for: if args.quick { Duration::from_millis(500) } else { Duration::from_secs(5) },
+            fleet: if args.quick { 5 } else { 50 },
+        };
+        figures.extend(roadroller_bench::tables::study(&stage, &tables, raw_secs).await?);
     }
 
     show(&figures);
