@@ -1,5 +1,6 @@
 """Roadroller client: roads and schemas, produce, GROUP subscriptions with
-automatic credit and commits, and snapshot-then-follow of COMPACTED roads.
+automatic credit and commits, snapshot-then-follow of COMPACTED roads (with
+resume tokens on materialized ones), and key lookups on materialized roads.
 
 ::
 
@@ -12,6 +13,13 @@ automatic credit and commits, and snapshot-then-follow of COMPACTED roads.
             for message in sub:
                 print(message.key, message.value)
                 sub.commit(message)
+
+A materialized COMPACTED road answers key lookups, with read-your-writes::
+
+    rr.set_materialized("prices")
+    rr.wait_for_table("prices")
+    results = rr.produce("prices", [Record("sku-1", {"price": 11})])
+    entry = rr.get("prices", "sku-1", min_offsets=results)  # None when it has no live value
 
 Failed calls raise the `RoadrollerError` subclass of their gRPC code
 (`NotFoundError`, `AlreadyExistsError`, `InvalidArgumentError`,
@@ -26,7 +34,7 @@ The generated messages and stubs are in `roadroller.pb`.
 """
 
 from . import pb
-from ._client import Client, RecordLike
+from ._client import Client, MinOffsets, RecordLike
 from ._errors import (
     AbortedError,
     AlreadyExistsError,
@@ -46,6 +54,7 @@ from ._errors import (
 from ._subscription import DEFAULT_WINDOW, Subscription
 from ._types import (
     Accepted,
+    Entry,
     InitialPosition,
     Message,
     Record,
@@ -55,6 +64,7 @@ from ._types import (
     SnapshotComplete,
     SnapshotQueued,
     Violation,
+    offsets_after,
 )
 
 __all__ = [
@@ -65,12 +75,14 @@ __all__ = [
     "Client",
     "CommitError",
     "DeadlineExceededError",
+    "Entry",
     "FailedPreconditionError",
     "FieldViolation",
     "InitialPosition",
     "InternalError",
     "InvalidArgumentError",
     "Message",
+    "MinOffsets",
     "NotFoundError",
     "PermissionDeniedError",
     "Record",
@@ -86,5 +98,6 @@ __all__ = [
     "UnauthenticatedError",
     "UnavailableError",
     "Violation",
+    "offsets_after",
     "pb",
 ]

@@ -12,9 +12,10 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from . import pb
 from ._auth import BearerToken, StrPath, resolve_token, split_target, ssl_credentials
-from ._errors import from_rpc_error
+from ._errors import FailedPreconditionError, from_rpc_error
 from ._subscription import DEFAULT_WINDOW, Subscription
 from ._types import (
+    Entry,
     InitialPosition,
     Message,
     Record,
@@ -22,12 +23,18 @@ from ._types import (
     RoadType,
     SnapshotComplete,
     SnapshotQueued,
+    offsets_after,
     result_from_pb,
 )
 
 RecordLike = Record | tuple[str | None, Any] | Mapping[str, Any]
 """A `Record`; a ``(key, payload)`` pair; or, on a STREAM road, a payload
 mapping alone."""
+
+MinOffsets = Mapping[int, int] | Iterable[Result]
+"""What a table lookup must have seen: partition to the offset after a write
+(the offset `produce` returned plus one), or the results of `produce`
+themselves, whose accepted records count (see `offsets_after`)."""
 
 
 class Client:
@@ -99,6 +106,9 @@ class Client:
         """The generated OnrampService stub (e.g. for ProduceStream)."""
         self.offramp = pb.OfframpServiceStub(self._channel)
         """The generated OfframpService stub."""
+        self.tables = pb.TableServiceStub(self._channel)
+        """The generated TableService stub (e.g. for the `view_offsets` of
+        an answer)."""
 
     def close(self) -> None:
         """Closes the channel; open subscriptions end."""
@@ -156,6 +166,15 @@ class Client:
         enabled only once its topic exists."""
         return self.update_road(pb.Road(name=name, enabled=enabled), ["enabled"])
 
+    def set_materialized(self, name: str, materialized: bool = True) -> pb.Road:
+        """Marks COMPACTED road `name` materialized (or not) and returns it.
+        Every instance then builds a view of the road (key to latest value)
+        that `get`, `batch_get`, `list_entries` and `snapshot` read; lookups
+        answer once this instance's view is ready (`wait_for_table`).
+        Turning it off drops the views. A STREAM road is
+        `InvalidArgumentError`."""
+        return self.update_road(pb.Road(name=name, materialized=materialized), ["materialized"])
+
     def delete_road(self, name: str, *, etag: str = "") -> pb.Road:
         """Deletes a disabled road; it is returned with `deleting` set and
         disappears once its topic is gone."""
@@ -172,6 +191,28 @@ class Client:
             if time.monotonic() >= deadline:
                 problem = road.status.last_problem or "no problem reported"
                 raise TimeoutError(f"road {name!r} has no topic after {timeout}s ({problem})")
+            time.sleep(interval)
+
+    def wait_for_table(self, name: str, *, timeout: float = 30.0, interval: float = 0.1) -> pb.Road:
+        """Polls materialized road `name` until this instance's view is
+        ready (`table.ready`: caught up with the end of the topic as it was
+        when the view started) and returns the road; raises `TimeoutError`
+        after `timeout` seconds, with the view's `last_problem` if any, and
+        `FailedPreconditionError` when the road is not materialized."""
+        deadline = time.monotonic() + timeout
+        while True:
+            road = self.get_road(name)
+            if not road.materialized:
+                raise FailedPreconditionError(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"road {name!r} is not materialized",
+                    "NOT_MATERIALIZED",
+                )
+            if road.table.ready:
+                return road
+            if time.monotonic() >= deadline:
+                problem = road.table.last_problem or "no problem reported"
+                raise TimeoutError(f"road {name!r} has no ready view after {timeout}s ({problem})")
             time.sleep(interval)
 
     # Schemas.
@@ -215,6 +256,102 @@ class Client:
         response = self._call(self.onramp.Produce, request)
         return [result_from_pb(r) for r in response.results]
 
+    # Tables.
+
+    def get(
+        self,
+        road: str,
+        key: str,
+        *,
+        min_offsets: MinOffsets | None = None,
+        fail_if_behind: bool = False,
+        pii: bool = False,
+    ) -> Entry | None:
+        """The live value of `key` on materialized road `road`, read from
+        the serving instance's view; `None` when the key has none (never
+        written, or deleted).
+
+        `min_offsets` asks for read-your-writes: partition to the offset
+        after a write (or the results of `produce`, see `MinOffsets`). The
+        server waits for its view to apply them, until just before the
+        client's `timeout` (and at most its own ``tables.max_wait``), then
+        fails with
+        `FailedPreconditionError` reason ``VIEW_BEHIND``; with
+        `fail_if_behind` it fails at once instead of waiting. `pii` asks for
+        PII fields intact (blanked unless the caller holds PII).
+
+        Raises `NotFoundError` (no such road), `FailedPreconditionError`
+        (reason ``NOT_MATERIALIZED``: the road is not materialized, or not
+        COMPACTED; or ``VIEW_BEHIND``), `UnavailableError` (reason
+        ``VIEW_BUILDING``: this instance's view is not ready yet, see
+        `wait_for_table`; or its Kafka reads or disk failed),
+        `InvalidArgumentError` (an empty key, or `min_offsets` naming a
+        partition the road lacks or a negative offset)."""
+        request = pb.GetEntryRequest(
+            road=road, key=key, fail_if_behind=fail_if_behind, grants=_grants(pii)
+        )
+        if min_offsets is not None:
+            request.min_offsets.CopyFrom(_partition_offsets(min_offsets))
+        response = self._call(self.tables.GetEntry, request)
+        return Entry.from_pb(response.entry) if response.HasField("entry") else None
+
+    def batch_get(
+        self,
+        road: str,
+        keys: Iterable[str],
+        *,
+        min_offsets: MinOffsets | None = None,
+        fail_if_behind: bool = False,
+        pii: bool = False,
+    ) -> list[tuple[str, Entry | None]]:
+        """The live values of `keys` (up to 1,000) on materialized road
+        `road`, all read at the same offsets: one ``(key, entry)`` per key
+        asked for, in the order asked (a key named twice comes twice), the
+        entry `None` for a key with no live value. No keys: ``[]``, without
+        a call. `min_offsets`, `fail_if_behind`, `pii` and the errors are
+        those of `get`; more than 1,000 keys is `InvalidArgumentError`."""
+        if isinstance(keys, str):
+            raise TypeError("keys must be an iterable of keys, not one str")
+        keys = list(keys)
+        if not keys:
+            return []
+        request = pb.BatchGetEntriesRequest(
+            road=road, keys=keys, fail_if_behind=fail_if_behind, grants=_grants(pii)
+        )
+        if min_offsets is not None:
+            request.min_offsets.CopyFrom(_partition_offsets(min_offsets))
+        response = self._call(self.tables.BatchGetEntries, request)
+        return [
+            (r.key, Entry.from_pb(r.entry) if r.HasField("entry") else None)
+            for r in response.results
+        ]
+
+    def list_entries(
+        self, road: str, *, prefix: str = "", page_size: int = 0, pii: bool = False
+    ) -> Iterator[Entry]:
+        """Yields the live entries of materialized road `road` in key order
+        (by the UTF-8 bytes of the key), only keys starting with `prefix`
+        when given, fetching pages of `page_size` (1 to 1,000; 0: the
+        server's 100) as needed. Each page is read at its own offsets: a key
+        updated between pages shows its value as of the page that holds it.
+        The errors are those of `get` (a bad page size is
+        `InvalidArgumentError`), raised from the iteration."""
+        token = ""
+        while True:
+            request = pb.ListEntriesRequest(
+                road=road,
+                page_size=page_size,
+                page_token=token,
+                key_prefix=prefix,
+                grants=_grants(pii),
+            )
+            page = self._call(self.tables.ListEntries, request)
+            for e in page.entries:
+                yield Entry.from_pb(e)
+            token = page.next_page_token
+            if not token:
+                return
+
     # Offramp.
 
     def subscribe(
@@ -248,14 +385,19 @@ class Client:
             stream=stream,
             initial_position=cast(pb.InitialPosition, initial_position),
             mode=pb.SUBSCRIPTION_MODE_GROUP,
-            grants=[pb.GRANT_PII] if pii else [],
+            grants=_grants(pii),
         )
         return Subscription[Message](
             self.offramp, start, window=window, metadata=self._metadata, on_rebalance=on_rebalance
         )
 
     def snapshot(
-        self, road: str, *, pii: bool = False, window: int = DEFAULT_WINDOW
+        self,
+        road: str,
+        *,
+        pii: bool = False,
+        window: int = DEFAULT_WINDOW,
+        resume_token: str | None = None,
     ) -> Subscription[Message | SnapshotComplete | SnapshotQueued]:
         """Loads the current state of COMPACTED road `road`, then follows its
         changes: the subscription yields one `Message` per live key (its
@@ -265,15 +407,39 @@ class Client:
 
         When the road (or the caller) is at its limit of snapshots loading
         at once, this one waits in line: it first yields `SnapshotQueued`
-        items with its place (1: next), then the keys once it is let in."""
+        items with its place (1: next), then the keys once it is let in.
+
+        On a materialized road whose view is ready the state comes from the
+        view, keys in key order, and each snapshot message carries a
+        `resume_token` (kept as the subscription's `resume_token`). Starting
+        again with `resume_token` set to the last one taken continues that
+        snapshot, on this or another instance: the keys after the token's,
+        the same boundary, then the same changes. The stream then ends with
+        `FailedPreconditionError` reason ``SNAPSHOT_NOT_RESUMABLE`` when no
+        such continuation can be had here (the road is no longer
+        materialized or was re-created, or this instance's view has not
+        reached the boundary yet): start a new snapshot, without a token. A
+        token the server did not give ends it with `InvalidArgumentError`.
+        Absent (`None`): a new snapshot. The client does not reconnect by
+        itself."""
         start = pb.StartSubscription(
             road=road,
             mode=pb.SUBSCRIPTION_MODE_SNAPSHOT,
-            grants=[pb.GRANT_PII] if pii else [],
+            grants=_grants(pii),
+            resume_token=resume_token or "",
         )
         return Subscription[Message | SnapshotComplete | SnapshotQueued](
             self.offramp, start, window=window, metadata=self._metadata
         )
+
+
+def _grants(pii: bool) -> list[pb.Grant]:
+    return [pb.GRANT_PII] if pii else []
+
+
+def _partition_offsets(offsets: MinOffsets) -> pb.PartitionOffsets:
+    wanted = dict(offsets) if isinstance(offsets, Mapping) else offsets_after(offsets)
+    return pb.PartitionOffsets(offsets=wanted)
 
 
 def _record(r: RecordLike) -> Record:
@@ -287,4 +453,4 @@ def _record(r: RecordLike) -> Record:
     raise TypeError(f"not a record: {r!r}")
 
 
-__all__ = ["Client", "RecordLike"]
+__all__ = ["Client", "MinOffsets", "RecordLike"]

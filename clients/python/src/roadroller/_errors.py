@@ -60,7 +60,11 @@ class AlreadyExistsError(RoadrollerError):
 class FailedPreconditionError(RoadrollerError):
     """The state of the road forbids the call for now (FAILED_PRECONDITION):
     e.g. producing to a disabled road or one without a schema, enabling a
-    road whose topic does not exist yet, deleting an enabled road."""
+    road whose topic does not exist yet, deleting an enabled road; a table
+    lookup on a road that is not materialized (reason ``NOT_MATERIALIZED``)
+    or whose view did not reach `min_offsets` in time (``VIEW_BEHIND``); a
+    snapshot resume token that cannot be continued here
+    (``SNAPSHOT_NOT_RESUMABLE``: start a new snapshot)."""
 
 
 class AbortedError(RoadrollerError):
@@ -107,7 +111,9 @@ class UnavailableError(RoadrollerError):
     """The server or its Kafka could not serve the call (UNAVAILABLE), or
     the server is shutting down: retry, possibly against another instance.
     A subscription ends with it at shutdown; a GROUP stream resumes from its
-    commits on a new one."""
+    commits on a new one, a snapshot of a materialized road from its
+    `resume_token`. A table lookup meets it (reason ``VIEW_BUILDING``) while
+    the instance's view of the road is still being built."""
 
 
 class DeadlineExceededError(RoadrollerError):

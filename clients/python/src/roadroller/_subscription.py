@@ -80,7 +80,8 @@ class Subscription(Iterator[T], Generic[T]):
     `SnapshotComplete`, then every later change (deletes included) as
     `Message`s; before the first of them, `SnapshotQueued` items tell the
     snapshot's place while it waits for the road's (or the caller's) limit
-    of concurrent snapshots.
+    of concurrent snapshots. A snapshot of a materialized road keeps the
+    token to continue it from in `resume_token`.
 
     Credit is managed for you: at most `window` messages are granted ahead of
     what the caller has taken, topped up by one request each time half of it
@@ -121,6 +122,14 @@ class Subscription(Iterator[T], Generic[T]):
         """Who serves the subscription, once the server said so."""
         self.partitions: frozenset[int] = frozenset()
         """The partitions this subscriber holds, as of the items taken so far."""
+        self.resume_token: str | None = start.resume_token or None
+        """SNAPSHOT mode on a materialized road: the `resume_token` of the
+        last message taken (the one it started from until then); `None`
+        while no message has carried one (GROUP mode, or a snapshot read from
+        the topic). Persist it and pass it to `Client.snapshot(resume_token=)`
+        to continue after what was taken: the remaining keys, the same
+        boundary, then the same changes (so changes taken after the boundary
+        come again)."""
 
         # Reading. Whoever holds `_read_lock` may read the stream; what the
         # background reader reads waits in `_buffer`, appended to only under
@@ -192,6 +201,8 @@ class Subscription(Iterator[T], Generic[T]):
                     continue
                 if type(item) is Message:  # the common case first
                     self._delivered[item.partition] = item.offset + 1
+                    if item.resume_token is not None:
+                        self.resume_token = item.resume_token
                     self._took_one()
                     return cast(T, item)
                 if item is None:

@@ -1,10 +1,12 @@
 """Plain values the client takes and returns: records to produce, their
-results, and what a subscription delivers."""
+results, what a subscription delivers, and the entries of a materialized
+road."""
 
 from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -112,6 +114,18 @@ Result = Accepted | Rejected
 """The outcome of one produced record; `result.ok` tells which."""
 
 
+def offsets_after(results: Iterable[Result]) -> dict[int, int]:
+    """Partition to the offset after the last `Accepted` record of
+    `results` (the highest offset plus one; `Rejected` ones are skipped):
+    the `min_offsets` that make a table lookup see those writes. Empty when
+    nothing was accepted."""
+    after: dict[int, int] = {}
+    for r in results:
+        if isinstance(r, Accepted):
+            after[r.partition] = max(after.get(r.partition, 0), r.offset + 1)
+    return after
+
+
 def result_from_pb(result: pb.RecordResult) -> Result:
     if result.WhichOneof("result") == "accepted":
         a = result.accepted
@@ -133,6 +147,11 @@ class Message:
     unless granted), `None` for a delete; `value` decodes it, on each access,
     so that a caller who only forwards the text never pays for parsing.
     Commit `next_offset` once it is processed.
+
+    `resume_token` is set on the snapshot messages of a materialized road
+    (served from the view), `None` on every other message: pass the last one
+    taken to `Client.snapshot(resume_token=...)` to continue the snapshot
+    after it. `Subscription.resume_token` keeps the latest for you.
     """
 
     partition: int
@@ -144,6 +163,7 @@ class Message:
     payload: str | None
     traceparent: str | None = None
     tracestate: str | None = None
+    resume_token: str | None = None
 
     @property
     def timestamp(self) -> datetime | None:
@@ -186,7 +206,51 @@ class Message:
             m.payload if has("payload") else None,
             m.traceparent if has("traceparent") else None,
             m.tracestate if has("tracestate") else None,
+            m.resume_token if has("resume_token") else None,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """The live value of a key of a materialized road, and where it was
+    written.
+
+    `payload` is the JSON text as produced (PII blanked unless asked for and
+    granted); `value` decodes it, on each access. A deleted key has no entry:
+    lookups answer `None` for it rather than an entry.
+    """
+
+    key: str
+    payload: str
+    schema_version: int
+    """The schema version the record was written with."""
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+    """The Kafka record's timestamp in milliseconds since the epoch; `None`
+    when the server sent none."""
+
+    @property
+    def timestamp(self) -> datetime | None:
+        """The Kafka record's timestamp (UTC), `None` when the server sent
+        none."""
+        if self.timestamp_ms is None:
+            return None
+        return _EPOCH + timedelta(milliseconds=self.timestamp_ms)
+
+    @property
+    def value(self) -> Any:
+        """The decoded payload."""
+        return json.loads(self.payload)
+
+    @classmethod
+    def from_pb(cls, e: pb.Entry) -> Entry:
+        if e.HasField("timestamp"):
+            t = e.timestamp
+            timestamp_ms: int | None = t.seconds * 1000 + t.nanos // 1_000_000
+        else:
+            timestamp_ms = None
+        return cls(e.key, e.payload, e.schema_version, e.partition, e.offset, timestamp_ms)
 
 
 @dataclass(frozen=True)
