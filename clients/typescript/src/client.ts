@@ -10,7 +10,11 @@ import {
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { readFileSync } from "node:fs";
 import type { SecureClientSessionOptions } from "node:http2";
-import { DeadlineExceededError, toRoadrollerError } from "./errors.js";
+import {
+  DeadlineExceededError,
+  FailedPreconditionError,
+  toRoadrollerError,
+} from "./errors.js";
 import {
   Grant,
   type Road,
@@ -25,9 +29,14 @@ import {
   OfframpService,
   SubscriptionMode,
 } from "./gen/roadroller/v1/offramp_pb.js";
+import { TableService } from "./gen/roadroller/v1/tables_pb.js";
 import { Subscription, type SubscriptionOptions } from "./subscription.js";
 import {
+  type BatchGetResult,
+  Entry,
   type Message,
+  type MinOffsets,
+  minOffsetsToPb,
   type ProduceResult,
   type RecordInput,
   recordToPb,
@@ -75,6 +84,42 @@ export interface SubscribeOptions extends SubscriptionOptions {
   pii?: boolean;
 }
 
+export interface SnapshotOptions extends Omit<SubscribeOptions, "initialPosition"> {
+  /**
+   * The `resumeToken` of the last message taken from an earlier snapshot of
+   * the same materialized road (`Subscription.resumeToken`): the snapshot
+   * continues after it, on this or another instance, with the same boundary
+   * and then the same changes. Absent (or empty): a new snapshot.
+   */
+  resumeToken?: string;
+}
+
+/** Options of the lookups of a materialized road (`get`, `batchGet`). */
+export interface GetOptions {
+  /**
+   * Read-your-writes: partition to the offset after a write the answer must
+   * reflect, or the `produce` results to see (see `offsetsAfter`). The
+   * server waits for its view to apply them until just before the client's
+   * `timeoutMs` (and at most its own `tables.max_wait`), then rejects with
+   * `FailedPreconditionError` reason `VIEW_BEHIND`.
+   */
+  minOffsets?: MinOffsets;
+  /** Reject at once (reason `VIEW_BEHIND`) instead of waiting for `minOffsets`. */
+  failIfBehind?: boolean;
+  /** Ask for fields marked PII intact instead of blanked. */
+  pii?: boolean;
+}
+
+/** Options of `listEntries`. */
+export interface ListEntriesOptions {
+  /** Only keys that start with this; default all. */
+  prefix?: string;
+  /** Entries fetched per call, 1 to 1 000; 0 (the default) means the server's 100. */
+  pageSize?: number;
+  /** Ask for fields marked PII intact instead of blanked. */
+  pii?: boolean;
+}
+
 /**
  * A connection to a Roadroller server over gRPC (HTTP/2), e.g.
  * `new RoadrollerClient("http://127.0.0.1:50051")`; `https://` for TLS
@@ -85,7 +130,9 @@ export interface SubscribeOptions extends SubscriptionOptions {
  * `ResourceExhaustedError` with `retryAfterMs` for a quota,
  * `UnauthenticatedError` for missing or refused credentials,
  * `PermissionDeniedError` when the principal lacks the right, ...).
- * Call `close()` when done.
+ * A materialized COMPACTED road (`setMaterialized`) is also a key/value
+ * table: `get`, `batchGet` and `listEntries` read the serving instance's
+ * view of it. Call `close()` when done.
  */
 export class RoadrollerClient {
   /** The generated PaverService client, for calls the wrapper does not cover. */
@@ -94,6 +141,8 @@ export class RoadrollerClient {
   readonly onramp: Client<typeof OnrampService>;
   /** The generated OfframpService client. */
   readonly offramp: Client<typeof OfframpService>;
+  /** The generated TableService client (e.g. for the `viewOffsets` of an answer). */
+  readonly tables: Client<typeof TableService>;
   private readonly sessions: Http2SessionManager | undefined;
   private readonly timeoutMs: number;
 
@@ -110,6 +159,7 @@ export class RoadrollerClient {
     this.paver = createClient(PaverService, transport);
     this.onramp = createClient(OnrampService, transport);
     this.offramp = createClient(OfframpService, transport);
+    this.tables = createClient(TableService, transport);
   }
 
   /** Closes the connection; open subscriptions end. */
@@ -170,6 +220,17 @@ export class RoadrollerClient {
     return this.updateRoad({ name, enabled }, ["enabled"]);
   }
 
+  /**
+   * Marks COMPACTED road `name` materialized (or not) and resolves to it.
+   * Every instance then builds a view of the road (key to latest value)
+   * that `get`, `batchGet`, `listEntries` and `snapshot` read; lookups
+   * answer once this instance's view is ready (`waitForTable`). Turning it
+   * off drops the views. A STREAM road rejects with `InvalidArgumentError`.
+   */
+  async setMaterialized(name: string, materialized = true): Promise<Road> {
+    return this.updateRoad({ name, materialized }, ["materialized"]);
+  }
+
   /** Deletes a disabled road; it resolves with `deleting` set. */
   async deleteRoad(name: string, etag = ""): Promise<Road> {
     return (await this.call((o) => this.paver.deleteRoad({ name, etag }, o))).road!;
@@ -189,6 +250,39 @@ export class RoadrollerClient {
         throw new DeadlineExceededError(
           Code.DeadlineExceeded,
           `road "${name}" has no topic after ${timeoutMs} ms (${problem})`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  }
+
+  /**
+   * Polls materialized road `name` until this instance's view is ready
+   * (`table.ready`: caught up with the end of the topic as it was when the
+   * view started) and resolves to the road; rejects with
+   * `DeadlineExceededError` after `timeoutMs` (with the view's
+   * `lastProblem`, if any), and with `FailedPreconditionError` reason
+   * `NOT_MATERIALIZED` when the road is not materialized. Records written
+   * after the view started may not be applied yet: pass `minOffsets` to a
+   * lookup to wait for those.
+   */
+  async waitForTable(name: string, timeoutMs = 30_000, intervalMs = 100): Promise<Road> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const road = await this.getRoad(name);
+      if (!road.materialized) {
+        throw new FailedPreconditionError(
+          Code.FailedPrecondition,
+          `road "${name}" is not materialized`,
+          "NOT_MATERIALIZED",
+        );
+      }
+      if (road.table?.ready) return road;
+      if (Date.now() >= deadline) {
+        const problem = road.table?.lastProblem || "no problem reported";
+        throw new DeadlineExceededError(
+          Code.DeadlineExceeded,
+          `road "${name}" has no ready view after ${timeoutMs} ms (${problem})`,
         );
       }
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
@@ -241,6 +335,74 @@ export class RoadrollerClient {
     return response.results.map(resultFromPb);
   }
 
+  // Tables.
+
+  /**
+   * The live value of `key` on materialized road `road`, read from the
+   * serving instance's view; undefined when the key has none (never
+   * written, or deleted). See `GetOptions` for read-your-writes.
+   *
+   * Rejects with `NotFoundError` (no such road), `FailedPreconditionError`
+   * (reason `NOT_MATERIALIZED`: the road is not materialized, or not
+   * COMPACTED; or `VIEW_BEHIND`: the view did not reach `minOffsets` in
+   * time), `UnavailableError` (reason `VIEW_BUILDING`: this instance's view
+   * is not ready yet, see `waitForTable`; or its Kafka reads or disk
+   * failed), `InvalidArgumentError` (an empty key, or `minOffsets` naming a
+   * partition the road lacks or a negative offset).
+   */
+  async get(road: string, key: string, options: GetOptions = {}): Promise<Entry | undefined> {
+    const response = await this.call((o) =>
+      this.tables.getEntry({ road, key, ...lookup(options) }, o),
+    );
+    return response.entry === undefined ? undefined : new Entry(response.entry);
+  }
+
+  /**
+   * The live values of `keys` (up to 1 000) on materialized road `road`,
+   * all read at the same offsets: one result per key asked for, in the
+   * order asked (a key named twice comes twice), its `entry` undefined for
+   * a key with no live value. No keys: `[]`, without a call. The options
+   * and errors are those of `get`; more than 1 000 keys is
+   * `InvalidArgumentError`.
+   */
+  async batchGet(
+    road: string,
+    keys: Iterable<string>,
+    options: GetOptions = {},
+  ): Promise<BatchGetResult[]> {
+    if (typeof keys === "string") throw new TypeError("keys must be an iterable of keys, not one string");
+    const wanted = [...keys];
+    if (wanted.length === 0) return [];
+    const response = await this.call((o) =>
+      this.tables.batchGetEntries({ road, keys: wanted, ...lookup(options) }, o),
+    );
+    return response.results.map((r) => ({
+      key: r.key,
+      entry: r.entry === undefined ? undefined : new Entry(r.entry),
+    }));
+  }
+
+  /**
+   * The live entries of materialized road `road` in key order (by the
+   * UTF-8 bytes of the key), only keys starting with `prefix` when given,
+   * fetched `pageSize` at a time as the iteration needs them. Each page is
+   * read at its own offsets: a key updated between pages shows its value as
+   * of the page that holds it. The errors are those of `get` (a bad page
+   * size is `InvalidArgumentError`), thrown from the iteration.
+   */
+  async *listEntries(road: string, options: ListEntriesOptions = {}): AsyncIterable<Entry> {
+    const { prefix = "", pageSize = 0 } = options;
+    const grants = options.pii ? [Grant.PII] : [];
+    let pageToken = "";
+    do {
+      const page = await this.call((o) =>
+        this.tables.listEntries({ road, pageSize, pageToken, keyPrefix: prefix, grants }, o),
+      );
+      for (const e of page.entries) yield new Entry(e);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+  }
+
   // Offramp.
 
   /**
@@ -274,14 +436,41 @@ export class RoadrollerClient {
    * `SnapshotQueued` items come first, with the place in the queue (1 is
    * next), until the snapshot starts. It joins no consumer group and cannot
    * commit.
+   *
+   * On a materialized road whose view is ready, the state comes from the
+   * view, keys in key order, and each snapshot message carries a
+   * `resumeToken` (kept as the subscription's `resumeToken`). Starting again
+   * with `options.resumeToken` set to the last one taken continues that
+   * snapshot: the keys after the token's, the same boundary, then the same
+   * changes. The stream then ends with `FailedPreconditionError` reason
+   * `SNAPSHOT_NOT_RESUMABLE` when no such continuation can be had here (the
+   * road is no longer materialized or was re-created, or this instance's
+   * view has not reached the boundary yet): start a new snapshot, without a
+   * token. A token the server did not give ends it with
+   * `InvalidArgumentError`. The client does not reconnect by itself.
    */
-  snapshot(road: string, options: Omit<SubscribeOptions, "initialPosition"> = {}): Subscription {
+  snapshot(road: string, options: SnapshotOptions = {}): Subscription {
     return new Subscription(
       this.offramp,
-      { road, mode: SubscriptionMode.SNAPSHOT, grants: options.pii ? [Grant.PII] : [] },
+      {
+        road,
+        mode: SubscriptionMode.SNAPSHOT,
+        grants: options.pii ? [Grant.PII] : [],
+        resumeToken: options.resumeToken ?? "",
+      },
       options,
     );
   }
+}
+
+/** The request fields of `GetOptions`. */
+function lookup(options: GetOptions) {
+  return {
+    minOffsets:
+      options.minOffsets === undefined ? undefined : { offsets: minOffsetsToPb(options.minOffsets) },
+    failIfBehind: options.failIfBehind ?? false,
+    grants: options.pii ? [Grant.PII] : [],
+  };
 }
 
 /** The bearer token: `token`, else `tokenFile`'s contents, else `ROADROLLER_TOKEN`. */

@@ -92,7 +92,10 @@ export class UnauthenticatedError extends RoadrollerError {
 
 /**
  * The road's state forbids the call (`Code.FailedPrecondition`): e.g. it is
- * disabled, has no schema or no topic yet.
+ * disabled, has no schema or no topic yet; a table lookup on a road that is
+ * not materialized (reason `NOT_MATERIALIZED`) or whose view did not reach
+ * `minOffsets` in time (`VIEW_BEHIND`); a snapshot resume token that cannot
+ * be continued here (`SNAPSHOT_NOT_RESUMABLE`: start a new snapshot).
  */
 export class FailedPreconditionError extends RoadrollerError {
   override name = "FailedPreconditionError";
@@ -135,7 +138,9 @@ export class DeadlineExceededError extends RoadrollerError {
 
 /**
  * The server cannot be reached or is shutting down, or Kafka did not answer
- * (`Code.Unavailable`): retry, possibly against another instance.
+ * (`Code.Unavailable`): retry, possibly against another instance. A table
+ * lookup meets it (reason `VIEW_BUILDING`) while the instance's view of the
+ * road is still being built.
  */
 export class UnavailableError extends RoadrollerError {
   override name = "UnavailableError";

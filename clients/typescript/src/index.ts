@@ -1,7 +1,7 @@
 /**
  * Roadroller client for Node.js: roads and schemas, produce, GROUP
- * subscriptions with automatic credit and commits, and snapshot-then-follow
- * of COMPACTED roads, over gRPC (HTTP/2).
+ * subscriptions with automatic credit and commits, snapshot-then-follow of
+ * COMPACTED roads, and key lookups on materialized ones, over gRPC (HTTP/2).
  *
  * ```ts
  * const rr = new RoadrollerClient("http://127.0.0.1:50051");
@@ -10,6 +10,17 @@
  *   if (item.kind === "snapshotComplete") break; // loaded; live changes would follow
  *   if (item.kind === "message") console.log(JSON.stringify(item)); // offset as a number
  * }
+ * ```
+ *
+ * A materialized COMPACTED road is a key/value table, read with
+ * read-your-writes:
+ *
+ * ```ts
+ * await rr.setMaterialized("prices");
+ * await rr.waitForTable("prices");
+ * const results = await rr.produce("prices", [{ key: "sku-1", payload: { price: 11 } }]);
+ * const entry = await rr.get("prices", "sku-1", { minOffsets: results }); // sees the write
+ * console.log(entry?.value); // { price: 11 }
  * ```
  *
  * Failures are `RoadrollerError`s, of a subclass per gRPC code
@@ -21,7 +32,15 @@
  *
  * The generated messages are exported too (`Road`, `RoadType`, ...).
  */
-export { RoadrollerClient, type ClientOptions, type RoadFields, type SubscribeOptions } from "./client.js";
+export {
+  RoadrollerClient,
+  type ClientOptions,
+  type GetOptions,
+  type ListEntriesOptions,
+  type RoadFields,
+  type SnapshotOptions,
+  type SubscribeOptions,
+} from "./client.js";
 export {
   AbortedError,
   AlreadyExistsError,
@@ -48,10 +67,15 @@ export {
 } from "./subscription.js";
 export {
   deleteRecord,
+  Entry,
   Message,
+  offsetsAfter,
   offsetToJSON,
   type Accepted,
+  type BatchGetResult,
+  type EntryJSON,
   type MessageJSON,
+  type MinOffsets,
   type ProduceResult,
   type RecordInput,
   type Rejected,
@@ -71,4 +95,13 @@ export {
   OfframpService,
   type RoadMessage,
   type Connection,
+  type PartitionOffsets,
 } from "./gen/roadroller/v1/offramp_pb.js";
+export {
+  TableService,
+  type Entry as EntryMessage,
+  type EntryResult,
+  type GetEntryResponse,
+  type BatchGetEntriesResponse,
+  type ListEntriesResponse,
+} from "./gen/roadroller/v1/tables_pb.js";

@@ -59,7 +59,8 @@ export interface SubscriptionOptions {
  * SNAPSHOT mode they are one `Message` per live key, then a
  * `SnapshotComplete`, then every later change (deletes included) as
  * `Message`s; `SnapshotQueued` items come first while the snapshot waits for
- * its turn.
+ * its turn. A snapshot of a materialized road keeps the token to continue it
+ * from in `resumeToken`.
  *
  * Credit is managed for you: at most `window` messages are granted ahead of
  * what has been taken, and half a window more each time half a window has
@@ -67,8 +68,9 @@ export interface SubscriptionOptions {
  * also does). Iteration ends when the server ends the stream, and throws
  * the `RoadrollerError` of its status when it ends it with an error
  * (`UnavailableError` at server shutdown: reconnect, and a GROUP stream
- * resumes from its commits; `ResourceExhaustedError` at a limit of
- * subscriptions; `NotFoundError`, `InvalidArgumentError`, ...).
+ * resumes from its commits, a snapshot of a materialized road from its
+ * `resumeToken`; `ResourceExhaustedError` at a limit of subscriptions;
+ * `NotFoundError`, `InvalidArgumentError`, ...).
  */
 export class Subscription<Item extends SubscriptionItem = SubscriptionItem>
   implements AsyncIterable<Item>
@@ -77,6 +79,17 @@ export class Subscription<Item extends SubscriptionItem = SubscriptionItem>
   connection: Connection | undefined;
   /** The partitions held, as of the items taken so far. */
   partitions: ReadonlySet<number> = new Set();
+  /**
+   * SNAPSHOT mode on a materialized road: the `resumeToken` of the last
+   * message taken (the one the subscription started from until then);
+   * undefined while no message has carried one (GROUP mode, or a snapshot
+   * read from the topic). Keep it and pass it to
+   * `RoadrollerClient.snapshot(road, { resumeToken })` to continue after
+   * what was taken: the remaining keys, the same boundary, then the same
+   * changes (so changes taken after the boundary come again). The client
+   * does not reconnect by itself.
+   */
+  resumeToken: string | undefined;
 
   private readonly requests = new Queue<Request>();
   private readonly events = new Queue<Event>();
@@ -105,6 +118,7 @@ export class Subscription<Item extends SubscriptionItem = SubscriptionItem>
       throw new RangeError("window must be a positive integer");
     }
     this.topUp = Math.max(1, Math.floor(this.window / 2));
+    this.resumeToken = start.resumeToken || undefined;
     const opening = create(StartSubscriptionSchema, {
       ...start,
       initialCredit: BigInt(this.window),
@@ -165,6 +179,7 @@ export class Subscription<Item extends SubscriptionItem = SubscriptionItem>
           break;
         case "message":
           this.delivered.set(event.partition, event);
+          if (event.resumeToken !== undefined) this.resumeToken = event.resumeToken;
           this.tookOne();
           return event as Item;
         case "snapshotComplete":

@@ -7,6 +7,7 @@ import {
   type RecordResult,
 } from "./gen/roadroller/v1/onramp_pb.js";
 import type { RoadMessage } from "./gen/roadroller/v1/offramp_pb.js";
+import type { Entry as EntryPb } from "./gen/roadroller/v1/tables_pb.js";
 
 /**
  * One record to produce. `key` is required on a COMPACTED road and must be
@@ -71,6 +72,51 @@ export interface Rejected {
 /** The outcome of one produced record. */
 export type ProduceResult = Accepted | Rejected;
 
+/**
+ * Partition to the offset after the last accepted record of `results` (its
+ * offset plus one; rejected records are skipped): the `minOffsets` that make
+ * a table lookup see those writes. Empty when nothing was accepted.
+ */
+export function offsetsAfter(results: Iterable<ProduceResult>): Map<number, bigint> {
+  const after = new Map<number, bigint>();
+  for (const r of results) {
+    if (!r.ok) continue;
+    const next = r.offset + 1n;
+    const seen = after.get(r.partition);
+    if (seen === undefined || next > seen) after.set(r.partition, next);
+  }
+  return after;
+}
+
+/**
+ * What a table lookup must have seen (read-your-writes): partition to the
+ * offset after a write (the offset `produce` returned plus one), as a `Map`
+ * or an object; or the results of `produce` themselves, whose accepted
+ * records count (see `offsetsAfter`).
+ */
+export type MinOffsets =
+  | ReadonlyMap<number, bigint>
+  | Readonly<Record<number, bigint>>
+  | Iterable<ProduceResult>;
+
+/** `MinOffsets` as the map of a `PartitionOffsets`. */
+export function minOffsetsToPb(offsets: MinOffsets): { [partition: number]: bigint } {
+  const pairs: Iterable<[number, bigint]> =
+    offsets instanceof Map
+      ? (offsets as ReadonlyMap<number, bigint>)
+      : Symbol.iterator in offsets
+        ? offsetsAfter(offsets as Iterable<ProduceResult>)
+        : Object.entries(offsets as Readonly<Record<number, bigint>>).map(
+            ([p, o]) => [Number(p), o] as [number, bigint],
+          );
+  const out: { [partition: number]: bigint } = {};
+  for (const [p, o] of pairs) {
+    if (!Number.isInteger(p)) throw new TypeError(`partition ${p} is not an integer`);
+    out[p] = BigInt(o);
+  }
+  return out;
+}
+
 export function resultFromPb(result: RecordResult): ProduceResult {
   const r = result.result;
   if (r.case === "accepted") {
@@ -117,6 +163,8 @@ export interface MessageJSON {
   payload?: string;
   traceparent?: string;
   tracestate?: string;
+  /** See `Message.resumeToken`; absent when the message carries none. */
+  resumeToken?: string;
 }
 
 /**
@@ -124,7 +172,18 @@ export interface MessageJSON {
  * text exactly as the server sent it (PII blanked unless granted), undefined
  * for a delete; it is parsed only when `value` is read. Commit `nextOffset`
  * once it is processed. `JSON.stringify(message)` writes a `MessageJSON`.
+ *
+ * `resumeToken` is set on the snapshot messages of a materialized road
+ * (served from the view), undefined on every other message: pass the last
+ * one taken as `snapshot(road, { resumeToken })` to continue the snapshot
+ * after it. `Subscription.resumeToken` keeps the latest for you.
  */
+
+/** A protobuf timestamp as a `Date`, converted once and then kept. */
+function asDate(t: Timestamp | Date | undefined): Date | undefined {
+  return t === undefined || t instanceof Date ? t : timestampDate(t);
+}
+
 export class Message {
   readonly kind = "message";
   readonly partition: number;
@@ -134,6 +193,8 @@ export class Message {
   readonly payload: string | undefined;
   readonly traceparent: string | undefined;
   readonly tracestate: string | undefined;
+  /** The token to continue a snapshot after this message; see the class. */
+  readonly resumeToken: string | undefined;
   #timestamp: Timestamp | Date | undefined;
 
   constructor(m: RoadMessage) {
@@ -145,15 +206,13 @@ export class Message {
     this.payload = m.payload;
     this.traceparent = m.traceparent;
     this.tracestate = m.tracestate;
+    this.resumeToken = m.resumeToken;
   }
 
   /** The Kafka record's timestamp. */
   get timestamp(): Date | undefined {
-    const t = this.#timestamp;
-    if (t === undefined || t instanceof Date) return t;
-    const date = timestampDate(t);
-    this.#timestamp = date;
-    return date;
+    this.#timestamp = asDate(this.#timestamp);
+    return this.#timestamp;
   }
 
   /** Whether this is a delete (a tombstone on a COMPACTED road). */
@@ -189,8 +248,84 @@ export class Message {
       payload: this.payload,
       traceparent: this.traceparent,
       tracestate: this.tracestate,
+      resumeToken: this.resumeToken,
     };
   }
+}
+
+/** An `Entry` as `JSON.stringify` writes it (see `Entry.toJSON`). */
+export interface EntryJSON {
+  key: string;
+  /** The JSON text as delivered. */
+  payload: string;
+  schemaVersion: number;
+  partition: number;
+  /** See `offsetToJSON`: a number, or decimal text above 2^53 - 1. */
+  offset: number | string;
+  /** ISO 8601; absent when the record has none. */
+  timestamp?: string;
+}
+
+/**
+ * The live value of a key of a materialized road, and where it was written.
+ * `payload` is the JSON text as produced (PII blanked unless asked for and
+ * granted); it is parsed only when `value` is read. A deleted key has no
+ * entry: lookups answer undefined for it. `JSON.stringify(entry)` writes an
+ * `EntryJSON`.
+ */
+export class Entry {
+  readonly key: string;
+  readonly payload: string;
+  /** The schema version the record was written with. */
+  readonly schemaVersion: number;
+  readonly partition: number;
+  readonly offset: bigint;
+  #timestamp: Timestamp | Date | undefined;
+
+  constructor(e: EntryPb) {
+    this.key = e.key;
+    this.payload = e.payload;
+    this.schemaVersion = e.schemaVersion;
+    this.partition = e.partition;
+    this.offset = e.offset;
+    this.#timestamp = e.timestamp;
+  }
+
+  /** The Kafka record's timestamp. */
+  get timestamp(): Date | undefined {
+    this.#timestamp = asDate(this.#timestamp);
+    return this.#timestamp;
+  }
+
+  /**
+   * The payload parsed with `JSON.parse`. Numbers beyond double precision
+   * lose digits: parse `payload` yourself for those.
+   */
+  get value(): unknown {
+    return JSON.parse(this.payload);
+  }
+
+  /**
+   * The entry for `JSON.stringify`: the offset as `offsetToJSON` writes it,
+   * the timestamp in ISO 8601, the payload as its JSON text.
+   */
+  toJSON(): EntryJSON {
+    return {
+      key: this.key,
+      payload: this.payload,
+      schemaVersion: this.schemaVersion,
+      partition: this.partition,
+      offset: offsetToJSON(this.offset),
+      timestamp: this.timestamp?.toISOString(),
+    };
+  }
+}
+
+/** The answer for one key of `RoadrollerClient.batchGet`. */
+export interface BatchGetResult {
+  key: string;
+  /** Undefined when the key has no live value (never written, or deleted). */
+  entry: Entry | undefined;
 }
 
 /**

@@ -357,6 +357,9 @@ impl Offramp {
         token: &crate::tables::ResumeToken,
     ) -> Result<crate::tables::SnapshotSource, OfframpError> {
         let refuse = |why: &str| Err(OfframpError::NotResumable(why.to_string()));
+        if token.road != road.name {
+            return refuse(&format!("the token belongs to road {:?}", token.road));
+        }
         if token.road_created_ms != road.create_time_ms {
             return refuse("the token belongs to an earlier road of this name");
         }

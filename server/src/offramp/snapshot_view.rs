@@ -37,7 +37,7 @@ pub async fn run(
             Some(token) => (token.boundary, Some(token.after)),
             None => (view.offsets(), None),
         };
-        let prefix = ResumeToken::prefix(view.road_created_ms(), &boundary);
+        let prefix = ResumeToken::prefix(view.road(), view.road_created_ms(), &boundary);
         session.assignment = boundary.keys().copied().collect();
         session.send(Event::Rebalance(boundary.keys().copied().collect())).await?;
         let mut done = false;

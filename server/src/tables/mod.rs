@@ -506,6 +506,10 @@ impl SnapshotSource {
         (*self.view.position.borrow().offsets).clone()
     }
 
+    pub fn road(&self) -> &str {
+        &self.view.source.road
+    }
+
     pub fn road_created_ms(&self) -> i64 {
         self.view.source.road_created_ms
     }

@@ -143,9 +143,11 @@ export type StartSubscription = Message<"roadroller.v1.StartSubscription"> & {
    * other instance: the same boundary offsets, the keys after the one the
    * token names, then the same changes. It needs an instance whose view of
    * the materialized road has reached the boundary; otherwise the stream ends
-   * with FAILED_PRECONDITION, reason `SNAPSHOT_NOT_RESUMABLE`, and the
-   * subscriber starts a new snapshot. A token that this server did not give
-   * is INVALID_ARGUMENT.
+   * with FAILED_PRECONDITION, reason `SNAPSHOT_NOT_RESUMABLE` (also for a
+   * token of another road), and the subscriber starts a new snapshot. A
+   * token that is not in the server's format is INVALID_ARGUMENT. Tokens are
+   * opaque but not secret: they say where to continue, and the start is
+   * authorised as any other.
    *
    * @generated from field: string resume_token = 8;
    */
@@ -681,8 +683,10 @@ export enum SubscriptionMode {
    * compacted. The subscription reads every partition, joins no consumer
    * group, and cannot commit; server memory is bounded by the number of keys.
    *
-   * On a materialized road (see TableService) the state is read from this
-   * instance's view instead of the topic: the boundary is the offsets the
+   * On a materialized road (see TableService) whose view on this instance
+   * is ready, the state is read from the view instead of the topic (until
+   * the view is ready, from the topic, without resume tokens): the boundary
+   * is the offsets the
    * view reflects when the subscription starts, keys come in key order, and
    * concurrent snapshots share the view rather than each reading the topic
    * twice. A key updated after the boundary is left out (its newer value
