@@ -43,14 +43,15 @@ pub struct StoredEntry {
 }
 
 impl StoredEntry {
-    fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER + self.payload.len());
-        out.extend_from_slice(&self.partition.to_le_bytes());
-        out.extend_from_slice(&self.offset.to_le_bytes());
-        out.extend_from_slice(&self.timestamp_ms.to_le_bytes());
-        out.extend_from_slice(&self.schema_version.to_le_bytes());
-        out.extend_from_slice(&self.payload);
-        out
+    /// The stored form of a value `change` writes: the header, then the
+    /// payload (the inverse of [`StoredEntry::decode`]).
+    fn encode_into(out: &mut Vec<u8>, change: &Change, payload: &[u8]) {
+        out.clear();
+        out.extend_from_slice(&change.partition.to_le_bytes());
+        out.extend_from_slice(&change.offset.to_le_bytes());
+        out.extend_from_slice(&change.timestamp_ms.to_le_bytes());
+        out.extend_from_slice(&change.schema_version.to_le_bytes());
+        out.extend_from_slice(payload);
     }
 
     fn decode(bytes: &[u8]) -> Option<Self> {
@@ -192,20 +193,24 @@ impl Store {
         durable: bool,
     ) -> Result<(), StoreError> {
         let durability = if durable { Durability::Immediate } else { Durability::None };
+        // Only the last change of each key matters, and inserting in key
+        // order keeps the B-tree's writes local.
+        let mut last: std::collections::HashMap<&[u8], &Change> =
+            std::collections::HashMap::with_capacity(changes.len());
+        for change in changes {
+            last.insert(change.key.as_slice(), change);
+        }
+        let mut changes: Vec<&Change> = last.into_values().collect();
+        changes.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         self.write(durability, |tx| {
             let mut entries = tx.open_table(ENTRIES)?;
             let mut tombstones = tx.open_table(TOMBSTONES)?;
+            let mut value = Vec::new();
             for change in changes {
                 match &change.payload {
                     Some(payload) => {
-                        let entry = StoredEntry {
-                            partition: change.partition,
-                            offset: change.offset,
-                            timestamp_ms: change.timestamp_ms,
-                            schema_version: change.schema_version,
-                            payload: payload.clone(),
-                        };
-                        entries.insert(change.key.as_slice(), entry.encode().as_slice())?;
+                        StoredEntry::encode_into(&mut value, change, payload);
+                        entries.insert(change.key.as_slice(), value.as_slice())?;
                     }
                     None => {
                         entries.remove(change.key.as_slice())?;

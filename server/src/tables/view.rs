@@ -43,8 +43,11 @@ pub struct Source {
     pub tombstone_retention_ms: u64,
 }
 
-/// Records applied per transaction at most.
+/// Records applied per transaction at most: following live, and while
+/// catching up (fewer, larger commits; the view answers only once caught up
+/// anyway).
 const BATCH: usize = 5_000;
+const CATCH_UP_BATCH: usize = 50_000;
 /// How often an applied state is made durable (in between, a crash returns
 /// the view to the last durable state, which it then reads forward from).
 const DURABLE_EVERY: Duration = Duration::from_secs(1);
@@ -187,12 +190,13 @@ fn run(
     publish(&offsets, ready, *generation);
     let mut durable_at = Instant::now();
     let mut dirty = false;
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch = Vec::with_capacity(CATCH_UP_BATCH);
     while !stop.load(Ordering::Relaxed) {
         batch.clear();
         let mut moved = false;
         let mut wait = if ready { IDLE_POLL } else { Duration::from_millis(100) };
-        while batch.len() < BATCH {
+        let limit = if ready { BATCH } else { CATCH_UP_BATCH };
+        while batch.len() < limit {
             let Some(message) = consumer.poll(wait) else { break };
             wait = Duration::ZERO;
             let m = message.map_err(|e| kafka("fetch", e))?;
