@@ -80,6 +80,10 @@ fn request<T>(message: T, timeout: Option<Duration>) -> tonic::Request<T> {
     request
 }
 
+fn min_offsets(options: &ReadOptions) -> pb::PartitionOffsets {
+    pb::PartitionOffsets { offsets: options.min_offsets.iter().map(|(p, o)| (*p, *o)).collect() }
+}
+
 fn grants(pii: bool) -> Vec<i32> {
     if pii { vec![pb::Grant::Pii as i32] } else { vec![] }
 }
@@ -115,9 +119,7 @@ impl Client {
         let message = pb::GetEntryRequest {
             road: road.into(),
             key: key.into(),
-            min_offsets: Some(pb::PartitionOffsets {
-                offsets: options.min_offsets.clone().into_iter().collect(),
-            }),
+            min_offsets: Some(min_offsets(options)),
             fail_if_behind: options.fail_if_behind,
             grants: grants(options.pii),
         };
@@ -137,9 +139,7 @@ impl Client {
         let message = pb::BatchGetEntriesRequest {
             road: road.into(),
             keys: keys.to_vec(),
-            min_offsets: Some(pb::PartitionOffsets {
-                offsets: options.min_offsets.clone().into_iter().collect(),
-            }),
+            min_offsets: Some(min_offsets(options)),
             fail_if_behind: options.fail_if_behind,
             grants: grants(options.pii),
         };

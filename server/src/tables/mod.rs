@@ -286,18 +286,17 @@ impl Tables {
         let (road, view) = self.open(caller, road, &options, violations)?;
         let view = self.wait(&road, &view, &options).await?;
         let store = view.store.clone();
-        let (found, offsets) = tokio::task::spawn_blocking(move || {
+        let (keys, found, offsets) = tokio::task::spawn_blocking(move || {
             let wanted: Vec<&[u8]> = keys.iter().map(|k| k.as_bytes()).collect();
-            let (found, offsets) = store.get(&wanted)?;
-            Ok::<_, store::StoreError>((keys, found, offsets))
+            store.get(&wanted).map(|(found, offsets)| (keys, found, offsets))
         })
         .await
         .map_err(|e| TableError::Store(e.to_string()))?
-        .map(|(keys, found, offsets)| (keys.into_iter().zip(found).collect::<Vec<_>>(), offsets))
         .map_err(|e| TableError::Store(e.to_string()))?;
         let pii = options.grants.contains(&Grant::Pii);
-        let entries = found
+        let entries = keys
             .into_iter()
+            .zip(found)
             .map(|(key, entry)| entry.map(|e| self.render(&road, key, e, pii)).transpose())
             .collect::<Result<_, _>>()?;
         Ok((entries, offsets))
