@@ -108,6 +108,34 @@ impl Client {
         .await
     }
 
+    /// Polls materialized road `road` until this instance's view is ready
+    /// (caught up with the topic's end as it was when the view started),
+    /// and returns the road; a view still building answers reads with
+    /// UNAVAILABLE, so this is the way to wait for it.
+    pub async fn wait_for_table(&self, road: &str, within: Duration) -> Result<pb::Road, Error> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let found = self.get_road(road).await?;
+            if !found.materialized {
+                return Err(Error::Closed(format!("road {road:?} is not materialized")));
+            }
+            let table = found.table.clone().unwrap_or_default();
+            if table.ready {
+                return Ok(found);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let problem = match table.last_problem.as_str() {
+                    "" => "still catching up with the topic".to_string(),
+                    problem => problem.to_string(),
+                };
+                return Err(Error::Closed(format!(
+                    "the view of road {road:?} was not ready within {within:?}: {problem}"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The live value of `key` (`None`: deleted or never written), and the
     /// offsets the answer reflects.
     pub async fn get(

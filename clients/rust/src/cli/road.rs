@@ -214,6 +214,10 @@ pub struct UpdateArgs {
     name: String,
     #[command(flatten)]
     fields: Fields,
+    /// With `--materialized true`: how long to wait for this instance's view
+    /// to catch up with the topic
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    wait: Duration,
 }
 
 pub async fn run(client: &Client, command: RoadCommand) -> Result<(), Failure> {
@@ -254,7 +258,12 @@ pub async fn run(client: &Client, command: RoadCommand) -> Result<(), Failure> {
                     "name at least one field to change, e.g. --description",
                 ));
             }
-            print_road(&client.update_road(road, &paths).await?);
+            let mut updated = client.update_road(road, &paths).await?;
+            // As `enable` waits for the topic: reads work once this returns.
+            if updated.materialized && paths.contains(&"materialized") {
+                updated = client.wait_for_table(&updated.name, args.wait).await?;
+            }
+            print_road(&updated);
         }
         RoadCommand::Enable { name, wait } => {
             print_road(&client.enable_when_ready(&name, wait).await?)

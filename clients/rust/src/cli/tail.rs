@@ -21,8 +21,9 @@ pub struct TailArgs {
     /// 2026-11-24T10:00:00Z)
     #[arg(long, default_value = "end", value_parser = parse_from)]
     from: From,
-    /// Print the road's current state first (COMPACTED roads), then changes
-    #[arg(long, conflicts_with_all = ["stream", "from", "exit_at_end"])]
+    /// Print the road's current state first (COMPACTED roads), then changes;
+    /// with --exit-at-end, only the state
+    #[arg(long, conflicts_with_all = ["stream", "from"])]
     snapshot: bool,
     /// Ask for PII intact
     #[arg(long)]
@@ -187,6 +188,8 @@ async fn follow(
                     break;
                 }
             }
+            // The state is what the road held when the snapshot began.
+            Event::SnapshotComplete(_) if args.exit_at_end => break,
             Event::SnapshotComplete(_) => eprintln!("-- snapshot complete; following changes"),
             Event::Queued(place) => eprintln!("-- waiting for a snapshot place: {place} in line"),
             Event::Warning(w) => eprintln!("roadroller: {w}"),
