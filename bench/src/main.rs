@@ -309,6 +309,19 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
                 Figure::new(format!("14 roadroller snapshot, {keys} keys"), snapshot, "keys/s")
                     .against(rate, Target::RatioAtLeast(0.5)),
             );
+            use roadroller_bench::readers::{Library, library_snapshot};
+            for library in [Library::Python, Library::TypeScript] {
+                let name = library.name();
+                match library_snapshot(&stage, library)? {
+                    Some(value) => figures.push(
+                        Figure::new(format!("14 {name} snapshot, {keys} keys"), value, "keys/s")
+                            .against(rate, Target::RatioAtLeast(0.25)),
+                    ),
+                    None => println!(
+                        "   {name} client not set up (./scripts/test-clients does it): skipped"
+                    ),
+                }
+            }
         }
     }
 
