@@ -10,6 +10,7 @@ const PROTOS: &[&str] = &[
     "roadroller/v1/offramp.proto",
     "roadroller/v1/streams.proto",
     "roadroller/v1/tables.proto",
+    "roadroller/v1/loading_bay.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

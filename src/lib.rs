@@ -21,6 +21,7 @@ pub mod service_names {
     pub const OFFRAMP: &str = "roadroller.v1.OfframpService";
     pub const STREAM: &str = "roadroller.v1.StreamService";
     pub const TABLE: &str = "roadroller.v1.TableService";
+    pub const LOADING_BAY: &str = "roadroller.v1.LoadingBayService";
 }
 
 /// Milliseconds since the Unix epoch as a protobuf timestamp.
@@ -61,6 +62,7 @@ mod tests {
             service_names::OFFRAMP,
             service_names::STREAM,
             service_names::TABLE,
+            service_names::LOADING_BAY,
         ] {
             assert!(services.iter().any(|s| s == name), "{name} missing from {services:?}");
         }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod grpc;
 pub mod health;
 pub mod kafka;
+pub mod loading_bay;
 pub mod offramp;
 pub mod onramp;
 pub mod paver;

@@ -24,6 +24,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use roadroller_api::service_names;
+use roadroller_api::v1::loading_bay_service_server::LoadingBayServiceServer;
 use roadroller_api::v1::offramp_service_server::OfframpServiceServer;
 use roadroller_api::v1::onramp_service_server::OnrampServiceServer;
 use roadroller_api::v1::paver_service_server::PaverServiceServer;
@@ -77,6 +78,8 @@ pub enum ServeError {
     Telemetry(String),
     #[error("quotas.file: {0}")]
     Quotas(String),
+    #[error("loading_bay.warehouse: {0}")]
+    LoadingBay(String),
 }
 
 /// Where `serve` listens: gRPC, and the HTTP gateway when it has a listener.
@@ -104,6 +107,7 @@ const SERVICES: &[&str] = &[
     service_names::OFFRAMP,
     service_names::STREAM,
     service_names::TABLE,
+    service_names::LOADING_BAY,
 ];
 
 /// Runs Roadroller on `listeners` until `shutdown` completes, then shuts down
@@ -213,6 +217,17 @@ pub async fn run(
         &settings.data_dir,
     );
     let views = tables.spawn(stop_tasks.clone());
+    let loading_bay = crate::loading_bay::LoadingBay::new(
+        &kafka,
+        registry.clone(),
+        board.clone(),
+        schemas.clone(),
+        guard.clone(),
+        &settings.loading_bay,
+        settings.traffic_control.topic_prefix.clone(),
+    )
+    .map_err(ServeError::LoadingBay)?;
+    let landings = loading_bay.spawn(stop_tasks.clone());
     let offramp = Offramp::new(
         kafka.clone(),
         registry.clone(),
@@ -257,6 +272,12 @@ pub async fn run(
         ))
         .add_service(Measured::new(
             gate.service(TableServiceServer::new(crate::tables::grpc::TableGrpc::new(tables))),
+            telemetry.clone(),
+        ))
+        .add_service(Measured::new(
+            gate.service(LoadingBayServiceServer::new(
+                crate::loading_bay::grpc::LoadingBayGrpc::new(loading_bay),
+            )),
             telemetry.clone(),
         ))
         .add_service(reflection_v1()?)
@@ -337,6 +358,9 @@ pub async fn run(
     let _ = gauges.await;
     let _ = lags.await;
     let _ = views.await;
+    if let Some(landings) = landings {
+        let _ = landings.await;
+    }
     if let Some(admin) = admin {
         let _ = admin.await;
     }

@@ -57,6 +57,7 @@ const PLANS: &[Plan] = &[
                 "\"status\": \"SERVING\"",
                 "grpc.reflection.v1.ServerReflection",
                 "roadroller.v1.TableService",
+                "roadroller.v1.LoadingBayService",
             ],
             never: &[],
             may_fail: &[],
@@ -132,6 +133,16 @@ const PLANS: &[Plan] = &[
                 r#""payload":{"v":"three"}"#,
             ],
             never: &[],
+            may_fail: &[],
+        },
+    },
+    Plan {
+        heading: "Loading Bay: roads as Hive tables",
+        ordinal: 0,
+        run: Checked {
+            // The command line example's five records of `customers`.
+            shows: &["customers: landed 5 records in", "the table holds the road up to offsets"],
+            never: &["error:", "roadroller: "],
             may_fail: &[],
         },
     },
@@ -255,8 +266,11 @@ fn every_shell_example_is_planned() {
 async fn the_readme_shell_examples_run_as_written() {
     let buf = tools_dir().join("node_modules/.bin/buf");
     assert!(buf.exists(), "{} is missing: run ./scripts/install-tools", buf.display());
-    let server = TestServer::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
+    let warehouse = dir.path().join("warehouse");
+    let url = format!("file://{}", warehouse.display());
+    let broker = roadroller_tests::TestBroker::start();
+    let server = TestServer::start_on(&broker, move |s| s.loading_bay.warehouse.url = url).await;
     std::os::unix::fs::symlink(tools_dir(), dir.path().join(".tools")).expect("link .tools");
 
     let grpc = server.addr().to_string();
@@ -342,5 +356,9 @@ async fn the_readme_shell_examples_run_as_written() {
         .collect();
     keys.sort();
     assert_eq!(keys, ["\"42\"", "\"43\"", "\"45\""], "{state}");
+    // And the Loading Bay example: the DDL of the table it landed.
+    let ddl = std::fs::read_to_string(dir.path().join("customers.sql")).expect("customers.sql");
+    assert!(ddl.starts_with("CREATE EXTERNAL TABLE IF NOT EXISTS `customers`"), "{ddl}");
+    assert_eq!(ddl.matches("ADD IF NOT EXISTS PARTITION").count(), 1, "{ddl}");
     server.shutdown().await;
 }

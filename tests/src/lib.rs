@@ -13,6 +13,7 @@ mod roads;
 pub mod security;
 mod status;
 mod subscriber;
+pub mod warehouse;
 
 pub use gateway::{GatewayProcess, TestGateway, roadroller_bin};
 pub use http::{HttpResponse, LegacySocket, http, http_get, http_json};
@@ -350,6 +351,16 @@ impl TestServer {
     /// A TableService client.
     pub async fn tables(&self) -> TableServiceClient<Authed> {
         TableServiceClient::new(Authed::new(self.channel().await, self.token.clone()))
+    }
+
+    /// A LoadingBayService client.
+    pub async fn loading_bay(
+        &self,
+    ) -> roadroller_api::v1::loading_bay_service_client::LoadingBayServiceClient<Authed> {
+        roadroller_api::v1::loading_bay_service_client::LoadingBayServiceClient::new(Authed::new(
+            self.channel().await,
+            self.token.clone(),
+        ))
     }
 
     /// Produces `records` to `road` and asserts that every one was accepted.

@@ -23,6 +23,7 @@
 pub mod cli;
 mod connect;
 mod error;
+mod loading_bay;
 mod produce;
 mod roads;
 mod streams;
@@ -40,6 +41,7 @@ pub use subscribe::{
 };
 pub use tables::{Entry, EntryPage, ReadOptions, offsets_after};
 
+use roadroller_api::v1::loading_bay_service_client::LoadingBayServiceClient;
 use roadroller_api::v1::offramp_service_client::OfframpServiceClient;
 use roadroller_api::v1::onramp_service_client::OnrampServiceClient;
 use roadroller_api::v1::paver_service_client::PaverServiceClient;
@@ -62,6 +64,7 @@ pub struct Client {
     offramp: OfframpServiceClient<AuthChannel>,
     streams: StreamServiceClient<AuthChannel>,
     tables: TableServiceClient<AuthChannel>,
+    loading_bay: LoadingBayServiceClient<AuthChannel>,
 }
 
 impl Client {
@@ -100,7 +103,8 @@ impl Client {
             offramp: OfframpServiceClient::new(channel.clone())
                 .max_decoding_message_size(MAX_MESSAGE),
             streams: StreamServiceClient::new(channel.clone()),
-            tables: TableServiceClient::new(channel).max_decoding_message_size(MAX_MESSAGE),
+            tables: TableServiceClient::new(channel.clone()).max_decoding_message_size(MAX_MESSAGE),
+            loading_bay: LoadingBayServiceClient::new(channel),
         }
     }
 

@@ -66,7 +66,12 @@ pub async fn delete(
     Calling(gateway): Calling,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    set(&gateway, &name, pb::HiveDestination { enabled: false, landing_interval: None }).await?;
+    set(
+        &gateway,
+        &name,
+        pb::HiveDestination { enabled: false, landing_interval: None, status: None },
+    )
+    .await?;
     Ok(success("Request to delete Hive destination received."))
 }
 
@@ -87,7 +92,7 @@ fn parse(body: serde_json::Value) -> Result<pb::HiveDestination, ApiError> {
             })
         }
     };
-    Ok(pb::HiveDestination { enabled: json.enabled, landing_interval })
+    Ok(pb::HiveDestination { enabled: json.enabled, landing_interval, status: None })
 }
 
 async fn set(gateway: &Gateway, name: &str, hive: pb::HiveDestination) -> Result<(), ApiError> {

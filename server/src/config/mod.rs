@@ -57,6 +57,7 @@ pub struct Settings {
     pub onramp: OnrampSettings,
     pub offramp: OfframpSettings,
     pub tables: crate::tables::TableSettings,
+    pub loading_bay: crate::loading_bay::LoadingBaySettings,
     pub http: HttpSettings,
     /// TLS on the gRPC and HTTP listeners; `None` serves plain TCP.
     pub tls: Option<TlsFiles>,
@@ -246,6 +247,34 @@ impl Settings {
             tables: crate::tables::TableSettings {
                 max_wait: parse(r.get("tables.max_wait"), positive_duration)?,
                 cache_bytes: parse(r.get("tables.cache_size"), size)?,
+            },
+            loading_bay: crate::loading_bay::LoadingBaySettings {
+                warehouse: crate::loading_bay::warehouse::WarehouseSettings {
+                    url: parse(r.get("loading_bay.warehouse"), |s| {
+                        if s.is_empty() {
+                            Ok(String::new())
+                        } else {
+                            crate::loading_bay::warehouse::check_url(s).map(|()| s.to_string())
+                        }
+                    })?,
+                    s3_endpoint: parse(r.get("loading_bay.s3_endpoint"), |s| Ok(s.to_string()))?,
+                    s3_region: parse(r.get("loading_bay.s3_region"), |s| Ok(s.to_string()))?,
+                    s3_access_key_id: parse(r.get("loading_bay.s3_access_key_id"), |s| {
+                        Ok(s.to_string())
+                    })?,
+                    s3_secret_access_key: parse(r.get("loading_bay.s3_secret_access_key"), |s| {
+                        Ok(s.to_string())
+                    })?,
+                },
+                target_file_bytes: parse(r.get("loading_bay.target_file_size"), |s| {
+                    size(s).and_then(|n| {
+                        if n < 1 << 20 {
+                            Err(format!("at least 1MiB, not {s}"))
+                        } else {
+                            Ok(n as u64)
+                        }
+                    })
+                })?,
             },
         };
         settings.refuse_open_networks(r)?;

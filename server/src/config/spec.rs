@@ -196,6 +196,37 @@ pub const SETTINGS: &[Spec] = &[
         "Page cache of each materialized road's view (values stay on disk)",
     ),
     spec(
+        "loading_bay.warehouse",
+        "",
+        "URL",
+        "Where Loading Bay lands roads as Parquet tables: file:///path or s3://bucket/prefix; empty turns it off",
+    ),
+    spec(
+        "loading_bay.target_file_size",
+        "128MiB",
+        "SIZE",
+        "Size at which a landing's Parquet files roll over to the next",
+    ),
+    spec(
+        "loading_bay.s3_endpoint",
+        "",
+        "URL",
+        "An S3-compatible endpoint other than AWS's (http:// allowed); credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+    ),
+    spec("loading_bay.s3_region", "", "REGION", "The S3 region; empty: AWS_REGION, else us-east-1"),
+    spec(
+        "loading_bay.s3_access_key_id",
+        "",
+        "ID",
+        "S3 access key id, with loading_bay.s3_secret_access_key; empty: AWS_ACCESS_KEY_ID",
+    ),
+    spec(
+        "loading_bay.s3_secret_access_key",
+        "",
+        "SECRET",
+        "S3 secret key; give it in the file or the variable, never as a flag (the process list shows flags)",
+    ),
+    spec(
         "traffic_control.enabled",
         "true",
         "BOOL",

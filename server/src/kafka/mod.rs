@@ -313,3 +313,17 @@ pub fn producer_config(
         .set("message.timeout.ms", produce_timeout.as_millis().to_string());
     config
 }
+
+/// The schema version a record's header names; 0 when it names none (a
+/// delete, or a record written outside Roadroller).
+pub fn schema_version(m: &impl rdkafka::Message) -> u32 {
+    use rdkafka::message::Headers;
+    m.headers()
+        .and_then(|h| {
+            h.iter()
+                .find(|h| h.key == roadroller_api::SCHEMA_VERSION_HEADER)
+                .and_then(|h| h.value)
+                .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
+        })
+        .unwrap_or(0)
+}

@@ -18,8 +18,8 @@ use crate::error::FieldViolation;
 use crate::quotas::Quotas;
 use crate::roads::registry::{Registry, RegistryError, Versioned};
 use crate::roads::{
-    Authorisation, CompatibilityMode, HiveDestination, Road, RoadKind, RoadQuotas, RoadStatus,
-    RoadType, StatusBoard, TableStatus,
+    Authorisation, CompatibilityMode, HiveDestination, LandingStatus, Road, RoadKind, RoadQuotas,
+    RoadStatus, RoadType, StatusBoard, TableStatus,
 };
 use crate::schema::SchemaCache;
 
@@ -63,6 +63,8 @@ pub struct RoadView {
     pub status: RoadStatus,
     /// This instance's view, for a materialized road.
     pub table: Option<TableStatus>,
+    /// What Loading Bay last did for the road on this instance.
+    pub landing: Option<LandingStatus>,
 }
 
 /// Roads per page when the request names no page size, and at most.
@@ -349,7 +351,8 @@ impl Paver {
             status.topic_name = self.topic_name(&versioned.road.name);
         }
         let table = self.board.table(&versioned.road.name);
-        RoadView { road: versioned.road, etag: versioned.etag, status, table }
+        let landing = self.board.landing(&versioned.road.name);
+        RoadView { road: versioned.road, etag: versioned.etag, status, table, landing }
     }
 
     /// The Kafka topic of a road.

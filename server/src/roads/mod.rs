@@ -7,7 +7,7 @@ pub mod rules;
 mod status;
 
 pub use model::*;
-pub use status::{ConfigDrift, RoadStatus, StatusBoard, TableStatus};
+pub use status::{ConfigDrift, LandingStatus, RoadStatus, StatusBoard, TableStatus};
 
 /// A minimal valid STREAM road, for tests.
 #[cfg(test)]

@@ -41,12 +41,27 @@ pub struct TableStatus {
     pub records_applied: u64,
 }
 
-/// Statuses by road name: the topic's, from Traffic Control, and the view's,
-/// from Tables.
+/// What Loading Bay last did for a road on this instance.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LandingStatus {
+    /// When the last landing committed; 0 before the first.
+    pub last_landing_ms: i64,
+    pub last_instant: String,
+    /// Partition to the next offset to land.
+    pub offsets: BTreeMap<i32, i64>,
+    pub last_records: u64,
+    pub last_files: u32,
+    /// Why the last attempt failed; empty once one succeeded after it.
+    pub last_error: String,
+}
+
+/// Statuses by road name: the topic's, from Traffic Control, the view's,
+/// from Tables, and the landings', from Loading Bay.
 #[derive(Default)]
 pub struct StatusBoard {
     statuses: RwLock<HashMap<String, RoadStatus>>,
     tables: RwLock<HashMap<String, TableStatus>>,
+    landings: RwLock<HashMap<String, LandingStatus>>,
 }
 
 impl StatusBoard {
@@ -75,5 +90,14 @@ impl StatusBoard {
 
     pub fn remove_table(&self, road: &str) {
         self.tables.write().expect("status lock").remove(road);
+    }
+
+    /// What Loading Bay last did for the road on this instance.
+    pub fn landing(&self, road: &str) -> Option<LandingStatus> {
+        self.landings.read().expect("status lock").get(road).cloned()
+    }
+
+    pub fn set_landing(&self, road: &str, status: LandingStatus) {
+        self.landings.write().expect("status lock").insert(road.to_string(), status);
     }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 
@@ -209,7 +209,7 @@ fn run(
                 partition: m.partition(),
                 offset: m.offset(),
                 timestamp_ms: m.timestamp().to_millis().unwrap_or(0),
-                schema_version: schema_version(&m),
+                schema_version: crate::kafka::schema_version(&m),
                 payload: m.payload().map(<[u8]>::to_vec),
             });
         }
@@ -232,17 +232,6 @@ fn run(
         store.apply(&[], &offsets, horizon, true).map_err(failed)?;
     }
     Ok(())
-}
-
-fn schema_version(m: &impl Message) -> u32 {
-    m.headers()
-        .and_then(|h| {
-            h.iter()
-                .find(|h| h.key == roadroller_api::SCHEMA_VERSION_HEADER)
-                .and_then(|h| h.value)
-                .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn now_ms() -> i64 {

@@ -1,11 +1,12 @@
 //! The client commands of the `roadroller` command line: `road`, `schema`,
-//! `stream`, `produce`, `tail`, `snapshot`, `get` and `keys`.
+//! `stream`, `produce`, `tail`, `snapshot`, `get`, `keys` and `land`.
 //!
 //! Exit codes: 0 success, 2 usage, 3 not found, 4 refused by the server
 //! (invalid input, a failed precondition, a conflict, missing or refused
 //! credentials, no permission, or rejected records),
 //! 5 server unavailable or failing, 1 anything local (a file, the terminal).
 
+mod land;
 mod produce;
 mod road;
 mod schema;
@@ -40,6 +41,8 @@ pub enum Command {
     Get(table::GetArgs),
     /// List the live entries of a materialized COMPACTED road in key order
     Keys(table::KeysArgs),
+    /// Land a road into its Hive table now (Loading Bay) and wait for it
+    Land(land::LandArgs),
     /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell)
     Completions {
         #[arg(value_enum)]
@@ -108,8 +111,18 @@ impl Server {
 }
 
 /// The subcommand names this module handles, for the binary's dispatch.
-pub const NAMES: &[&str] =
-    &["road", "schema", "stream", "produce", "tail", "snapshot", "get", "keys", "completions"];
+pub const NAMES: &[&str] = &[
+    "road",
+    "schema",
+    "stream",
+    "produce",
+    "tail",
+    "snapshot",
+    "get",
+    "keys",
+    "land",
+    "completions",
+];
 
 /// Adds the client commands, and the server flags they share, to the
 /// binary's command.
@@ -162,6 +175,7 @@ pub fn run(matches: &clap::ArgMatches, whole: impl FnOnce() -> clap::Command) ->
             Command::Snapshot(args) => tail::snapshot(&client, args).await,
             Command::Get(args) => table::get(&client, args).await,
             Command::Keys(args) => table::keys(&client, args).await,
+            Command::Land(args) => land::run(&client, args).await,
             Command::Completions { .. } => Ok(()),
         }
     });

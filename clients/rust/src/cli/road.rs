@@ -123,6 +123,12 @@ pub struct Fields {
     /// serve it by key (`roadroller get`, `roadroller keys`)
     #[arg(long, value_name = "BOOL")]
     materialized: Option<bool>,
+    /// Land the road into a Hive table in the server's warehouse (Loading Bay)
+    #[arg(long, value_name = "BOOL")]
+    hive: Option<bool>,
+    /// How often the road is landed, from 5m to 1d
+    #[arg(long, value_parser = duration)]
+    landing_interval: Option<prost_types::Duration>,
 }
 
 /// A quota as given on the command line: a positive number, or none.
@@ -159,6 +165,15 @@ impl Fields {
         set(self.compatibility.is_some(), "compatibility_mode");
         set(self.materialized.is_some(), "materialized");
         road.materialized = self.materialized.unwrap_or_default();
+        set(self.hive.is_some(), "hive_destination.enabled");
+        set(self.landing_interval.is_some(), "hive_destination.landing_interval");
+        if self.hive.is_some() || self.landing_interval.is_some() {
+            road.hive_destination = Some(pb::HiveDestination {
+                enabled: self.hive.unwrap_or_default(),
+                landing_interval: self.landing_interval,
+                status: None,
+            });
+        }
         road.description = self.description.unwrap_or_default();
         road.team_name = self.team.unwrap_or_default();
         road.contact_email = self.contact.unwrap_or_default();
@@ -335,6 +350,21 @@ fn print_road(road: &pb::Road) {
             None => println!("table       materialized; no view on this instance yet"),
         }
     }
+    if let Some(hive) = road.hive_destination.as_ref().filter(|h| h.enabled) {
+        let every = hive.landing_interval.map_or(3600, |d| d.seconds);
+        let every = humantime::format_duration(std::time::Duration::from_secs(every as u64));
+        let last = match hive.status.as_ref() {
+            Some(s) if !s.last_error.is_empty() => {
+                format!("; last attempt failed: {}", s.last_error)
+            }
+            Some(s) if !s.last_acquisition_instant.is_empty() => format!(
+                "; last landing {} ({} records, {} files)",
+                s.last_acquisition_instant, s.last_records, s.last_files
+            ),
+            _ => String::new(),
+        };
+        println!("hive        landed every {every}{last}");
+    }
     let quotas = quota_list(road);
     if !quotas.is_empty() {
         let listed: Vec<String> = quotas.iter().map(|(name, n)| format!("{name} {n}")).collect();
@@ -379,6 +409,12 @@ fn road_json(road: &pb::Road) -> serde_json::Value {
             "tombstonesPending": t.tombstones_pending,
             "recordsApplied": t.records_applied,
             "offsets": t.offsets.iter().map(|(p, o)| (p.to_string(), serde_json::Value::from(*o))).collect::<serde_json::Map<_, _>>(),
+        })),
+        "hive": road.hive_destination.as_ref().map(|h| serde_json::json!({
+            "enabled": h.enabled,
+            "landingIntervalSeconds": h.landing_interval.map_or(3600, |d| d.seconds),
+            "lastAcquisitionInstant": h.status.as_ref().map(|s| s.last_acquisition_instant.clone()),
+            "lastError": h.status.as_ref().map(|s| s.last_error.clone()),
         })),
         "topic": {"name": status.topic_name, "created": status.topic_created, "partitions": status.partitions},
         "quotas": quota_list(road).into_iter().map(|(k, v)| (k.to_string(), v.into())).collect::<serde_json::Map<String, serde_json::Value>>(),

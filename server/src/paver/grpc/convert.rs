@@ -304,7 +304,7 @@ pub fn changes(road: &pb::Road, paths: &[String]) -> Result<Vec<Change>, Vec<Fie
             "hive_destination"
             | "hive_destination.enabled"
             | "hive_destination.landing_interval" => {
-                let h = hive(&road.hive_destination.unwrap_or_default(), &mut p);
+                let h = hive(&road.hive_destination.clone().unwrap_or_default(), &mut p);
                 if path != "hive_destination.landing_interval" {
                     out.push(Change::HiveEnabled(h.enabled));
                 }
@@ -422,6 +422,15 @@ pub fn road_to_pb(view: &RoadView) -> pb::Road {
         hive_destination: Some(pb::HiveDestination {
             enabled: road.hive.enabled,
             landing_interval: Some(duration(road.hive.landing_interval_ms)),
+            status: view.landing.as_ref().map(|l| pb::HiveStatus {
+                last_landing_time: (l.last_landing_ms > 0)
+                    .then(|| roadroller_api::timestamp_from_millis(l.last_landing_ms)),
+                last_acquisition_instant: l.last_instant.clone(),
+                offsets: l.offsets.clone().into_iter().collect(),
+                last_records: l.last_records as i64,
+                last_files: l.last_files as i32,
+                last_error: l.last_error.clone(),
+            }),
         }),
         quotas: (!road.quotas.is_empty()).then(|| quotas_to_pb(&road.quotas)),
         status: Some(pb::RoadStatus {

@@ -1,6 +1,16 @@
 """roadroller.v1, generated from proto/roadroller/v1 by scripts/generate-clients.
 Do not edit."""
 
+from .loading_bay_pb2 import (
+    LandRequest as LandRequest,
+    LandResponse as LandResponse,
+    Landing as Landing,
+    GetTableRequest as GetTableRequest,
+    GetTableResponse as GetTableResponse,
+)
+from .loading_bay_pb2_grpc import (
+    LoadingBayServiceStub as LoadingBayServiceStub,
+)
 from .offramp_pb2 import (
     SubscribeRequest as SubscribeRequest,
     StartSubscription as StartSubscription,
@@ -82,6 +92,7 @@ from .roads_pb2 import (
     OfframpAuthorisation as OfframpAuthorisation,
     Grants as Grants,
     HiveDestination as HiveDestination,
+    HiveStatus as HiveStatus,
     RoadStatus as RoadStatus,
     ConfigDrift as ConfigDrift,
     Schema as Schema,
@@ -139,6 +150,12 @@ from .tables_pb2_grpc import (
 )
 
 __all__ = [
+    "LandRequest",
+    "LandResponse",
+    "Landing",
+    "GetTableRequest",
+    "GetTableResponse",
+    "LoadingBayServiceStub",
     "SubscribeRequest",
     "StartSubscription",
     "RequestMessages",
@@ -207,6 +224,7 @@ __all__ = [
     "OfframpAuthorisation",
     "Grants",
     "HiveDestination",
+    "HiveStatus",
     "RoadStatus",
     "ConfigDrift",
     "Schema",

@@ -1,0 +1,55 @@
+//! Loading Bay: a road's Hive destination, landings on demand, and the
+//! table's DDL.
+
+use std::time::Duration;
+
+use roadroller_api::v1 as pb;
+
+use crate::{Client, Error};
+
+impl Client {
+    /// Turns the road's Hive destination on or off, keeping its interval.
+    pub async fn set_hive_destination(&self, road: &str, enabled: bool) -> Result<pb::Road, Error> {
+        let destination = pb::HiveDestination { enabled, ..Default::default() };
+        self.update_road(
+            pb::Road {
+                name: road.into(),
+                hive_destination: Some(destination),
+                ..Default::default()
+            },
+            &["hive_destination.enabled"],
+        )
+        .await
+    }
+
+    /// Sets how often the road is landed (5 minutes to 1 day).
+    pub async fn set_landing_interval(
+        &self,
+        road: &str,
+        every: Duration,
+    ) -> Result<pb::Road, Error> {
+        let destination =
+            pb::HiveDestination { landing_interval: every.try_into().ok(), ..Default::default() };
+        self.update_road(
+            pb::Road {
+                name: road.into(),
+                hive_destination: Some(destination),
+                ..Default::default()
+            },
+            &["hive_destination.landing_interval"],
+        )
+        .await
+    }
+
+    /// Lands the road now and waits for the landing to commit.
+    pub async fn land(&self, road: &str) -> Result<pb::LandResponse, Error> {
+        let request = pb::LandRequest { road: road.into() };
+        Ok(self.loading_bay.clone().land(request).await?.into_inner())
+    }
+
+    /// The road's table: its location, committed partitions and Hive DDL.
+    pub async fn hive_table(&self, road: &str) -> Result<pb::GetTableResponse, Error> {
+        let request = pb::GetTableRequest { road: road.into() };
+        Ok(self.loading_bay.clone().get_table(request).await?.into_inner())
+    }
+}

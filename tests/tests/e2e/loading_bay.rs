@@ -1,0 +1,270 @@
+//! Loading Bay: roads landed as Hive-layout Parquet tables in a local
+//! directory and in a real S3-compatible server (moto), read back by real
+//! readers (pyarrow and DuckDB) and through the Hive DDL the API returns.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use roadroller_api::v1 as pb;
+use roadroller_tests::warehouse::{Root, S3_KEY_ID, S3_SECRET, S3Server, read_table};
+use roadroller_tests::{
+    TestBroker, TestServer, compacted_road, error_reason, open_road, stream_road,
+};
+use serde_json::{Value, json};
+use tonic::Code;
+
+async fn produce(server: &TestServer, road: &str, records: Vec<(Option<&str>, Option<Value>)>) {
+    let records = records
+        .into_iter()
+        .map(|(key, payload)| pb::Record {
+            key: key.map(str::to_string),
+            payload: payload.map(|p| p.to_string()),
+        })
+        .collect();
+    server.produce_accepted(road, records).await;
+}
+
+async fn enable_destination(server: &TestServer, road: &str) {
+    server
+        .paver()
+        .await
+        .update_road(pb::UpdateRoadRequest {
+            road: Some(pb::Road {
+                name: road.into(),
+                hive_destination: Some(pb::HiveDestination { enabled: true, ..Default::default() }),
+                ..Default::default()
+            }),
+            update_mask: Some(prost_types::FieldMask {
+                paths: vec!["hive_destination.enabled".into()],
+            }),
+        })
+        .await
+        .expect("destination enabled");
+}
+
+async fn land(server: &TestServer, road: &str) -> pb::LandResponse {
+    server
+        .loading_bay()
+        .await
+        .land(pb::LandRequest { road: road.into() })
+        .await
+        .expect("land")
+        .into_inner()
+}
+
+/// `(_partition, _offset)` of every row: each record once.
+fn positions(table: &Value) -> Vec<(i64, i64)> {
+    table["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| {
+            (r["_partition"].as_i64().expect("_partition"), r["_offset"].as_i64().expect("_offset"))
+        })
+        .collect()
+}
+
+async fn server_with_warehouse(url: String, endpoint: Option<&str>) -> TestServer {
+    let broker = TestBroker::start();
+    let endpoint = endpoint.map(str::to_string);
+    TestServer::start_on(&broker, move |s| {
+        s.loading_bay.warehouse.url = url;
+        if let Some(endpoint) = endpoint {
+            s.loading_bay.warehouse.s3_endpoint = endpoint;
+            s.loading_bay.warehouse.s3_region = "us-east-1".into();
+            s.loading_bay.warehouse.s3_access_key_id = S3_KEY_ID.into();
+            s.loading_bay.warehouse.s3_secret_access_key = S3_SECRET.into();
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_road_roller_example_lands_as_a_wrapped_table_that_readers_and_the_ddl_read() {
+    let warehouse = tempfile::tempdir().expect("tempdir");
+    let server =
+        server_with_warehouse(format!("file://{}", warehouse.path().display()), None).await;
+    let schema = json!({"type": "object", "properties": {"v": {"type": "string"}}});
+    open_road(&server, compacted_road("seed", Duration::from_secs(3600)), schema).await;
+    produce(
+        &server,
+        "seed",
+        vec![
+            (Some("a"), Some(json!({"v": "one"}))),
+            (Some("b"), Some(json!({"v": "two"}))),
+            (Some("a"), Some(json!({"v": "three"}))),
+            (Some("b"), None),
+        ],
+    )
+    .await;
+    enable_destination(&server, "seed").await;
+
+    let landed = land(&server, "seed").await;
+    assert_eq!(landed.landings.len(), 1, "{landed:?}");
+    let first = &landed.landings[0];
+    assert_eq!((first.records, first.files), (4, 2), "a and b hash to two partitions: {first:?}");
+    assert!(
+        first
+            .location
+            .ends_with(&format!("/seed/acquisition_instant={}", first.acquisition_instant))
+    );
+    assert_eq!(landed.offsets.values().sum::<i64>(), 4);
+
+    let root = Root::Dir(warehouse.path());
+    for reader in ["pyarrow", "duckdb"] {
+        let table = read_table(&root, "seed", reader, None);
+        assert_eq!(table["partitions"], json!([first.acquisition_instant]), "{reader}");
+        let names: Vec<&str> = table["schema"]
+            .as_array()
+            .expect("schema")
+            .iter()
+            .map(|f| f["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "key",
+                "payload",
+                "_partition",
+                "_offset",
+                "_timestamp",
+                "_schema_version",
+                "acquisition_instant"
+            ],
+            "{reader}"
+        );
+        // The history, in order per key; the delete is a null payload.
+        let mut by_key: Vec<(String, Value)> = table["rows"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| (r["key"].as_str().expect("key").to_string(), r["payload"].clone()))
+            .collect();
+        by_key.sort_by(|x, y| x.0.cmp(&y.0));
+        assert_eq!(
+            by_key,
+            [
+                ("a".to_string(), json!({"v": "one"})),
+                ("a".to_string(), json!({"v": "three"})),
+                ("b".to_string(), json!({"v": "two"})),
+                ("b".to_string(), Value::Null),
+            ],
+            "{reader}"
+        );
+    }
+
+    // Nothing new: nothing landed. Then one more record, one more landing.
+    let again = land(&server, "seed").await;
+    assert!(again.landings.is_empty(), "{again:?}");
+    produce(&server, "seed", vec![(Some("c"), Some(json!({"v": "four"})))]).await;
+    let second = land(&server, "seed").await;
+    assert_eq!(second.landings.len(), 1);
+    assert_eq!(second.landings[0].records, 1);
+    let table = read_table(&root, "seed", "pyarrow", None);
+    let landed_positions = positions(&table);
+    assert_eq!(landed_positions.len(), 5);
+    assert_eq!(landed_positions.iter().collect::<BTreeSet<_>>().len(), 5, "each record once");
+    assert_eq!(table["partitions"].as_array().expect("partitions").len(), 2);
+
+    // The DDL the API returns describes the data: DuckDB reads it through it.
+    let described = server
+        .loading_bay()
+        .await
+        .get_table(pb::GetTableRequest { road: "seed".into() })
+        .await
+        .expect("table")
+        .into_inner();
+    assert_eq!(described.partitions.len(), 2);
+    assert!(described.ddl.contains("`payload` STRUCT<`v`: STRING>"), "{}", described.ddl);
+    let ddl = warehouse.path().join("seed.sql");
+    std::fs::write(&ddl, &described.ddl).expect("write ddl");
+    let through_ddl = read_table(&root, "seed", "duckdb", Some(&ddl));
+    assert_eq!(positions(&through_ddl), landed_positions);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_road_lands_in_s3_with_its_properties_as_columns_and_pii_blanked() {
+    let s3 = S3Server::start();
+    s3.create_bucket("lake");
+    let server = server_with_warehouse("s3://lake/warehouse".into(), Some(&s3.endpoint)).await;
+    let schema = json!({"type": "object", "required": ["id"], "properties": {
+        "id": {"type": "integer"},
+        "email": {"type": "string", "sensitivity": "PII"},
+        "tags": {"type": "array", "items": {"type": "string"}},
+        "address": {"type": "object", "properties": {"city": {"type": "string"}}},
+        "extra": {"type": "object"}
+    }});
+    open_road(&server, stream_road("people"), schema).await;
+    produce(
+        &server,
+        "people",
+        (0..50)
+            .map(|i| {
+                (
+                    None,
+                    Some(json!({"id": i, "email": format!("p{i}@example.com"), "tags": ["x"],
+                    "address": {"city": "Lyon"}, "extra": {"n": i}})),
+                )
+            })
+            .collect(),
+    )
+    .await;
+    enable_destination(&server, "people").await;
+    let landed = land(&server, "people").await;
+    assert_eq!(landed.landings.iter().map(|l| l.records).sum::<i64>(), 50);
+    assert!(
+        landed.landings[0].location.starts_with("s3://lake/warehouse/people/acquisition_instant=")
+    );
+
+    let root = Root::S3 { server: &s3, url: "s3://lake/warehouse" };
+    let mut seen = Vec::new();
+    for reader in ["pyarrow", "duckdb"] {
+        let table = read_table(&root, "people", reader, None);
+        assert_eq!(table["row_count"], 50, "{reader}");
+        let mut ids: Vec<i64> = Vec::new();
+        for row in table["rows"].as_array().expect("rows") {
+            assert_eq!(row["email"], "", "PII blanked: {row}");
+            assert_eq!(row["tags"], json!(["x"]));
+            assert_eq!(row["address"], json!({"city": "Lyon"}));
+            let extra: Value =
+                serde_json::from_str(row["extra"].as_str().expect("JSON text")).expect("JSON");
+            assert_eq!(extra["n"], row["id"]);
+            ids.push(row["id"].as_i64().expect("id"));
+        }
+        ids.sort_unstable();
+        assert_eq!(ids, (0..50).collect::<Vec<_>>());
+        seen.push(table["rows"].clone());
+    }
+    assert_eq!(seen[0], seen[1], "both readers read the same rows");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn landing_is_refused_clearly_without_a_warehouse_or_a_destination() {
+    let server = TestServer::start().await;
+    open_road(&server, stream_road("plain"), json!({"type": "object"})).await;
+    let refused = server
+        .loading_bay()
+        .await
+        .land(pb::LandRequest { road: "plain".into() })
+        .await
+        .expect_err("off");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(error_reason(&refused).as_deref(), Some("LOADING_BAY_OFF"), "{refused:?}");
+    assert!(refused.message().contains("loading_bay.warehouse"), "{}", refused.message());
+    server.shutdown().await;
+
+    let warehouse = tempfile::tempdir().expect("tempdir");
+    let server =
+        server_with_warehouse(format!("file://{}", warehouse.path().display()), None).await;
+    open_road(&server, stream_road("plain"), json!({"type": "object"})).await;
+    let mut bay = server.loading_bay().await;
+    let refused =
+        bay.land(pb::LandRequest { road: "plain".into() }).await.expect_err("no destination");
+    assert_eq!(refused.code(), Code::FailedPrecondition);
+    assert_eq!(error_reason(&refused).as_deref(), Some("NO_HIVE_DESTINATION"));
+    let missing = bay.land(pb::LandRequest { road: "nowhere".into() }).await.expect_err("no road");
+    assert_eq!(missing.code(), Code::NotFound);
+    server.shutdown().await;
+}
