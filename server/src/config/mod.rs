@@ -275,6 +275,7 @@ impl Settings {
                         }
                     })
                 })?,
+                fault: None,
             },
         };
         settings.refuse_open_networks(r)?;

@@ -25,6 +25,8 @@ pub enum LandingError {
     Encode { road: String, why: String },
     #[error("road {road:?}: the landing of {instant} is unreadable: {why}")]
     Manifest { road: String, instant: String, why: String },
+    #[error("the landing stopped at {0}, as the crash tests ask")]
+    Stopped(String),
     #[error("{0}")]
     Denied(#[from] crate::auth::Denied),
 }
@@ -47,6 +49,7 @@ impl Reportable for LandingError {
             LandingError::Kafka { .. } => (Code::Unavailable, "KAFKA_UNAVAILABLE"),
             LandingError::Encode { .. } => (Code::Internal, "LANDING_NOT_ENCODED"),
             LandingError::Manifest { .. } => (Code::Internal, "LANDING_UNREADABLE"),
+            LandingError::Stopped(_) => (Code::Unavailable, "LANDING_STOPPED"),
         };
         ErrorReport::new(code, reason, self.to_string())
     }

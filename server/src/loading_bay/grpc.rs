@@ -43,7 +43,10 @@ impl LoadingBayService for LoadingBayGrpc {
         }))
     }
 
-    async fn get_table(&self, request: Request<pb::GetTableRequest>) -> Reply<pb::GetTableResponse> {
+    async fn get_table(
+        &self,
+        request: Request<pb::GetTableRequest>,
+    ) -> Reply<pb::GetTableResponse> {
         let caller = caller(&request);
         let road = request.into_inner().road;
         let table = self.bay.table(&caller, &road).await.map_err(|e| status(&e))?;

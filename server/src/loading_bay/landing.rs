@@ -105,6 +105,20 @@ pub fn instant(at: SystemTime) -> String {
     humantime::format_rfc3339_seconds(at).to_string().replace(['-', ':'], "")
 }
 
+/// A step at which a landing can be made to stop, as a crash there would
+/// stop it: the crash tests set one (never a setting a user can give).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The plan is written, no file yet.
+    BeforeFiles,
+    /// One file is written.
+    BetweenFiles,
+    /// Every file is written, the manifest not.
+    BeforeCommit,
+    /// The manifest is written, the plan not yet tidied away.
+    AfterCommit,
+}
+
 #[derive(Clone)]
 pub struct Lander {
     pub warehouse: Warehouse,
@@ -112,9 +126,18 @@ pub struct Lander {
     pub schemas: Arc<SchemaCache>,
     pub topic_prefix: String,
     pub target_file_bytes: usize,
+    pub fault: Option<Fault>,
 }
 
 impl Lander {
+    fn reached(&self, step: Fault) -> Result<(), LandingError> {
+        if self.fault == Some(step) {
+            Err(LandingError::Stopped(format!("{step:?}")))
+        } else {
+            Ok(())
+        }
+    }
+
     /// The last committed landing of this incarnation of the road.
     pub async fn last_committed(&self, road: &Road) -> Result<Option<Manifest>, LandingError> {
         let mut instants = self.instants(road).await?;
@@ -178,8 +201,16 @@ impl Lander {
             last = Some(committed.clone());
             outcome.committed.push(committed);
         }
-        // Intents of committed landings are only tidied away.
-        self.warehouse.delete(&intent_key(&road.name, &after)).await?;
+        // Plans of committed landings (a crash after the commit leaves one)
+        // are only tidied away.
+        let after = last.as_ref().map(|m| m.instant.clone()).unwrap_or_default();
+        let current = intent_key(&road.name, &after);
+        for name in self.warehouse.files(&format!("{}/_loading_bay", road.name)).await? {
+            let key = format!("{}/_loading_bay/{name}", road.name);
+            if name.starts_with("landing-") && key != current {
+                self.warehouse.delete(&key).await?;
+            }
+        }
 
         let topic = format!("{}{}", self.topic_prefix, road.name);
         let ends = watermarks(&self.consumer, &topic, road.partitions as i32).await?;
@@ -196,7 +227,6 @@ impl Lander {
         if ranges.is_empty() {
             return Ok(outcome);
         }
-        let after = last.as_ref().map(|m| m.instant.clone()).unwrap_or_default();
         let mut at = instant(SystemTime::now());
         if at <= after {
             // Landings a second apart or less: the next second.
@@ -218,6 +248,16 @@ impl Lander {
         };
         let text = serde_json::to_vec_pretty(&plan).expect("a manifest serializes");
         let plan = if self.warehouse.create(&intent_key(&road.name, &after), text).await? {
+            // The plan of a landing another instance committed meanwhile is
+            // deleted only after that commit, so a create that succeeds
+            // sees the commit here: then this plan repeats it, and goes.
+            if let Some(theirs) = self.last_committed(road).await?
+                && theirs.instant != after
+            {
+                self.warehouse.delete(&intent_key(&road.name, &after)).await?;
+                outcome.offsets = theirs.offsets;
+                return Ok(outcome);
+            }
             plan
         } else {
             // Another instance planned it first: land its plan instead.
@@ -227,6 +267,7 @@ impl Lander {
             }
         };
         let committed = self.write(road, plan).await?;
+        self.reached(Fault::AfterCommit)?;
         self.warehouse.delete(&intent_key(&road.name, &after)).await?;
         outcome.offsets = committed.offsets.clone();
         outcome.committed.push(committed);
@@ -267,7 +308,11 @@ impl Lander {
             tokio::task::spawn_blocking(move || lander.read(&road, &plan, &layout, &tx))
         };
         let mut files = Vec::new();
+        self.reached(Fault::BeforeFiles)?;
         while let Some((entry, bytes)) = rx.recv().await {
+            if !files.is_empty() {
+                self.reached(Fault::BetweenFiles)?;
+            }
             self.warehouse.put(&format!("{dir}/{}", entry.name), bytes).await?;
             files.push(entry);
         }
@@ -280,6 +325,7 @@ impl Lander {
                 self.warehouse.delete(&format!("{dir}/{name}")).await?;
             }
         }
+        self.reached(Fault::BeforeCommit)?;
         plan.records = files.iter().map(|f| f.records).sum();
         plan.files = files;
         plan.lenient = lenient;

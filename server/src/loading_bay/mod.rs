@@ -39,6 +39,8 @@ pub struct LoadingBaySettings {
     pub warehouse: WarehouseSettings,
     /// Parquet files roll over at about this size.
     pub target_file_bytes: u64,
+    /// Where landings stop, for the crash tests; never set from outside.
+    pub fault: Option<landing::Fault>,
 }
 
 /// How often the scheduler looks for roads that are due.
@@ -92,6 +94,7 @@ impl LoadingBay {
                 topic_prefix,
                 target_file_bytes: usize::try_from(settings.target_file_bytes)
                     .unwrap_or(usize::MAX),
+                fault: settings.fault,
             })
         };
         Ok(Self {

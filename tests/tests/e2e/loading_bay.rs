@@ -268,3 +268,120 @@ async fn landing_is_refused_clearly_without_a_warehouse_or_a_destination() {
     assert_eq!(missing.code(), Code::NotFound);
     server.shutdown().await;
 }
+
+/// Keyed records `from..to` (a hundred keys, so every partition gets some).
+fn keyed(from: usize, to: usize) -> Vec<(String, Value)> {
+    (from..to).map(|i| (format!("k{}", i % 100), json!({"v": format!("value {i}")}))).collect()
+}
+
+async fn produce_keyed(server: &TestServer, road: &str, records: Vec<(String, Value)>) {
+    let records = records
+        .into_iter()
+        .map(|(k, v)| pb::Record { key: Some(k), payload: Some(v.to_string()) })
+        .collect();
+    server.produce_accepted(road, records).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_landing_stopped_at_any_step_is_finished_after_a_restart_with_every_record_once() {
+    use roadroller_server::loading_bay::landing::Fault;
+    let warehouse = tempfile::tempdir().expect("tempdir");
+    let url = format!("file://{}", warehouse.path().display());
+    let broker = TestBroker::start();
+    let schema = json!({"type": "object", "properties": {"v": {"type": "string"}}});
+    for fault in [Fault::BeforeFiles, Fault::BetweenFiles, Fault::BeforeCommit, Fault::AfterCommit]
+    {
+        let road = format!("crash_{fault:?}").to_lowercase();
+        let crashing = {
+            let url = url.clone();
+            TestServer::start_on(&broker, move |s| {
+                s.loading_bay.warehouse.url = url;
+                s.loading_bay.fault = Some(fault);
+            })
+            .await
+        };
+        open_road(&crashing, compacted_road(&road, Duration::from_secs(3600)), schema.clone())
+            .await;
+        produce_keyed(&crashing, &road, keyed(0, 300)).await;
+        enable_destination(&crashing, &road).await;
+        let stopped = crashing
+            .loading_bay()
+            .await
+            .land(pb::LandRequest { road: road.clone() })
+            .await
+            .expect_err("the landing stops");
+        assert_eq!(
+            error_reason(&stopped).as_deref(),
+            Some("LANDING_STOPPED"),
+            "{fault:?}: {stopped:?}"
+        );
+        crashing.shutdown().await;
+
+        // Another instance, after more records arrived.
+        let restarted = {
+            let url = url.clone();
+            TestServer::start_on(&broker, move |s| s.loading_bay.warehouse.url = url).await
+        };
+        produce_keyed(&restarted, &road, keyed(300, 350)).await;
+        let landed = land(&restarted, &road).await;
+        let total: i64 = landed.offsets.values().sum();
+        assert_eq!(total, 350, "{fault:?}: {landed:?}");
+        // Stopped before its manifest, the landing is finished first; after
+        // it, only the new records are landed.
+        let expected = if fault == Fault::AfterCommit { vec![50] } else { vec![300, 50] };
+        assert_eq!(
+            landed.landings.iter().map(|l| l.records).collect::<Vec<_>>(),
+            expected,
+            "{fault:?}"
+        );
+        for reader in ["pyarrow", "duckdb"] {
+            let table = read_table(&Root::Dir(warehouse.path()), &road, reader, None);
+            let seen = positions(&table);
+            let unique: BTreeSet<(i64, i64)> = seen.iter().copied().collect();
+            assert_eq!(seen.len(), 350, "{fault:?} {reader}: every record once");
+            assert_eq!(unique.len(), 350, "{fault:?} {reader}: no record twice");
+            for (&partition, &end) in &landed.offsets {
+                let held = unique.iter().filter(|(p, _)| *p == i64::from(partition)).count();
+                assert_eq!(held as i64, end, "{fault:?} {reader}: partition {partition} whole");
+            }
+        }
+        // The plan is gone once its landing is committed.
+        let plans = std::fs::read_dir(warehouse.path().join(&road).join("_loading_bay"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        assert_eq!(plans, 0, "{fault:?}");
+        restarted.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_instances_landing_the_same_road_at_once_land_each_record_once() {
+    let warehouse = tempfile::tempdir().expect("tempdir");
+    let url = format!("file://{}", warehouse.path().display());
+    let broker = TestBroker::start();
+    let start =
+        |url: String| TestServer::start_on(&broker, move |s| s.loading_bay.warehouse.url = url);
+    let (one, two) = (start(url.clone()).await, start(url.clone()).await);
+    let schema = json!({"type": "object", "properties": {"v": {"type": "string"}}});
+    open_road(&one, compacted_road("shared", Duration::from_secs(3600)), schema).await;
+    enable_destination(&one, "shared").await;
+    let mut produced = 0;
+    for round in 0..4 {
+        produce_keyed(&one, "shared", keyed(produced, produced + 200)).await;
+        produced += 200;
+        let (a, b) = tokio::join!(
+            async { one.loading_bay().await.land(pb::LandRequest { road: "shared".into() }).await },
+            async { two.loading_bay().await.land(pb::LandRequest { road: "shared".into() }).await },
+        );
+        // Each call lands, or finds the other's landing and finishes it.
+        let (a, b) = (a.expect("one lands").into_inner(), b.expect("two lands").into_inner());
+        assert_eq!(a.offsets.values().sum::<i64>(), produced as i64, "round {round}: {a:?}");
+        assert_eq!(b.offsets.values().sum::<i64>(), produced as i64, "round {round}: {b:?}");
+    }
+    let table = read_table(&Root::Dir(warehouse.path()), "shared", "pyarrow", None);
+    let seen = positions(&table);
+    assert_eq!(seen.len(), produced);
+    assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), produced, "no record twice");
+    one.shutdown().await;
+    two.shutdown().await;
+}
