@@ -92,6 +92,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // The server's S3 client builds reqwest with rustls but no crypto
+    // provider of its own, and features are shared across the workspace: the
+    // bench's HTTP clients need the process-wide provider too.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
