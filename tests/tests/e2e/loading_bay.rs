@@ -365,6 +365,16 @@ async fn two_instances_landing_the_same_road_at_once_land_each_record_once() {
     let schema = json!({"type": "object", "properties": {"v": {"type": "string"}}});
     open_road(&one, compacted_road("shared", Duration::from_secs(3600)), schema).await;
     enable_destination(&one, "shared").await;
+    // The second instance learns of the road from the registry topic, a moment later.
+    roadroller_tests::eventually(Duration::from_secs(5), "the destination on two", || {
+        let two = &two;
+        async move {
+            let mut paver = two.paver().await;
+            let road = paver.get_road(pb::GetRoadRequest { name: "shared".into() }).await;
+            road.ok()?.into_inner().road?.hive_destination.filter(|h| h.enabled)
+        }
+    })
+    .await;
     let mut produced = 0;
     for round in 0..4 {
         produce_keyed(&one, "shared", keyed(produced, produced + 200)).await;
