@@ -64,6 +64,12 @@ impl Library {
 /// The repository the bench was built from: the clients' scripts and the
 /// environments `scripts/test-clients` sets up live there.
 fn repository() -> PathBuf {
+    // The scripts run the bench from the repository's root; a cached binary
+    // may have been built from another checkout of the same sources.
+    let here = std::env::current_dir().unwrap_or_default();
+    if here.join("clients/python/bench").is_dir() {
+        return here;
+    }
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 

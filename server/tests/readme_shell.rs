@@ -241,7 +241,11 @@ fn plan_of(block: &Block) -> &'static Plan {
 }
 
 fn tools_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools")
+    // At run time, not `env!`: a cached test binary may have been built from
+    // another checkout of the same sources.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest.join("../.tools")
 }
 
 #[test]

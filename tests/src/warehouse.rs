@@ -12,7 +12,11 @@ pub const S3_KEY_ID: &str = "roadroller-test";
 pub const S3_SECRET: &str = "roadroller-test-secret";
 
 fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    // At run time, not `env!`: a cached test binary may have been built from
+    // another checkout of the same sources.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest.join("..")
 }
 
 /// The Python of `.tools/py`.
