@@ -32,10 +32,12 @@ rows; the schema is each reader's own Arrow view of the table.
 Readers:
   pyarrow  pyarrow.fs lists the table, pyarrow.dataset reads the committed
            files with hive partitioning over a schema unified from all files.
-  duckdb   DuckDB lists the table with glob() and reads it with
-           read_parquet(files, hive_partitioning, union_by_name); S3 goes
-           through DuckDB's own httpfs extension, loaded from the
-           duckdb-extension-httpfs package so nothing is downloaded.
+  duckdb   A local table DuckDB lists with glob() and reads with
+           read_parquet(files, hive_partitioning, union_by_name). An S3 table
+           pyarrow lists and opens as for the pyarrow reader, and DuckDB
+           queries that Arrow dataset: DuckDB reads S3 only through its
+           httpfs extension, which it downloads at run time, and this
+           environment cannot download it.
 
 --ddl FILE (duckdb only) reads the table as its Hive DDL describes it instead
 of by the layout. The file holds
@@ -46,9 +48,11 @@ of by the layout. The file holds
       [LOCATION '...'] [PARTITION (...) ...];
 and becomes one DuckDB view over the *.parquet files (not starting with "_"
 or ".") directly in each added partition's LOCATION (default
-<table location>/key=value). As in a Hive metastore, the partitions are the
-ones the ALTER TABLE statements add, whatever manifests say, and partition
-values come from the DDL, not from paths. Each declared column is selected
+<table location>/key=value): local files DuckDB reads itself, s3:// ones
+pyarrow lists and reads for DuckDB, as above (one DDL cannot mix the two).
+As in a Hive metastore, the partitions are the ones the ALTER TABLE
+statements add, whatever manifests say, and partition values come from the
+DDL, not from paths. Each declared column is selected
 as CAST(col AS type), or as a typed NULL where no file has it; the partition
 columns are the DDL's literal values cast to their declared types. Types:
     BIGINT INT/INTEGER SMALLINT TINYINT -> BIGINT INTEGER SMALLINT TINYINT
@@ -71,7 +75,9 @@ import argparse
 import base64
 import datetime
 import decimal
+import functools
 import json
+import operator
 import os
 import re
 import sys
@@ -146,6 +152,9 @@ class Root:
         base = f"{self.path}/{name}"
         return base, (f"s3://{base}" if self.s3 else base)
 
+    def filesystem(self, args):
+        return s3_filesystem(args) if self.s3 else pafs.LocalFileSystem()
+
 
 def s3_settings(args):
     region = (
@@ -165,44 +174,59 @@ def s3_settings(args):
     }
 
 
+def s3_filesystem(args):
+    """pyarrow's S3 filesystem, path-style at --endpoint if one is given."""
+    s3 = s3_settings(args)
+    return pafs.S3FileSystem(
+        access_key=s3["key"],
+        secret_key=s3["secret"],
+        session_token=s3["token"],
+        region=s3["region"],
+        endpoint_override=s3["host"],
+        scheme=s3["scheme"],
+    )
+
+
 # --- pyarrow ---------------------------------------------------------------
 
 
-def read_pyarrow(args, root):
-    if root.s3:
-        s3 = s3_settings(args)
-        fs = pafs.S3FileSystem(
-            access_key=s3["key"],
-            secret_key=s3["secret"],
-            session_token=s3["token"],
-            region=s3["region"],
-            endpoint_override=s3["host"],
-            scheme=s3["scheme"],
-        )
-    else:
-        fs = pafs.LocalFileSystem()
-    base, _ = root.table(args.table)
+def unified_schema(fs, files, extra=()):
+    """One schema from every file's own (the first file's would hide columns
+    that only newer files have), plus the fields in extra."""
+    fragments = ds.dataset(files, filesystem=fs, format="parquet").get_fragments()
+    schemas = [f.physical_schema for f in fragments]
+    try:
+        return pa.unify_schemas(schemas + [pa.schema(extra)], promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+        fail(f"the files' schemas do not unify: {e}")
+
+
+def committed_dataset(fs, base):
+    """The committed files under base as one pyarrow dataset with the hive
+    partition column as a string, and the sorted committed partition values;
+    the dataset is None when no committed partition holds a file."""
     found = fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
     paths = [i.path for i in found if i.type == pafs.FileType.File]
     key, partitions = committed(paths, base)
     files = [f for value in partitions for f in partitions[value]]
     if not files:
-        return pa.table({}), sorted(partitions)
-    # The first file's schema would hide columns that only newer files have,
-    # so the dataset gets one unified from every file's own.
+        return None, sorted(partitions)
     key_schema = pa.schema([(key, pa.string())])
-    fragments = ds.dataset(files, filesystem=fs, format="parquet").get_fragments()
-    schemas = [f.physical_schema for f in fragments]
-    schema = pa.unify_schemas(schemas + [key_schema], promote_options="permissive")
     dataset = ds.dataset(
         files,
-        schema=schema,
+        schema=unified_schema(fs, files, key_schema),
         filesystem=fs,
         format="parquet",
         partitioning=ds.partitioning(key_schema, flavor="hive"),
         partition_base_dir=base,
     )
-    return dataset.to_table(), sorted(partitions)
+    return dataset, sorted(partitions)
+
+
+def read_pyarrow(args, root):
+    base, _ = root.table(args.table)
+    dataset, partitions = committed_dataset(root.filesystem(args), base)
+    return (dataset.to_table() if dataset else pa.table({})), partitions
 
 
 # --- DuckDB ----------------------------------------------------------------
@@ -216,57 +240,38 @@ def quote_str(text):
     return "'" + text.replace("'", "''") + "'"
 
 
-def duckdb_connect(args, s3_paths):
-    # Never download an extension at run time: httpfs comes from its package.
+def duckdb_connect():
+    # Never download an extension at run time; none is needed: DuckDB reads
+    # local files itself and S3 objects as Arrow data from pyarrow.
     con = duckdb.connect(
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     )
     con.execute("SET TimeZone = 'UTC'")
-    if s3_paths:
-        import duckdb_extension_httpfs
-
-        package = Path(duckdb_extension_httpfs.__file__).parent
-        extension = package / f"extensions/v{duckdb.__version__}/httpfs.duckdb_extension"
-        if not extension.exists():
-            fail(f"duckdb-extension-httpfs has no build for DuckDB {duckdb.__version__}")
-        con.execute(f"LOAD {quote_str(str(extension))}")
-        s3 = s3_settings(args)
-        if not (s3["key"] and s3["secret"]):
-            fail("S3 needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
-        options = {
-            "KEY_ID": s3["key"],
-            "SECRET": s3["secret"],
-            "REGION": s3["region"],
-            "USE_SSL": s3["scheme"] == "https",
-        }
-        if s3["token"]:
-            options["SESSION_TOKEN"] = s3["token"]
-        if s3["host"]:  # path-style addressing, as pyarrow uses with an endpoint
-            options["ENDPOINT"] = s3["host"]
-            options["URL_STYLE"] = "path"
-        sql = ", ".join(
-            f"{k} {str(v).lower() if isinstance(v, bool) else quote_str(v)}"
-            for k, v in options.items()
-        )
-        con.execute(f"CREATE SECRET warehouse (TYPE s3, {sql})")
     return con
 
 
 def duckdb_glob(con, pattern):
-    return [row[0] for row in con.execute("SELECT file FROM glob(?)", [pattern]).fetchall()]
+    return [row[0] for row in con.sql("SELECT file FROM glob(?)", params=[pattern]).fetchall()]
 
 
 def read_duckdb(args, root):
-    con = duckdb_connect(args, root.s3)
-    _, base = root.table(args.table)
+    con = duckdb_connect()
+    fs_base, base = root.table(args.table)
+    if root.s3:
+        # pyarrow lists and reads the objects; DuckDB queries the Arrow dataset.
+        dataset, partitions = committed_dataset(root.filesystem(args), fs_base)
+        if dataset is None:
+            return pa.table({}), partitions
+        con.register("_rr_table", dataset)
+        return con.sql("SELECT * FROM _rr_table").to_arrow_table(), partitions
     _, partitions = committed(duckdb_glob(con, f"{base}/*/*"), base)
     files = [f for value in partitions for f in partitions[value]]
     if not files:
         return pa.table({}), sorted(partitions)
-    table = con.execute(
+    table = con.sql(
         "SELECT * FROM read_parquet(?, hive_partitioning = true,"
         " hive_types_autocast = false, union_by_name = true)",
-        [files],
+        params=[files],
     ).to_arrow_table()
     return table, sorted(partitions)
 
@@ -549,6 +554,18 @@ def local_or_url(location):
     return urlsplit(location).path if location.startswith("file:") else location.rstrip("/")
 
 
+def s3_parquet_files(fs, location):
+    """The data files directly in an s3:// location, listed by pyarrow."""
+    found = fs.get_file_info(
+        pafs.FileSelector(location[len("s3://") :], allow_not_found=True)
+    )
+    return sorted(
+        i.path
+        for i in found
+        if i.type == pafs.FileType.File and i.base_name.endswith(".parquet")
+    )
+
+
 def read_ddl(args):
     ddl = DdlParser(Path(args.ddl).read_text()).parse()
     if args.table not in ddl.tables:
@@ -563,26 +580,64 @@ def read_ddl(args):
                 fail(f"partition {spec} has no LOCATION and the table none either")
             location = table["location"].rstrip("/") + "/" + partition_path(spec)
         locations.append(local_or_url(location))
-    con = duckdb_connect(args, any(loc.startswith("s3://") for loc in locations))
+    on_s3 = {loc.startswith("s3://") for loc in locations}
+    if len(on_s3) > 1:
+        fail("the DDL's partition locations mix S3 and local paths")
+    # S3 objects are listed and read by pyarrow, local files by DuckDB itself.
+    fs = s3_filesystem(args) if on_s3 == {True} else None
+    con = duckdb_connect()
 
     values, files = [], []  # per file: the partition's values in key order
     for (spec, _), location in zip(added, locations):
         given = dict(spec)
         if sorted(given) != sorted(keys):
             fail(f"partition {spec} does not match PARTITIONED BY {keys}")
-        for path in duckdb_glob(con, f"{location}/*.parquet"):
+        if fs:
+            paths = s3_parquet_files(fs, location)
+        else:
+            paths = duckdb_glob(con, f"{location}/*.parquet")
+        for path in paths:
             if not not_data(path.rsplit("/", 1)[-1]):
                 files.append(path)
                 values.append([given[k] for k in keys])
 
     declared = table["columns"] + table["partitioned_by"]
-    if files:
+    if files and fs:
+        # One Arrow dataset of the files, each fragment carrying its
+        # partition's values (from the DDL) as string columns.
+        file_schema = unified_schema(fs, files)
+        for field in file_schema:
+            if field.name.lower() in {k.lower() for k in keys}:
+                fail(f"column {field.name} is in the files but not declared")
+        fragment_values = [
+            functools.reduce(operator.and_, (ds.field(k) == x for k, x in zip(keys, v)))
+            for v in values
+        ]
+        dataset = ds.FileSystemDataset.from_paths(
+            files,
+            schema=pa.unify_schemas([file_schema, pa.schema([(k, pa.string()) for k in keys])]),
+            format=ds.ParquetFileFormat(),
+            filesystem=fs,
+            partitions=fragment_values,
+        )
+        con.register("_rr_files", dataset)
+        source, part = "_rr_files AS d", "d"
+        query = f"SELECT * EXCLUDE ({', '.join(map(quote_ident, keys))}) FROM _rr_files LIMIT 0"
+    elif files:
         source = (
             f"read_parquet([{', '.join(map(quote_str, files))}], union_by_name = true,"
             " hive_partitioning = false, filename = '_rr_file')"
         )
         query = f"SELECT * EXCLUDE (_rr_file) FROM {source} LIMIT 0"
-        found = con.execute(query).to_arrow_table().schema
+        # Each file joins its partition's values, as the metastore would give them.
+        rows = ", ".join(
+            "(" + ", ".join(map(quote_str, [f] + v)) + ")" for f, v in zip(files, values)
+        )
+        partition_columns = ", ".join(map(quote_ident, ["_rr_file"] + keys))
+        source += f" AS d JOIN (VALUES {rows}) AS p({partition_columns}) ON d._rr_file = p._rr_file"
+        part = "p"
+    if files:
+        found = con.sql(query).to_arrow_table().schema
         by_name = {f.name.lower(): f for f in found}
         types = {n.lower(): t for n, t in table["columns"]}
         for field in found:
@@ -595,19 +650,15 @@ def read_ddl(args):
             else f"CAST(NULL AS {t.duckdb()})"
             for n, t in table["columns"]
         ]
-        select += [f"CAST(p.{quote_ident(k)} AS {t.duckdb()})" for k, t in table["partitioned_by"]]
-        # Each file joins its partition's values, as the metastore would give them.
-        rows = ", ".join(
-            "(" + ", ".join(map(quote_str, [f] + v)) + ")" for f, v in zip(files, values)
-        )
-        partition_columns = ", ".join(map(quote_ident, ["_rr_file"] + keys))
-        source += f" AS d JOIN (VALUES {rows}) AS p({partition_columns}) ON d._rr_file = p._rr_file"
+        select += [
+            f"CAST({part}.{quote_ident(k)} AS {t.duckdb()})" for k, t in table["partitioned_by"]
+        ]
     else:
         select = [f"CAST(NULL AS {t.duckdb()})" for _, t in declared]
         source = "(SELECT 1) WHERE false"
     columns = ", ".join(f"{e} AS {quote_ident(n)}" for e, (n, _) in zip(select, declared))
     con.execute(f"CREATE VIEW {quote_ident(args.table)} AS SELECT {columns} FROM {source}")
-    result = con.execute(f"SELECT * FROM {quote_ident(args.table)}").to_arrow_table()
+    result = con.sql(f"SELECT * FROM {quote_ident(args.table)}").to_arrow_table()
     partitions = [spec[0][1] if len(spec) == 1 else partition_path(spec) for spec, _ in added]
     return result, sorted(partitions)
 
