@@ -15,6 +15,11 @@ pub struct Subscriber {
     answers: tonic::Streaming<pb::SubscribeResponse>,
     /// Everything received that was not a message, in order.
     pub others: Vec<Got>,
+    /// With `batch_messages`: records and payload bytes of each `messages`
+    /// answer, in order.
+    pub runs: Vec<(usize, usize)>,
+    /// Records of a `messages` answer not taken yet.
+    unread: std::collections::VecDeque<pb::RoadMessage>,
 }
 
 impl Subscriber {
@@ -40,7 +45,13 @@ impl Subscriber {
         let mut client = OfframpServiceClient::new(channel);
         let answers =
             client.subscribe(tokio_stream::wrappers::ReceiverStream::new(rx)).await?.into_inner();
-        let mut subscriber = Self { asks, answers, others: Vec::new() };
+        let mut subscriber = Self {
+            asks,
+            answers,
+            others: Vec::new(),
+            runs: Vec::new(),
+            unread: Default::default(),
+        };
         match subscriber.next(Duration::from_secs(10)).await? {
             Some(Got::Connection(_)) => Ok(subscriber),
             other => panic!("expected connection first, got {other:?}"),
@@ -61,14 +72,27 @@ impl Subscriber {
             .await;
     }
 
-    /// The next answer of any kind; `None` when nothing came within `within`
-    /// or the stream ended cleanly.
+    /// The next answer of any kind, a `messages` answer taken apart into its
+    /// records; `None` when nothing came within `within` or the stream ended
+    /// cleanly.
     pub async fn next(&mut self, within: Duration) -> Result<Option<Got>, tonic::Status> {
-        match tokio::time::timeout(within, self.answers.message()).await {
-            Err(_) => Ok(None),
-            Ok(Ok(Some(r))) => Ok(r.kind),
-            Ok(Ok(None)) => Ok(None),
-            Ok(Err(status)) => Err(status),
+        if let Some(m) = self.unread.pop_front() {
+            return Ok(Some(Got::Message(m)));
+        }
+        let answer = match tokio::time::timeout(within, self.answers.message()).await {
+            Err(_) => return Ok(None),
+            Ok(Ok(Some(r))) => r.kind,
+            Ok(Ok(None)) => return Ok(None),
+            Ok(Err(status)) => return Err(status),
+        };
+        match answer {
+            Some(Got::Messages(run)) => {
+                let bytes = run.messages.iter().map(|m| m.payload.as_ref().map_or(0, String::len));
+                self.runs.push((run.messages.len(), bytes.sum()));
+                self.unread.extend(run.messages);
+                Ok(self.unread.pop_front().map(Got::Message))
+            }
+            other => Ok(other),
         }
     }
 
@@ -137,6 +161,7 @@ pub fn group_start(road: &str, stream: &str, credit: i64) -> pb::StartSubscripti
         initial_credit: credit,
         report_partition_end: false,
         resume_token: String::new(),
+        batch_messages: false,
     }
 }
 

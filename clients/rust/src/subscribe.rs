@@ -102,6 +102,7 @@ impl SubscribeOptions {
             initial_credit: i64::from(self.window.max(1)),
             report_partition_end: self.partition_ends && !self.snapshot,
             resume_token: self.resume_token.clone().filter(|_| self.snapshot).unwrap_or_default(),
+            batch_messages: true,
         }
     }
 }
@@ -458,6 +459,9 @@ fn route(
 ) {
     match kind {
         Got::Message(m) => ready.push(Event::Message(message(m))),
+        Got::Messages(run) => {
+            ready.extend(run.messages.into_iter().map(|m| Event::Message(message(m))))
+        }
         Got::Rebalance(r) => ready.push(Event::Rebalance(r.partitions)),
         Got::SnapshotComplete(c) => {
             ready.push(Event::SnapshotComplete(c.offsets.into_iter().collect()))

@@ -122,6 +122,9 @@ export class Subscription<Item extends SubscriptionItem = SubscriptionItem>
     const opening = create(StartSubscriptionSchema, {
       ...start,
       initialCredit: BigInt(this.window),
+      // Records in runs: each response costs the runtime far more than
+      // the records in it.
+      batchMessages: true,
     });
     this.requests.push({ kind: { case: "start", value: opening } });
     this.pump = this.read(offramp.subscribe(this.requests, { signal: this.abort.signal }));
@@ -319,6 +322,9 @@ export class Subscription<Item extends SubscriptionItem = SubscriptionItem>
     switch (kind.case) {
       case "message":
         this.events.push(new Message(kind.value));
+        break;
+      case "messages":
+        for (const m of kind.value.messages) this.events.push(new Message(m));
         break;
       case "snapshotComplete": {
         const offsets = new Map<number, bigint>();

@@ -125,6 +125,9 @@ fn start(road: &str, stream: &str, params: &Params) -> Result<pb::StartSubscript
         initial_credit: 0,
         resume_token: String::new(),
         report_partition_end: false,
+        // Fewer, larger answers to read; each record still becomes its own
+        // MESSAGE event.
+        batch_messages: true,
     })
 }
 
@@ -225,6 +228,7 @@ impl Session {
     fn events(&self, answer: pb::SubscribeResponse) -> Vec<String> {
         match answer.kind {
             Some(Got::Message(m)) => vec![self.message(&m)],
+            Some(Got::Messages(run)) => run.messages.iter().map(|m| self.message(m)).collect(),
             Some(Got::Rebalance(r)) => {
                 let mut assignment = r.partitions;
                 assignment.sort_unstable();

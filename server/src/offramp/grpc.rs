@@ -122,6 +122,67 @@ fn command(kind: pb::subscribe_request::Kind) -> Command {
     }
 }
 
+fn road_message(d: super::Delivered) -> pb::RoadMessage {
+    pb::RoadMessage {
+        partition: d.partition,
+        offset: d.offset,
+        timestamp: d.timestamp_ms.map(timestamp),
+        schema_version: d.schema_version as i32,
+        key: d.key,
+        payload: d.payload,
+        traceparent: d.traceparent,
+        resume_token: d.resume_token,
+        tracestate: d.tracestate,
+    }
+}
+
+/// Payload and key bytes per `messages` response, beyond which the next
+/// record starts another: far below gRPC's usual 4 MiB message limit, and
+/// large enough that the per-response cost no longer counts.
+const BATCH_BYTES: usize = 1 << 20;
+
+/// A batch of events as responses: each event its own, or with
+/// `batch_messages`, runs of records packed into `messages`.
+fn responses(
+    events: Vec<Event>,
+    batch_messages: bool,
+) -> Vec<Result<pb::SubscribeResponse, Status>> {
+    use pb::subscribe_response::Kind;
+    if !batch_messages {
+        return events.into_iter().map(|e| Ok(response(e))).collect();
+    }
+    let mut out = Vec::new();
+    let mut run: Vec<pb::RoadMessage> = Vec::new();
+    let mut bytes = 0;
+    let close = |run: &mut Vec<pb::RoadMessage>, out: &mut Vec<_>| {
+        if !run.is_empty() {
+            let messages = pb::RoadMessages { messages: std::mem::take(run) };
+            out.push(Ok(pb::SubscribeResponse { kind: Some(Kind::Messages(messages)) }));
+        }
+    };
+    for event in events {
+        match event {
+            Event::Message(d) => {
+                let size = d.payload.as_ref().map_or(0, |p| p.len())
+                    + d.key.as_ref().map_or(0, |k| k.len());
+                if bytes + size > BATCH_BYTES {
+                    close(&mut run, &mut out);
+                    bytes = 0;
+                }
+                bytes += size;
+                run.push(road_message(d));
+            }
+            other => {
+                close(&mut run, &mut out);
+                bytes = 0;
+                out.push(Ok(response(other)));
+            }
+        }
+    }
+    close(&mut run, &mut out);
+    out
+}
+
 fn response(event: Event) -> pb::SubscribeResponse {
     use pb::subscribe_response::Kind;
     let kind = match event {
@@ -129,17 +190,7 @@ fn response(event: Event) -> pb::SubscribeResponse {
             instance_id,
             consumer_group: consumer_group.unwrap_or_default(),
         }),
-        Event::Message(d) => Kind::Message(pb::RoadMessage {
-            partition: d.partition,
-            offset: d.offset,
-            timestamp: d.timestamp_ms.map(timestamp),
-            schema_version: d.schema_version as i32,
-            key: d.key,
-            payload: d.payload,
-            traceparent: d.traceparent,
-            resume_token: d.resume_token,
-            tracestate: d.tracestate,
-        }),
+        Event::Message(d) => Kind::Message(road_message(d)),
         Event::Rebalance(partitions) => Kind::Rebalance(pb::Rebalance { partitions }),
         Event::CommitResponse { correlation_id, success, error } => {
             Kind::CommitResponse(pb::CommitResponse { correlation_id, success, error })
@@ -170,8 +221,11 @@ impl OfframpService for OfframpGrpc {
         let caller = caller(&request);
         let mut inbound = request.into_inner();
         let first = inbound.message().await?;
-        let start = match first.and_then(|m| m.kind) {
-            Some(Kind::Start(s)) => start(s)?,
+        let (start, batch_messages) = match first.and_then(|m| m.kind) {
+            Some(Kind::Start(s)) => {
+                let batch = s.batch_messages;
+                (start(s)?, batch)
+            }
             Some(_) => return Err(protocol("the first message must be start")),
             None => return Err(protocol("the stream began without start")),
         };
@@ -199,11 +253,11 @@ impl OfframpService for OfframpGrpc {
                 }
             }
         });
-        // Events come in batches; each becomes one response, encoded by
-        // tonic straight from the subscription's channel.
-        let outbound = ReceiverStream::new(events).flat_map(|batch| {
-            let responses: Vec<Result<pb::SubscribeResponse, Status>> = match batch {
-                Ok(events) => events.into_iter().map(|e| Ok(response(e))).collect(),
+        // Events come in batches, encoded by tonic straight from the
+        // subscription's channel.
+        let outbound = ReceiverStream::new(events).flat_map(move |batch| {
+            let responses = match batch {
+                Ok(events) => responses(events, batch_messages),
                 Err(e) => vec![Err(status(&e))],
             };
             futures::stream::iter(responses)

@@ -84,6 +84,51 @@ async fn credit_bounds_delivery_exactly() {
 }
 
 #[tokio::test]
+async fn batched_messages_are_the_same_records_in_order_under_the_same_credit() {
+    let server = TestServer::start().await;
+    open_road(&server, single("packed"), numbered()).await;
+    produce(&server, "packed", (0..300).map(|n| json!({"n": n}))).await;
+    let key = |m: &pb::RoadMessage| (m.partition, m.offset, m.payload.clone());
+
+    let mut plain =
+        Subscriber::start(&server, group_start("packed", "plain", 300)).await.expect("plain");
+    let expected: Vec<_> = plain.messages(300, WAIT).await.iter().map(key).collect();
+    assert!(plain.runs.is_empty(), "no `messages` unless asked for");
+
+    let start = pb::StartSubscription { batch_messages: true, ..group_start("packed", "runs", 0) };
+    let mut packed = Subscriber::start(&server, start).await.expect("packed");
+    packed.no_message_for(SECOND).await;
+    packed.request(120).await;
+    let mut got: Vec<_> = packed.messages(120, WAIT).await.iter().map(key).collect();
+    packed.no_message_for(SECOND).await;
+    packed.request(180).await;
+    got.extend(packed.messages(180, WAIT).await.iter().map(key));
+    packed.no_message_for(SECOND).await;
+    assert_eq!(got, expected, "the same records in the same order");
+    let in_runs: usize = packed.runs.iter().map(|(n, _)| n).sum();
+    assert_eq!(in_runs, 300, "every record came in a `messages` answer");
+    assert!(packed.runs.len() < 300 / 2, "records share answers: {:?}", packed.runs);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_batch_of_large_records_is_split_near_a_mebibyte() {
+    let server = TestServer::start().await;
+    open_road(&server, single("large"), numbered()).await;
+    let pad = "x".repeat(300_000);
+    produce(&server, "large", (0..8).map(|n| json!({"n": n, "pad": pad}))).await;
+    let start = pb::StartSubscription { batch_messages: true, ..group_start("large", "r", 8) };
+    let mut sub = Subscriber::start(&server, start).await.expect("subscribe");
+    let got = sub.messages(8, WAIT).await;
+    assert_eq!(got.iter().map(n_of).collect::<Vec<_>>(), (0..8).collect::<Vec<_>>());
+    for &(records, bytes) in &sub.runs {
+        assert!(records == 1 || bytes <= 1 << 20, "a run of {records} holds {bytes} bytes");
+    }
+    assert!(sub.runs.len() >= 3, "2.4 MB in answers of about 1 MiB: {:?}", sub.runs);
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_reconnecting_subscriber_resumes_after_its_commit() {
     let server = TestServer::start().await;
     open_road(&server, single("resumable"), numbered()).await;

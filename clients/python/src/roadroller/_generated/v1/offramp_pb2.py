@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from . import roads_pb2 as roadroller_dot_v1_dot_roads__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1broadroller/v1/offramp.proto\x12\rroadroller.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19roadroller/v1/roads.proto\"\x8e\x02\n\x10SubscribeRequest\x12\x31\n\x05start\x18\x01 \x01(\x0b\x32 .roadroller.v1.StartSubscriptionH\x00\x12\x31\n\x07request\x18\x02 \x01(\x0b\x32\x1e.roadroller.v1.RequestMessagesH\x00\x12/\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x1d.roadroller.v1.CancelMessagesH\x00\x12.\n\x06\x63ommit\x18\x04 \x01(\x0b\x32\x1c.roadroller.v1.CommitOffsetsH\x00\x12+\n\x04seek\x18\x05 \x01(\x0b\x32\x1b.roadroller.v1.SeekPositionH\x00\x42\x06\n\x04kind\"\x8c\x02\n\x11StartSubscription\x12\x0c\n\x04road\x18\x01 \x01(\t\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\x38\n\x10initial_position\x18\x03 \x01(\x0e\x32\x1e.roadroller.v1.InitialPosition\x12-\n\x04mode\x18\x04 \x01(\x0e\x32\x1f.roadroller.v1.SubscriptionMode\x12$\n\x06grants\x18\x05 \x03(\x0e\x32\x14.roadroller.v1.Grant\x12\x16\n\x0einitial_credit\x18\x06 \x01(\x03\x12\x1c\n\x14report_partition_end\x18\x07 \x01(\x08\x12\x14\n\x0cresume_token\x18\x08 \x01(\t\" \n\x0fRequestMessages\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\"\x10\n\x0e\x43\x61ncelMessages\"\x93\x01\n\rCommitOffsets\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12:\n\x07offsets\x18\x02 \x03(\x0b\x32).roadroller.v1.CommitOffsets.OffsetsEntry\x1a.\n\x0cOffsetsEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xaa\x01\n\x0cSeekPosition\x12/\n\x08\x62oundary\x18\x01 \x01(\x0e\x32\x1b.roadroller.v1.SeekBoundaryH\x00\x12/\n\ttimestamp\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x12\x32\n\x07offsets\x18\x03 \x01(\x0b\x32\x1f.roadroller.v1.PartitionOffsetsH\x00\x42\x04\n\x02to\"\x81\x01\n\x10PartitionOffsets\x12=\n\x07offsets\x18\x01 \x03(\x0b\x32,.roadroller.v1.PartitionOffsets.OffsetsEntry\x1a.\n\x0cOffsetsEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"6\n\x0cPartitionEnd\x12\x11\n\tpartition\x18\x01 \x01(\x05\x12\x13\n\x0bnext_offset\x18\x02 \x01(\x03\"\x1f\n\x0eSnapshotQueued\x12\r\n\x05place\x18\x01 \x01(\x05\"\xc5\x03\n\x11SubscribeResponse\x12/\n\nconnection\x18\x01 \x01(\x0b\x32\x19.roadroller.v1.ConnectionH\x00\x12-\n\x07message\x18\x02 \x01(\x0b\x32\x1a.roadroller.v1.RoadMessageH\x00\x12-\n\trebalance\x18\x03 \x01(\x0b\x32\x18.roadroller.v1.RebalanceH\x00\x12\x38\n\x0f\x63ommit_response\x18\x04 \x01(\x0b\x32\x1d.roadroller.v1.CommitResponseH\x00\x12<\n\x11snapshot_complete\x18\x05 \x01(\x0b\x32\x1f.roadroller.v1.SnapshotCompleteH\x00\x12\x31\n\x05\x65rror\x18\x06 \x01(\x0b\x32 .roadroller.v1.SubscriptionErrorH\x00\x12\x38\n\x0fsnapshot_queued\x18\x07 \x01(\x0b\x32\x1d.roadroller.v1.SnapshotQueuedH\x00\x12\x34\n\rpartition_end\x18\x08 \x01(\x0b\x32\x1b.roadroller.v1.PartitionEndH\x00\x42\x06\n\x04kind\"9\n\nConnection\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63onsumer_group\x18\x02 \x01(\t\"\xb1\x02\n\x0bRoadMessage\x12\x11\n\tpartition\x18\x01 \x01(\x05\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12-\n\ttimestamp\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0eschema_version\x18\x04 \x01(\x05\x12\x10\n\x03key\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\x14\n\x07payload\x18\x06 \x01(\tH\x01\x88\x01\x01\x12\x18\n\x0btraceparent\x18\x07 \x01(\tH\x02\x88\x01\x01\x12\x17\n\ntracestate\x18\x08 \x01(\tH\x03\x88\x01\x01\x12\x19\n\x0cresume_token\x18\t \x01(\tH\x04\x88\x01\x01\x42\x06\n\x04_keyB\n\n\x08_payloadB\x0e\n\x0c_traceparentB\r\n\x0b_tracestateB\x0f\n\r_resume_token\"\x1f\n\tRebalance\x12\x12\n\npartitions\x18\x01 \x03(\x05\"H\n\x0e\x43ommitResponse\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x0f\n\x07success\x18\x02 \x01(\x08\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"\x81\x01\n\x10SnapshotComplete\x12=\n\x07offsets\x18\x01 \x03(\x0b\x32,.roadroller.v1.SnapshotComplete.OffsetsEntry\x1a.\n\x0cOffsetsEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"#\n\x11SubscriptionError\x12\x0e\n\x06reason\x18\x01 \x01(\t*o\n\x0fInitialPosition\x12 \n\x1cINITIAL_POSITION_UNSPECIFIED\x10\x00\x12\x1d\n\x19INITIAL_POSITION_EARLIEST\x10\x01\x12\x1b\n\x17INITIAL_POSITION_LATEST\x10\x02*r\n\x10SubscriptionMode\x12!\n\x1dSUBSCRIPTION_MODE_UNSPECIFIED\x10\x00\x12\x1b\n\x17SUBSCRIPTION_MODE_GROUP\x10\x01\x12\x1e\n\x1aSUBSCRIPTION_MODE_SNAPSHOT\x10\x02*a\n\x0cSeekBoundary\x12\x1d\n\x19SEEK_BOUNDARY_UNSPECIFIED\x10\x00\x12\x1b\n\x17SEEK_BOUNDARY_BEGINNING\x10\x01\x12\x15\n\x11SEEK_BOUNDARY_END\x10\x02\x32\x64\n\x0eOfframpService\x12R\n\tSubscribe\x12\x1f.roadroller.v1.SubscribeRequest\x1a .roadroller.v1.SubscribeResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1broadroller/v1/offramp.proto\x12\rroadroller.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19roadroller/v1/roads.proto\"\x8e\x02\n\x10SubscribeRequest\x12\x31\n\x05start\x18\x01 \x01(\x0b\x32 .roadroller.v1.StartSubscriptionH\x00\x12\x31\n\x07request\x18\x02 \x01(\x0b\x32\x1e.roadroller.v1.RequestMessagesH\x00\x12/\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x1d.roadroller.v1.CancelMessagesH\x00\x12.\n\x06\x63ommit\x18\x04 \x01(\x0b\x32\x1c.roadroller.v1.CommitOffsetsH\x00\x12+\n\x04seek\x18\x05 \x01(\x0b\x32\x1b.roadroller.v1.SeekPositionH\x00\x42\x06\n\x04kind\"\xa4\x02\n\x11StartSubscription\x12\x0c\n\x04road\x18\x01 \x01(\t\x12\x0e\n\x06stream\x18\x02 \x01(\t\x12\x38\n\x10initial_position\x18\x03 \x01(\x0e\x32\x1e.roadroller.v1.InitialPosition\x12-\n\x04mode\x18\x04 \x01(\x0e\x32\x1f.roadroller.v1.SubscriptionMode\x12$\n\x06grants\x18\x05 \x03(\x0e\x32\x14.roadroller.v1.Grant\x12\x16\n\x0einitial_credit\x18\x06 \x01(\x03\x12\x1c\n\x14report_partition_end\x18\x07 \x01(\x08\x12\x14\n\x0cresume_token\x18\x08 \x01(\t\x12\x16\n\x0e\x62\x61tch_messages\x18\t \x01(\x08\" \n\x0fRequestMessages\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\"\x10\n\x0e\x43\x61ncelMessages\"\x93\x01\n\rCommitOffsets\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12:\n\x07offsets\x18\x02 \x03(\x0b\x32).roadroller.v1.CommitOffsets.OffsetsEntry\x1a.\n\x0cOffsetsEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xaa\x01\n\x0cSeekPosition\x12/\n\x08\x62oundary\x18\x01 \x01(\x0e\x32\x1b.roadroller.v1.SeekBoundaryH\x00\x12/\n\ttimestamp\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x12\x32\n\x07offsets\x18\x03 \x01(\x0b\x32\x1f.roadroller.v1.PartitionOffsetsH\x00\x42\x04\n\x02to\"\x81\x01\n\x10PartitionOffsets\x12=\n\x07offsets\x18\x01 \x03(\x0b\x32,.roadroller.v1.PartitionOffsets.OffsetsEntry\x1a.\n\x0cOffsetsEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"6\n\x0cPartitionEnd\x12\x11\n\tpartition\x18\x01 \x01(\x05\x12\x13\n\x0bnext_offset\x18\x02 \x01(\x03\"\x1f\n\x0eSnapshotQueued\x12\r\n\x05place\x18\x01 \x01(\x05\"\xf6\x03\n\x11SubscribeResponse\x12/\n\nconnection\x18\x01 \x01(\x0b\x32\x19.roadroller.v1.ConnectionH\x00\x12-\n\x07message\x18\x02 \x01(\x0b\x32\x1a.roadroller.v1.RoadMessageH\x00\x12-\n\trebalance\x18\x03 \x01(\x0b\x32\x18.roadroller.v1.RebalanceH\x00\x12\x38\n\x0f\x63ommit_response\x18\x04 \x01(\x0b\x32\x1d.roadroller.v1.CommitResponseH\x00\x12<\n\x11snapshot_complete\x18\x05 \x01(\x0b\x32\x1f.roadroller.v1.SnapshotCompleteH\x00\x12\x31\n\x05\x65rror\x18\x06 \x01(\x0b\x32 .roadroller.v1.SubscriptionErrorH\x00\x12\x38\n\x0fsnapshot_queued\x18\x07 \x01(\x0b\x32\x1d.roadroller.v1.SnapshotQueuedH\x00\x12\x34\n\rpartition_end\x18\x08 \x01(\x0b\x32\x1b.roadroller.v1.PartitionEndH\x00\x12/\n\x08messages\x18\t \x01(\x0b\x32\x1b.roadroller.v1.RoadMessagesH\x00\x42\x06\n\x04kind\"<\n\x0cRoadMessages\x12,\n\x08messages\x18\x01 \x03(\x0b\x32\x1a.roadroller.v1.RoadMessage\"9\n\nConnection\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63onsumer_group\x18\x02 \x01(\t\"\xb1\x02\n\x0bRoadMessage\x12\x11\n\tpartition\x18\x01 \x01(\x05\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12-\n\ttimestamp\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0eschema_version\x18\x04 \x01(\x05\x12\x10\n\x03key\x18\x05 \x01(\tH\x00\x88\x01\x01\x12\x14\n\x07payload\x18\x06 \x01(\tH\x01\x88\x01\x01\x12\x18\n\x0btraceparent\x18\x07 \x01(\tH\x02\x88\x01\x01\x12\x17\n\ntracestate\x18\x08 \x01(\tH\x03\x88\x01\x01\x12\x19\n\x0cresume_token\x18\t \x01(\tH\x04\x88\x01\x01\x42\x06\n\x04_keyB\n\n\x08_payloadB\x0e\n\x0c_traceparentB\r\n\x0b_tracestateB\x0f\n\r_resume_token\"\x1f\n\tRebalance\x12\x12\n\npartitions\x18\x01 \x03(\x05\"H\n\x0e\x43ommitResponse\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x0f\n\x07success\x18\x02 \x01(\x08\x12\r\n\x05\x65rror\x18\x03 \x01(\t\"\x81\x01\n\x10SnapshotComplete\x12=\n\x07offsets\x18\x01 \x03(\x0b\x32,.roadroller.v1.SnapshotComplete.OffsetsEntry\x1a.\n\x0cOffsetsEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"#\n\x11SubscriptionError\x12\x0e\n\x06reason\x18\x01 \x01(\t*o\n\x0fInitialPosition\x12 \n\x1cINITIAL_POSITION_UNSPECIFIED\x10\x00\x12\x1d\n\x19INITIAL_POSITION_EARLIEST\x10\x01\x12\x1b\n\x17INITIAL_POSITION_LATEST\x10\x02*r\n\x10SubscriptionMode\x12!\n\x1dSUBSCRIPTION_MODE_UNSPECIFIED\x10\x00\x12\x1b\n\x17SUBSCRIPTION_MODE_GROUP\x10\x01\x12\x1e\n\x1aSUBSCRIPTION_MODE_SNAPSHOT\x10\x02*a\n\x0cSeekBoundary\x12\x1d\n\x19SEEK_BOUNDARY_UNSPECIFIED\x10\x00\x12\x1b\n\x17SEEK_BOUNDARY_BEGINNING\x10\x01\x12\x15\n\x11SEEK_BOUNDARY_END\x10\x02\x32\x64\n\x0eOfframpService\x12R\n\tSubscribe\x12\x1f.roadroller.v1.SubscribeRequest\x1a .roadroller.v1.SubscribeResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,50 +39,52 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PARTITIONOFFSETS_OFFSETSENTRY']._serialized_options = b'8\001'
   _globals['_SNAPSHOTCOMPLETE_OFFSETSENTRY']._loaded_options = None
   _globals['_SNAPSHOTCOMPLETE_OFFSETSENTRY']._serialized_options = b'8\001'
-  _globals['_INITIALPOSITION']._serialized_start=2345
-  _globals['_INITIALPOSITION']._serialized_end=2456
-  _globals['_SUBSCRIPTIONMODE']._serialized_start=2458
-  _globals['_SUBSCRIPTIONMODE']._serialized_end=2572
-  _globals['_SEEKBOUNDARY']._serialized_start=2574
-  _globals['_SEEKBOUNDARY']._serialized_end=2671
+  _globals['_INITIALPOSITION']._serialized_start=2480
+  _globals['_INITIALPOSITION']._serialized_end=2591
+  _globals['_SUBSCRIPTIONMODE']._serialized_start=2593
+  _globals['_SUBSCRIPTIONMODE']._serialized_end=2707
+  _globals['_SEEKBOUNDARY']._serialized_start=2709
+  _globals['_SEEKBOUNDARY']._serialized_end=2806
   _globals['_SUBSCRIBEREQUEST']._serialized_start=107
   _globals['_SUBSCRIBEREQUEST']._serialized_end=377
   _globals['_STARTSUBSCRIPTION']._serialized_start=380
-  _globals['_STARTSUBSCRIPTION']._serialized_end=648
-  _globals['_REQUESTMESSAGES']._serialized_start=650
-  _globals['_REQUESTMESSAGES']._serialized_end=682
-  _globals['_CANCELMESSAGES']._serialized_start=684
-  _globals['_CANCELMESSAGES']._serialized_end=700
-  _globals['_COMMITOFFSETS']._serialized_start=703
-  _globals['_COMMITOFFSETS']._serialized_end=850
-  _globals['_COMMITOFFSETS_OFFSETSENTRY']._serialized_start=804
-  _globals['_COMMITOFFSETS_OFFSETSENTRY']._serialized_end=850
-  _globals['_SEEKPOSITION']._serialized_start=853
-  _globals['_SEEKPOSITION']._serialized_end=1023
-  _globals['_PARTITIONOFFSETS']._serialized_start=1026
-  _globals['_PARTITIONOFFSETS']._serialized_end=1155
-  _globals['_PARTITIONOFFSETS_OFFSETSENTRY']._serialized_start=804
-  _globals['_PARTITIONOFFSETS_OFFSETSENTRY']._serialized_end=850
-  _globals['_PARTITIONEND']._serialized_start=1157
-  _globals['_PARTITIONEND']._serialized_end=1211
-  _globals['_SNAPSHOTQUEUED']._serialized_start=1213
-  _globals['_SNAPSHOTQUEUED']._serialized_end=1244
-  _globals['_SUBSCRIBERESPONSE']._serialized_start=1247
-  _globals['_SUBSCRIBERESPONSE']._serialized_end=1700
-  _globals['_CONNECTION']._serialized_start=1702
-  _globals['_CONNECTION']._serialized_end=1759
-  _globals['_ROADMESSAGE']._serialized_start=1762
-  _globals['_ROADMESSAGE']._serialized_end=2067
-  _globals['_REBALANCE']._serialized_start=2069
-  _globals['_REBALANCE']._serialized_end=2100
-  _globals['_COMMITRESPONSE']._serialized_start=2102
-  _globals['_COMMITRESPONSE']._serialized_end=2174
-  _globals['_SNAPSHOTCOMPLETE']._serialized_start=2177
-  _globals['_SNAPSHOTCOMPLETE']._serialized_end=2306
-  _globals['_SNAPSHOTCOMPLETE_OFFSETSENTRY']._serialized_start=804
-  _globals['_SNAPSHOTCOMPLETE_OFFSETSENTRY']._serialized_end=850
-  _globals['_SUBSCRIPTIONERROR']._serialized_start=2308
-  _globals['_SUBSCRIPTIONERROR']._serialized_end=2343
-  _globals['_OFFRAMPSERVICE']._serialized_start=2673
-  _globals['_OFFRAMPSERVICE']._serialized_end=2773
+  _globals['_STARTSUBSCRIPTION']._serialized_end=672
+  _globals['_REQUESTMESSAGES']._serialized_start=674
+  _globals['_REQUESTMESSAGES']._serialized_end=706
+  _globals['_CANCELMESSAGES']._serialized_start=708
+  _globals['_CANCELMESSAGES']._serialized_end=724
+  _globals['_COMMITOFFSETS']._serialized_start=727
+  _globals['_COMMITOFFSETS']._serialized_end=874
+  _globals['_COMMITOFFSETS_OFFSETSENTRY']._serialized_start=828
+  _globals['_COMMITOFFSETS_OFFSETSENTRY']._serialized_end=874
+  _globals['_SEEKPOSITION']._serialized_start=877
+  _globals['_SEEKPOSITION']._serialized_end=1047
+  _globals['_PARTITIONOFFSETS']._serialized_start=1050
+  _globals['_PARTITIONOFFSETS']._serialized_end=1179
+  _globals['_PARTITIONOFFSETS_OFFSETSENTRY']._serialized_start=828
+  _globals['_PARTITIONOFFSETS_OFFSETSENTRY']._serialized_end=874
+  _globals['_PARTITIONEND']._serialized_start=1181
+  _globals['_PARTITIONEND']._serialized_end=1235
+  _globals['_SNAPSHOTQUEUED']._serialized_start=1237
+  _globals['_SNAPSHOTQUEUED']._serialized_end=1268
+  _globals['_SUBSCRIBERESPONSE']._serialized_start=1271
+  _globals['_SUBSCRIBERESPONSE']._serialized_end=1773
+  _globals['_ROADMESSAGES']._serialized_start=1775
+  _globals['_ROADMESSAGES']._serialized_end=1835
+  _globals['_CONNECTION']._serialized_start=1837
+  _globals['_CONNECTION']._serialized_end=1894
+  _globals['_ROADMESSAGE']._serialized_start=1897
+  _globals['_ROADMESSAGE']._serialized_end=2202
+  _globals['_REBALANCE']._serialized_start=2204
+  _globals['_REBALANCE']._serialized_end=2235
+  _globals['_COMMITRESPONSE']._serialized_start=2237
+  _globals['_COMMITRESPONSE']._serialized_end=2309
+  _globals['_SNAPSHOTCOMPLETE']._serialized_start=2312
+  _globals['_SNAPSHOTCOMPLETE']._serialized_end=2441
+  _globals['_SNAPSHOTCOMPLETE_OFFSETSENTRY']._serialized_start=828
+  _globals['_SNAPSHOTCOMPLETE_OFFSETSENTRY']._serialized_end=874
+  _globals['_SUBSCRIPTIONERROR']._serialized_start=2443
+  _globals['_SUBSCRIPTIONERROR']._serialized_end=2478
+  _globals['_OFFRAMPSERVICE']._serialized_start=2808
+  _globals['_OFFRAMPSERVICE']._serialized_end=2908
 # @@protoc_insertion_point(module_scope)

@@ -53,7 +53,7 @@ class SubscribeRequest(_message.Message):
     def __init__(self, start: _Optional[_Union[StartSubscription, _Mapping]] = ..., request: _Optional[_Union[RequestMessages, _Mapping]] = ..., cancel: _Optional[_Union[CancelMessages, _Mapping]] = ..., commit: _Optional[_Union[CommitOffsets, _Mapping]] = ..., seek: _Optional[_Union[SeekPosition, _Mapping]] = ...) -> None: ...
 
 class StartSubscription(_message.Message):
-    __slots__ = ("road", "stream", "initial_position", "mode", "grants", "initial_credit", "report_partition_end", "resume_token")
+    __slots__ = ("road", "stream", "initial_position", "mode", "grants", "initial_credit", "report_partition_end", "resume_token", "batch_messages")
     ROAD_FIELD_NUMBER: _ClassVar[int]
     STREAM_FIELD_NUMBER: _ClassVar[int]
     INITIAL_POSITION_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +62,7 @@ class StartSubscription(_message.Message):
     INITIAL_CREDIT_FIELD_NUMBER: _ClassVar[int]
     REPORT_PARTITION_END_FIELD_NUMBER: _ClassVar[int]
     RESUME_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    BATCH_MESSAGES_FIELD_NUMBER: _ClassVar[int]
     road: str
     stream: str
     initial_position: InitialPosition
@@ -70,7 +71,8 @@ class StartSubscription(_message.Message):
     initial_credit: int
     report_partition_end: bool
     resume_token: str
-    def __init__(self, road: _Optional[str] = ..., stream: _Optional[str] = ..., initial_position: _Optional[_Union[InitialPosition, str]] = ..., mode: _Optional[_Union[SubscriptionMode, str]] = ..., grants: _Optional[_Iterable[_Union[_roads_pb2.Grant, str]]] = ..., initial_credit: _Optional[int] = ..., report_partition_end: _Optional[bool] = ..., resume_token: _Optional[str] = ...) -> None: ...
+    batch_messages: bool
+    def __init__(self, road: _Optional[str] = ..., stream: _Optional[str] = ..., initial_position: _Optional[_Union[InitialPosition, str]] = ..., mode: _Optional[_Union[SubscriptionMode, str]] = ..., grants: _Optional[_Iterable[_Union[_roads_pb2.Grant, str]]] = ..., initial_credit: _Optional[int] = ..., report_partition_end: _Optional[bool] = ..., resume_token: _Optional[str] = ..., batch_messages: _Optional[bool] = ...) -> None: ...
 
 class RequestMessages(_message.Message):
     __slots__ = ("count",)
@@ -135,7 +137,7 @@ class SnapshotQueued(_message.Message):
     def __init__(self, place: _Optional[int] = ...) -> None: ...
 
 class SubscribeResponse(_message.Message):
-    __slots__ = ("connection", "message", "rebalance", "commit_response", "snapshot_complete", "error", "snapshot_queued", "partition_end")
+    __slots__ = ("connection", "message", "rebalance", "commit_response", "snapshot_complete", "error", "snapshot_queued", "partition_end", "messages")
     CONNECTION_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     REBALANCE_FIELD_NUMBER: _ClassVar[int]
@@ -144,6 +146,7 @@ class SubscribeResponse(_message.Message):
     ERROR_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_QUEUED_FIELD_NUMBER: _ClassVar[int]
     PARTITION_END_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
     connection: Connection
     message: RoadMessage
     rebalance: Rebalance
@@ -152,7 +155,14 @@ class SubscribeResponse(_message.Message):
     error: SubscriptionError
     snapshot_queued: SnapshotQueued
     partition_end: PartitionEnd
-    def __init__(self, connection: _Optional[_Union[Connection, _Mapping]] = ..., message: _Optional[_Union[RoadMessage, _Mapping]] = ..., rebalance: _Optional[_Union[Rebalance, _Mapping]] = ..., commit_response: _Optional[_Union[CommitResponse, _Mapping]] = ..., snapshot_complete: _Optional[_Union[SnapshotComplete, _Mapping]] = ..., error: _Optional[_Union[SubscriptionError, _Mapping]] = ..., snapshot_queued: _Optional[_Union[SnapshotQueued, _Mapping]] = ..., partition_end: _Optional[_Union[PartitionEnd, _Mapping]] = ...) -> None: ...
+    messages: RoadMessages
+    def __init__(self, connection: _Optional[_Union[Connection, _Mapping]] = ..., message: _Optional[_Union[RoadMessage, _Mapping]] = ..., rebalance: _Optional[_Union[Rebalance, _Mapping]] = ..., commit_response: _Optional[_Union[CommitResponse, _Mapping]] = ..., snapshot_complete: _Optional[_Union[SnapshotComplete, _Mapping]] = ..., error: _Optional[_Union[SubscriptionError, _Mapping]] = ..., snapshot_queued: _Optional[_Union[SnapshotQueued, _Mapping]] = ..., partition_end: _Optional[_Union[PartitionEnd, _Mapping]] = ..., messages: _Optional[_Union[RoadMessages, _Mapping]] = ...) -> None: ...
+
+class RoadMessages(_message.Message):
+    __slots__ = ("messages",)
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    messages: _containers.RepeatedCompositeFieldContainer[RoadMessage]
+    def __init__(self, messages: _Optional[_Iterable[_Union[RoadMessage, _Mapping]]] = ...) -> None: ...
 
 class Connection(_message.Message):
     __slots__ = ("instance_id", "consumer_group")
