@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::{CompiledSchema, SchemaProblem, compile};
+use super::{CompiledSchema, SchemaProblem, compile_stored};
 use crate::roads::{Road, SchemaVersion};
 
 /// Compiled schema versions by (road, version, creation time). The creation
@@ -42,7 +42,7 @@ impl SchemaCache {
             return Ok(found.clone());
         }
         // Compiled outside the lock: it can take a while for a large schema.
-        let compiled = Arc::new(compile(&schema.schema)?);
+        let compiled = Arc::new(compile_stored(&schema.schema)?);
         let mut map = self.compiled.lock().expect("cache lock");
         if map.len() >= CAPACITY {
             map.clear();

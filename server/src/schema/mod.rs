@@ -9,7 +9,7 @@ mod pii;
 
 use std::sync::Arc;
 
-use jsonschema::{Draft, Validator};
+use jsonschema::{Draft, PatternOptions, Validator};
 use serde_json::Value;
 
 pub use cache::SchemaCache;
@@ -53,17 +53,65 @@ impl std::fmt::Debug for CompiledSchema {
     }
 }
 
+/// How `pattern`, `patternProperties` and the like are run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Patterns {
+    /// A linear-time engine (no back-references, no look-around): a
+    /// record's validation costs time in proportion to its size whatever the
+    /// pattern, so no producer can stall the others. Every new version is
+    /// compiled so.
+    Linear,
+    /// Backtracking allowed, but each match is cut off after
+    /// [`BACKTRACK_BUDGET`] steps and the value refused. Only for versions
+    /// stored before patterns had to be linear, which must keep working.
+    Budgeted,
+}
+
+/// Backtracking steps one match may take under [`Patterns::Budgeted`]:
+/// about a millisecond of work.
+pub const BACKTRACK_BUDGET: usize = 10_000;
+
 /// Parses and compiles schema text, and checks the rules that hold for any
 /// single version: the draft is supported, the root describes an object,
-/// the reserved property is absent, PII marks sit on string properties.
+/// the reserved property is absent, PII marks sit on string properties,
+/// patterns run in linear time.
 pub fn compile(text: &str) -> Result<CompiledSchema, Vec<SchemaProblem>> {
+    compile_with(text, Patterns::Linear)
+}
+
+/// A stored version: compiled as [`compile`] does when it can, else with
+/// its backtracking patterns under the budget.
+pub fn compile_stored(text: &str) -> Result<CompiledSchema, Vec<SchemaProblem>> {
+    compile(text).or_else(|problems| match compile_with(text, Patterns::Budgeted) {
+        Ok(compiled) => Ok(compiled),
+        Err(_) => Err(problems),
+    })
+}
+
+fn compile_with(text: &str, patterns: Patterns) -> Result<CompiledSchema, Vec<SchemaProblem>> {
     let document: Value =
         serde_json::from_str(text).map_err(|e| vec![problem("", format!("is not JSON: {e}"))])?;
     let draft = draft_of(&document).map_err(|p| vec![p])?;
-    let validator = jsonschema::options()
-        .with_draft(draft)
-        .build(&document)
-        .map_err(|e| vec![problem(e.schema_path().as_str(), format!("does not compile: {e}"))])?;
+    let options = jsonschema::options().with_draft(draft);
+    let built = match patterns {
+        Patterns::Linear => options.with_pattern_options(PatternOptions::regex()).build(&document),
+        Patterns::Budgeted => options
+            .with_pattern_options(PatternOptions::fancy_regex().backtrack_limit(BACKTRACK_BUDGET))
+            .build(&document),
+    };
+    let validator = built.map_err(|e| {
+        let at = e.schema_path().as_str().to_string();
+        if patterns == Patterns::Linear && needs_backtracking(draft, &document) {
+            vec![problem(
+                at,
+                "needs backtracking (a back-reference or a look-around), which could let one \
+                 record stall validation; patterns run on a linear-time engine, so write it \
+                 without them",
+            )]
+        } else {
+            vec![problem(at, format!("does not compile: {e}"))]
+        }
+    })?;
 
     let mut problems = Vec::new();
     if !describes_object(&document) {
@@ -107,6 +155,16 @@ fn draft_of(document: &Value) -> Result<Draft, SchemaProblem> {
             ),
         )),
     }
+}
+
+/// Whether a schema that the linear engine refused compiles with
+/// backtracking: then a pattern, not the schema, is at fault.
+fn needs_backtracking(draft: Draft, document: &Value) -> bool {
+    jsonschema::options()
+        .with_draft(draft)
+        .with_pattern_options(PatternOptions::fancy_regex())
+        .build(document)
+        .is_ok()
 }
 
 fn describes_object(document: &Value) -> bool {
@@ -162,6 +220,36 @@ mod tests {
         assert!(p[0].contains("does not compile"), "{p:?}");
         let p = problems(json!({"type": "object", "pattern": "("}));
         assert!(p[0].contains("does not compile"), "{p:?}");
+    }
+
+    #[test]
+    fn patterns_that_need_backtracking_are_refused_with_the_reason() {
+        for pattern in [r"^(a)\1$", r"^(?=a)a", r"(?<!x)y", r"^(\w+)\s\1$"] {
+            let schema = json!({"type": "object", "properties": {"a": {"pattern": pattern}}});
+            let p = compile(&schema.to_string()).expect_err(pattern);
+            assert_eq!(p.len(), 1, "{p:?}");
+            assert_eq!(p[0].pointer, "/properties/a/pattern", "{pattern}");
+            assert!(p[0].problem.starts_with("needs backtracking"), "{pattern}: {p:?}");
+        }
+        // Nested quantifiers are fine on a linear engine.
+        let nested = json!({"type": "object", "properties": {"a": {"pattern": "^(a+)+$"}}});
+        let compiled = compile(&nested.to_string()).expect("linear");
+        // A backtracking engine would take 2^40 steps on this.
+        let hostile = json!({"a": format!("{}b", "a".repeat(40))});
+        assert!(!compiled.validator.is_valid(&hostile));
+    }
+
+    #[test]
+    fn a_stored_backtracking_pattern_still_works_under_its_budget() {
+        let schema =
+            json!({"type": "object", "properties": {"a": {"pattern": r"^(?:a|(?=a)a)*$"}}});
+        assert!(compile(&schema.to_string()).is_err());
+        let compiled = compile_stored(&schema.to_string()).expect("stored versions keep working");
+        assert!(compiled.validator.is_valid(&json!({"a": "aaa"})));
+        // 2^40 ways to fail on a backtracking engine; cut off by the budget
+        // and refused, not run to the end.
+        let hostile = json!({"a": format!("{}b", "a".repeat(40))});
+        assert!(!compiled.validator.is_valid(&hostile));
     }
 
     #[test]
