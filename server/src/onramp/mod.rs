@@ -4,6 +4,7 @@
 
 mod error;
 pub mod grpc;
+mod json;
 mod record;
 mod stream;
 
@@ -199,8 +200,24 @@ impl Onramp {
         let topic = format!("{}{road_name}", self.topic_prefix);
         // Enqueued one after another, so records keep their order per
         // partition; acknowledged as a batch.
-        let prepared: Vec<Result<Prepared, Rejection>> =
-            records.into_iter().map(|r| record::prepare(r, &target)).collect();
+        let request_bytes: usize = records.iter().map(|r| r.size() as usize).sum();
+        let prepare_all = || {
+            let mut prepared: Vec<Result<Prepared, Rejection>> =
+                records.into_iter().map(|r| record::prepare(r, &target)).collect();
+            let rejections = prepared.iter_mut().filter_map(|p| p.as_mut().err());
+            record::fit_violations(rejections, request_bytes.max(MIN_DETAIL_BUDGET));
+            prepared
+        };
+        // Validation is linear in the records' size (patterns included), but
+        // a large request still takes milliseconds: off the worker, so that
+        // the calls queued behind it move to another.
+        let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
+            == tokio::runtime::RuntimeFlavor::MultiThread;
+        let prepared = if multi_thread && request_bytes > VALIDATE_IN_PLACE_BYTES {
+            tokio::task::block_in_place(prepare_all)
+        } else {
+            prepare_all()
+        };
         let sending = prepared.iter().filter(|p| p.is_ok()).count();
         // With tracing on, the records carry the send span's context, so
         // their consumers link to this batch; else the caller's, as sent.
@@ -300,6 +317,12 @@ impl Onramp {
         Ok(outcomes)
     }
 }
+
+/// Rejection details an answer carries whatever the size of its request.
+const MIN_DETAIL_BUDGET: usize = 64 * 1024;
+
+/// Requests larger than this are validated off the async worker.
+const VALIDATE_IN_PLACE_BYTES: usize = 64 * 1024;
 
 fn headers(schema_version: u32, trace: &TraceContext) -> OwnedHeaders {
     let version = schema_version.to_string();

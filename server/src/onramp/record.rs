@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use super::json;
 use crate::error::Code;
 use crate::roads::{Road, RoadType};
 use crate::schema::CompiledSchema;
@@ -52,6 +53,12 @@ pub struct Violation {
 
 /// Violations reported per record; the count says how many there were.
 pub const MAX_VIOLATIONS: usize = 20;
+
+/// Longest violation message, in bytes. A message names the failing value,
+/// which can be most of a megabyte; past this it says "the value" instead,
+/// and is cut if still too long, so that an answer stays small beside its
+/// request.
+pub const MAX_MESSAGE_BYTES: usize = 240;
 
 /// At most this many bytes in a COMPACTED road's key.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -110,8 +117,10 @@ pub fn prepare(record: Record, target: &Target<'_>) -> Result<Prepared, Rejectio
             RoadType::Stream => Err(invalid("payload: is required on a STREAM road".into())),
         };
     };
-    let document: Value = serde_json::from_str(&payload)
-        .map_err(|e| invalid(format!("payload: is not JSON: {e}")))?;
+    let document = json::parse(&payload).map_err(|e| match e {
+        json::Invalid::Syntax(e) => invalid(format!("payload: is not JSON: {e}")),
+        json::Invalid::DuplicateKey(pointer) => duplicate_key(pointer),
+    })?;
     if !document.is_object() {
         return Err(invalid(format!("payload: must be a JSON object, not {}", kind_of(&document))));
     }
@@ -122,6 +131,22 @@ pub fn prepare(record: Record, target: &Target<'_>) -> Result<Prepared, Rejectio
         (None, None) => None,
     };
     Ok(Prepared { key, payload: Some(payload) })
+}
+
+/// A duplicate key, reported as a violation so that clients find its
+/// pointer where they find every other.
+fn duplicate_key(pointer: String) -> Rejection {
+    Rejection {
+        code: Code::InvalidArgument,
+        message: format!("payload: {pointer}: the key appears twice in its object"),
+        violations: vec![Violation {
+            pointer,
+            keyword: "duplicateKey".into(),
+            schema_pointer: String::new(),
+            message: "the key appears twice in its object".into(),
+        }],
+        violation_count: 1,
+    }
 }
 
 fn check_schema(document: &Value, target: &Target<'_>) -> Result<(), Rejection> {
@@ -138,7 +163,7 @@ fn check_schema(document: &Value, target: &Target<'_>) -> Result<(), Rejection> 
                 pointer: error.instance_path().as_str().to_string(),
                 keyword: error.kind().keyword().to_string(),
                 schema_pointer: error.schema_path().as_str().to_string(),
-                message: error.to_string(),
+                message: bounded_message(&error),
             });
         }
     }
@@ -153,6 +178,45 @@ fn check_schema(document: &Value, target: &Target<'_>) -> Result<(), Rejection> 
         violations,
         violation_count: count,
     })
+}
+
+fn bounded_message(error: &jsonschema::ValidationError<'_>) -> String {
+    let message = error.to_string();
+    if message.len() <= MAX_MESSAGE_BYTES {
+        return message;
+    }
+    truncate(error.masked_with("the value").to_string(), MAX_MESSAGE_BYTES)
+}
+
+/// `text` cut to at most `max` bytes at a character boundary, marked `…`.
+pub fn truncate(mut text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push('…');
+    text
+}
+
+/// Keeps the violations of rejections while their messages fit in
+/// `budget` bytes; later rejections keep their message and count only.
+/// Bounds an answer by its request's size, whatever the records hold.
+pub fn fit_violations<'a>(rejections: impl Iterator<Item = &'a mut Rejection>, budget: usize) {
+    let mut used = 0;
+    for rejection in rejections {
+        used += rejection.message.len();
+        for violation in &rejection.violations {
+            used +=
+                violation.message.len() + violation.pointer.len() + violation.schema_pointer.len();
+        }
+        if used > budget {
+            rejection.violations.clear();
+        }
+    }
 }
 
 fn kind_of(value: &Value) -> &'static str {
@@ -247,6 +311,57 @@ mod tests {
         found.sort();
         assert_eq!(found, [("/id", "type"), ("/name", "maxLength")]);
         assert!(err.message.starts_with("payload: fails schema version 3: "), "{}", err.message);
+    }
+
+    #[test]
+    fn a_duplicate_key_is_refused_with_its_pointer() {
+        // The last "id" is valid, the first is not: a reader keeping the
+        // first would see a value no schema checked.
+        let err = prepare_on(&test_road("s"), record(None, Some(r#"{"id":"x","id":1}"#)))
+            .expect_err("duplicate");
+        assert_eq!(err.code, Code::InvalidArgument);
+        assert_eq!(err.message, "payload: /id: the key appears twice in its object");
+        assert_eq!(err.violations[0].pointer, "/id");
+        assert_eq!(err.violations[0].keyword, "duplicateKey");
+    }
+
+    #[test]
+    fn a_long_value_is_not_echoed_back() {
+        let long = "y".repeat(100_000);
+        let payload = json!({"id": 1, "name": long}).to_string();
+        let road = test_road("s");
+        let schema = schema();
+        let target = Target {
+            road: &road,
+            schema: &schema,
+            schema_version: 1,
+            partition_path: None,
+            max_record_bytes: 1 << 20,
+        };
+        let err = prepare(record(None, Some(&payload)), &target).expect_err("too long");
+        assert!(err.message.len() < 2 * MAX_MESSAGE_BYTES, "{}", err.message.len());
+        assert!(err.message.contains("the value"), "{}", err.message);
+        assert_eq!(err.violations[0].pointer, "/name");
+        assert!(err.violations[0].message.len() <= MAX_MESSAGE_BYTES);
+    }
+
+    #[test]
+    fn violations_beyond_the_budget_keep_message_and_count_only() {
+        let bad = record(None, Some(r#"{"id":"x","name":"long"}"#));
+        let mut rejections: Vec<Rejection> = (0..100)
+            .map(|_| prepare_on(&test_road("s"), bad.clone()).expect_err("invalid"))
+            .collect();
+        fit_violations(rejections.iter_mut(), 1_000);
+        let detailed = rejections.iter().filter(|r| !r.violations.is_empty()).count();
+        assert!(detailed > 0 && detailed < 100, "{detailed}");
+        assert!(rejections.iter().all(|r| r.violation_count == 2));
+        assert!(rejections[99].violations.is_empty());
+    }
+
+    #[test]
+    fn truncation_keeps_characters_whole() {
+        assert_eq!(truncate("ééé".into(), 5), "é…");
+        assert_eq!(truncate("abc".into(), 5), "abc");
     }
 
     #[test]
