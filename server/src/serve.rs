@@ -250,6 +250,7 @@ pub async fn run(
     // Health and reflection answer anyone (probes, grpcurl); the road
     // services know their caller.
     let router = tonic::transport::Server::builder()
+        .layer(crate::grpc::decoding::CallerCodesLayer)
         .add_service(health_service.clone())
         .add_service(Measured::new(
             gate.service(PaverServiceServer::new(PaverGrpc::new(paver))),

@@ -1,6 +1,8 @@
 //! What every tonic adapter shares: turning domain error reports into gRPC
 //! statuses with `google.rpc` details.
 
+pub mod decoding;
+
 use std::collections::HashMap;
 
 use tonic::Status;
@@ -50,6 +52,7 @@ fn code(code: Code) -> tonic::Code {
         Code::FailedPrecondition => tonic::Code::FailedPrecondition,
         Code::Aborted => tonic::Code::Aborted,
         Code::ResourceExhausted => tonic::Code::ResourceExhausted,
+        Code::DeadlineExceeded => tonic::Code::DeadlineExceeded,
         Code::PermissionDenied => tonic::Code::PermissionDenied,
         Code::Unauthenticated => tonic::Code::Unauthenticated,
         Code::Unavailable => tonic::Code::Unavailable,

@@ -13,6 +13,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::{Batch, Onramp, OnrampError, Outcome, Record, StreamItem, TraceContext};
 use crate::auth::grpc::caller;
+use crate::grpc::decoding::caller_status;
 use crate::grpc::{code_number, status};
 
 /// The tonic service. `draining` ends open streams at shutdown.
@@ -104,7 +105,7 @@ impl OnrampService for OnrampGrpc {
         let trace = trace_context(&request);
         let caller = caller(&request);
         let batches = request.into_inner().map(|message| {
-            message.map(|m| Batch {
+            message.map_err(caller_status).map(|m| Batch {
                 encoded_bytes: m.encoded_len(),
                 sequence: m.sequence,
                 road: m.road,
