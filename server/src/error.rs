@@ -12,6 +12,7 @@ pub enum Code {
     FailedPrecondition,
     Aborted,
     ResourceExhausted,
+    DeadlineExceeded,
     PermissionDenied,
     Unauthenticated,
     Unavailable,

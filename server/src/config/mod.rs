@@ -331,7 +331,11 @@ fn offramp(r: &Resolved) -> Result<OfframpSettings, ConfigError> {
         }
         Ok(d)
     })?;
-    Ok(OfframpSettings { session_timeout, max_poll_interval })
+    let start_timeout = parse(r.get("offramp.start_timeout"), positive_duration)?;
+    let max_subscriptions = parse(r.get("offramp.max_subscriptions"), |s| {
+        if s == "auto" { Ok(None) } else { count(s).map(Some).map_err(|e| format!("{e}, or auto")) }
+    })?;
+    Ok(OfframpSettings { session_timeout, max_poll_interval, start_timeout, max_subscriptions })
 }
 
 fn quotas(r: &Resolved) -> Result<crate::quotas::QuotaSettings, ConfigError> {

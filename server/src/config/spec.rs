@@ -184,6 +184,18 @@ pub const SETTINGS: &[Spec] = &[
         "How long a subscription may go without polling Kafka (subscribers without credit still poll)",
     ),
     spec(
+        "offramp.start_timeout",
+        "10s",
+        "DURATION",
+        "How long a Subscribe stream may stay open without sending start",
+    ),
+    spec(
+        "offramp.max_subscriptions",
+        "auto",
+        "N|auto",
+        "Subscriptions open at once on this instance (auto: what the open-file limit allows, about 8 descriptors each)",
+    ),
+    spec(
         "tables.max_wait",
         "30s",
         "DURATION",

@@ -26,6 +26,13 @@ pub enum OfframpError {
     Unauthenticated(crate::auth::Unauthenticated),
     #[error("{0}")]
     Quota(crate::quotas::QuotaError),
+    #[error(
+        "this instance serves at most {0} subscriptions at once (offramp.max_subscriptions); \
+         subscribe through another instance or retry later"
+    )]
+    TooManySubscriptions(usize),
+    #[error("no start message within {0:?} of opening the stream; send start first")]
+    NoStart(std::time::Duration),
     /// The subscriber went away; nothing is left to tell.
     #[error("the subscriber left")]
     SubscriberGone,
@@ -61,6 +68,18 @@ impl Reportable for OfframpError {
             OfframpError::Denied(d) => d.report(),
             OfframpError::Unauthenticated(u) => u.report(),
             OfframpError::Quota(q) => q.report(),
+            OfframpError::TooManySubscriptions(_) => {
+                let mut report = ErrorReport::new(
+                    Code::ResourceExhausted,
+                    "TOO_MANY_SUBSCRIPTIONS",
+                    self.to_string(),
+                );
+                report.retry_after = Some(std::time::Duration::from_secs(1));
+                report
+            }
+            OfframpError::NoStart(_) => {
+                ErrorReport::new(Code::DeadlineExceeded, "NO_START", self.to_string())
+            }
             OfframpError::SubscriberGone => {
                 ErrorReport::new(Code::Internal, "SUBSCRIBER_GONE", self.to_string())
             }

@@ -13,6 +13,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::{Command, Event, InitialPosition, Mode, Offramp, OfframpError, SeekTo, Start};
 use crate::auth::grpc::caller;
+use crate::grpc::decoding::caller_status;
 use crate::grpc::status;
 use crate::paver::grpc::{grant, timestamp};
 
@@ -220,7 +221,12 @@ impl OfframpService for OfframpGrpc {
         use pb::subscribe_request::Kind;
         let caller = caller(&request);
         let mut inbound = request.into_inner();
-        let first = inbound.message().await?;
+        // A stream that never starts would hold its connection forever.
+        let within = self.offramp.settings().start_timeout;
+        let first = tokio::time::timeout(within, inbound.message())
+            .await
+            .map_err(|_| status(&OfframpError::NoStart(within)))?
+            .map_err(caller_status)?;
         let (start, batch_messages) = match first.and_then(|m| m.kind) {
             Some(Kind::Start(s)) => {
                 let batch = s.batch_messages;

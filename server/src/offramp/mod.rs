@@ -9,6 +9,7 @@ pub mod grpc;
 mod held;
 mod render;
 mod session;
+mod slots;
 mod snapshot;
 mod snapshot_view;
 
@@ -42,6 +43,11 @@ pub struct OfframpSettings {
     /// How long a member may go without polling; a subscriber without credit
     /// keeps polling, so this only catches a wedged server.
     pub max_poll_interval: Duration,
+    /// How long a Subscribe stream may stay open without sending start.
+    pub start_timeout: Duration,
+    /// Subscriptions open at once on this instance; `None` fits them to
+    /// the process's file descriptors.
+    pub max_subscriptions: Option<usize>,
 }
 
 /// How a subscription reads.
@@ -154,6 +160,7 @@ pub struct Offramp {
     telemetry: crate::telemetry::Telemetry,
     /// Materialized roads' views, which SNAPSHOTs are served from.
     tables: crate::tables::Tables,
+    slots: slots::Slots,
 }
 
 /// Batches of events waiting for the subscriber; credit bounds messages
@@ -175,7 +182,12 @@ impl Offramp {
         telemetry: crate::telemetry::Telemetry,
         tables: crate::tables::Tables,
     ) -> Self {
+        let slots = slots::Slots::new(
+            settings.max_subscriptions.unwrap_or_else(slots::fitting_descriptors),
+        );
+        tracing::debug!(max = slots.max(), "subscriptions per instance");
         Self {
+            slots,
             kafka,
             registry,
             board,
@@ -188,6 +200,10 @@ impl Offramp {
             telemetry,
             tables,
         }
+    }
+
+    pub fn settings(&self) -> &OfframpSettings {
+        &self.settings
     }
 
     /// Opens a subscription. Its events come in batches on the returned
@@ -242,6 +258,7 @@ impl Offramp {
         let credit = Credit::new(start.initial_credit).map_err(|e| {
             OfframpError::InvalidStart(vec![FieldViolation::new("start.initial_credit", e)])
         })?;
+        let slot = self.slots.take().ok_or(OfframpError::TooManySubscriptions(self.slots.max()))?;
         let account = self.quotas.account(&caller);
         let subscription = self.quotas.subscribe(&account, &road).map_err(OfframpError::Quota)?;
         let admission =
@@ -278,7 +295,7 @@ impl Offramp {
         self.telemetry.metrics.subscription(mode, 1);
         let offramp = self.clone();
         tokio::spawn(async move {
-            let _subscription = subscription;
+            let _subscription = (subscription, slot);
             let outcome = async {
                 events
                     .send(Ok(vec![connection]))
