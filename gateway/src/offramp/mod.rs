@@ -38,7 +38,15 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long closing a socket may take.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Client events are small; a larger frame is a mistake or an attack.
+/// Client events are small; a larger one is a mistake or an attack, and
+/// closes the session with 1009 (message too big).
+const MAX_CLIENT_EVENT: usize = 64 * 1024;
+
+/// What the socket reads whole before the gateway looks at it: above
+/// [`MAX_CLIENT_EVENT`], so that an oversized event is read to its end and
+/// the close is an orderly one. A frame larger still is refused by the
+/// socket as it arrives; the close is still sent, but the unread rest of
+/// the frame may make the connection end in a reset.
 const MAX_CLIENT_FRAME: usize = 1 << 20;
 
 #[derive(Debug, Deserialize)]
@@ -87,6 +95,22 @@ pub async fn connect(
         .max_message_size(MAX_CLIENT_FRAME)
         .max_frame_size(MAX_CLIENT_FRAME)
         .on_upgrade(move |socket| tracker.track_future(session.run(socket, agent))))
+}
+
+fn too_big() -> End {
+    End::Close(close_code::SIZE, format!("events are at most {MAX_CLIENT_EVENT} bytes"))
+}
+
+/// Whether the socket refused a frame for its size.
+fn too_large(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(tungstenite::Error::Capacity(_)) = e.downcast_ref::<tungstenite::Error>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// The gRPC start for the connection's parameters.
@@ -203,8 +227,12 @@ impl Session {
                         Some(Ok(Message::Text(text))) => text.as_bytes().to_vec(),
                         Some(Ok(Message::Binary(bytes))) => bytes.to_vec(),
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                        Some(Err(e)) if too_large(&e) => return too_big(),
                         Some(Ok(Message::Close(_)) | Err(_)) | None => return End::Client,
                     };
+                    if data.len() > MAX_CLIENT_EVENT {
+                        return too_big();
+                    }
                     match events::decode(&data) {
                         Ok(None) => {}
                         Ok(Some(event)) => {
