@@ -7,6 +7,7 @@ mod gateway_compacted;
 mod gateway_errors;
 mod gateway_events;
 mod gateway_standalone;
+mod hostile;
 mod loading_bay;
 mod offramp;
 mod offramp_snapshot;

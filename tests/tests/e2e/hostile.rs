@@ -1,0 +1,240 @@
+//! Hostile inputs and resource limits: what a caller can send that must
+//! neither stall the server, slip past a schema, nor be answered with a code
+//! that invites a useless retry.
+
+use std::time::Duration;
+
+use roadroller_api::v1 as pb;
+use roadroller_api::v1::offramp_service_client::OfframpServiceClient;
+use roadroller_api::v1::record_result::Result as Outcome;
+use roadroller_tests::{
+    Authed, LegacySocket, Subscriber, TestBroker, TestServer, create_road_ready, group_start,
+    open_road, stream_road,
+};
+use serde_json::json;
+use tonic::Code;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn schema() -> serde_json::Value {
+    json!({"type": "object", "properties": {
+        "v": {"type": "integer"}, "name": {"type": "string", "maxLength": 8}}})
+}
+
+async fn produce(server: &TestServer, road: &str, payloads: &[String]) -> Vec<pb::RecordResult> {
+    let records =
+        payloads.iter().map(|p| pb::Record { key: None, payload: Some(p.clone()) }).collect();
+    let mut onramp = server.onramp().await;
+    onramp
+        .produce(pb::ProduceRequest { road: road.into(), records })
+        .await
+        .expect("produce")
+        .into_inner()
+        .results
+}
+
+#[tokio::test]
+async fn a_pattern_that_needs_backtracking_is_refused_when_registered() {
+    let server = TestServer::start().await;
+    create_road_ready(&server, stream_road("patterns")).await;
+    let mut paver = server.paver().await;
+    let register = |schema: serde_json::Value| pb::RegisterSchemaRequest {
+        road: "patterns".into(),
+        schema: schema.to_string(),
+        version: 0,
+    };
+    let hostile = json!({"type": "object", "properties": {
+        "word": {"type": "string", "pattern": r"^(\w+)\s\1$"}}});
+    let refused = paver.register_schema(register(hostile)).await.expect_err("refused");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(
+        refused.message().contains("/properties/word/pattern")
+            && refused.message().contains("needs backtracking"),
+        "{}",
+        refused.message()
+    );
+    // Nested quantifiers run in linear time and are taken.
+    let nested = json!({"type": "object", "properties": {
+        "word": {"type": "string", "pattern": "^(a+)+$"}}});
+    paver.register_schema(register(nested)).await.expect("a linear pattern");
+}
+
+#[tokio::test]
+async fn a_payload_with_a_duplicate_key_is_refused_with_its_pointer() {
+    let server = TestServer::start().await;
+    open_road(&server, stream_road("dupes"), schema()).await;
+    // The last "v" is valid, the first is not.
+    let results = produce(
+        &server,
+        "dupes",
+        &[
+            r#"{"v": "x", "v": 1}"#.into(),
+            r#"{"o": {"a": 1, "a": 2}}"#.into(),
+            r#"{"v": 1}"#.into(),
+        ],
+    )
+    .await;
+    for (result, pointer) in results.iter().zip(["/v", "/o/a"]) {
+        let Some(Outcome::Rejected(r)) = &result.result else { panic!("{result:?}") };
+        assert_eq!(r.code, Code::InvalidArgument as i32);
+        assert_eq!(r.violations[0].pointer, pointer, "{r:?}");
+        assert!(r.message.contains("appears twice"), "{}", r.message);
+    }
+    assert!(matches!(results[2].result, Some(Outcome::Accepted(_))), "the rest is written");
+}
+
+#[tokio::test]
+async fn a_long_invalid_value_is_not_echoed_and_the_answer_stays_small() {
+    let server = TestServer::start().await;
+    open_road(&server, stream_road("echo"), schema()).await;
+    let mut payloads: Vec<String> = (0..30).map(|i| json!({"v": i}).to_string()).collect();
+    // Three values of 800 kB, each far over the schema's maxLength.
+    for _ in 0..3 {
+        payloads.push(json!({"name": "n".repeat(800_000)}).to_string());
+    }
+    let request_bytes: usize = payloads.iter().map(String::len).sum();
+    let records: Vec<pb::Record> =
+        payloads.iter().map(|p| pb::Record { key: None, payload: Some(p.clone()) }).collect();
+    let mut onramp = server.onramp().await;
+    let answer = onramp
+        .produce(pb::ProduceRequest { road: "echo".into(), records })
+        .await
+        .expect("answered: the 30 valid records are written, so the answer must arrive")
+        .into_inner();
+    let accepted =
+        answer.results.iter().filter(|r| matches!(r.result, Some(Outcome::Accepted(_)))).count();
+    assert_eq!(accepted, 30);
+    let size = prost::Message::encoded_len(&answer);
+    assert!(size < 8 * 1024, "an answer of {size} bytes to a request of {request_bytes}");
+}
+
+/// The same shapes as `ProduceRequest`, with the payload as bytes, so that a
+/// test can send what no well-behaved client can: a string that is not UTF-8.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawRecord {
+    #[prost(bytes = "vec", optional, tag = "2")]
+    payload: Option<Vec<u8>>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawProduce {
+    #[prost(string, tag = "1")]
+    road: String,
+    #[prost(message, repeated, tag = "2")]
+    records: Vec<RawRecord>,
+}
+
+async fn raw_produce(server: &TestServer, request: RawProduce) -> tonic::Status {
+    let mut grpc = tonic::client::Grpc::new(Authed::new(server.channel().await, server.bearer()));
+    grpc.ready().await.expect("ready");
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+        "/roadroller.v1.OnrampService/Produce",
+    );
+    let codec = tonic_prost::ProstCodec::<RawProduce, pb::ProduceResponse>::default();
+    grpc.unary(tonic::Request::new(request), path, codec).await.expect_err("refused")
+}
+
+#[tokio::test]
+async fn undecodable_and_oversized_requests_are_the_callers_error() {
+    let server = TestServer::start().await;
+    open_road(&server, stream_road("bytes"), schema()).await;
+    let not_utf8 = RawProduce {
+        road: "bytes".into(),
+        records: vec![RawRecord { payload: Some(b"{\"name\": \"\xff\xfe\"}".to_vec()) }],
+    };
+    let status = raw_produce(&server, not_utf8).await;
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(status.message().contains("payload"), "names the field: {}", status.message());
+
+    // Over tonic's own cap on a service (4 MiB) and over Onramp's.
+    let big = "x".repeat(5 << 20);
+    let mut paver = server.paver().await;
+    let status = paver
+        .register_schema(pb::RegisterSchemaRequest {
+            road: "bytes".into(),
+            schema: big.clone(),
+            version: 0,
+        })
+        .await
+        .expect_err("too large");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    let huge = RawProduce {
+        road: "bytes".into(),
+        records: vec![RawRecord { payload: Some("y".repeat(40 << 20).into_bytes()) }],
+    };
+    let status = raw_produce(&server, huge).await;
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+
+    // On a stream, the batch that is too large ends it with the same code.
+    let mut onramp = server.onramp().await;
+    let batch = pb::ProduceStreamRequest {
+        road: "bytes".into(),
+        sequence: 1,
+        records: vec![pb::Record { key: None, payload: Some("z".repeat(40 << 20)) }],
+    };
+    let outcome = match onramp.produce_stream(futures::stream::iter([batch])).await {
+        Err(status) => status,
+        Ok(answers) => match answers.into_inner().message().await {
+            Err(status) => status,
+            Ok(Some(answer)) => panic!("answered {answer:?}"),
+            Ok(None) => panic!("ended without an error"),
+        },
+    };
+    assert_eq!(outcome.code(), Code::ResourceExhausted, "{outcome:?}");
+}
+
+#[tokio::test]
+async fn a_subscribe_stream_that_never_starts_is_ended() {
+    let broker = TestBroker::start();
+    let server = TestServer::start_on(&broker, |s| {
+        s.offramp.start_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let (_asks, nothing) = tokio::sync::mpsc::channel::<pb::SubscribeRequest>(1);
+    let mut client =
+        OfframpServiceClient::new(Authed::new(server.channel().await, server.bearer()));
+    let ended = tokio::time::timeout(
+        WAIT,
+        client.subscribe(tokio_stream::wrappers::ReceiverStream::new(nothing)),
+    )
+    .await
+    .expect("the server ends it, the client does not have to")
+    .expect_err("no start, no subscription");
+    assert_eq!(ended.code(), Code::DeadlineExceeded, "{ended:?}");
+    assert!(ended.message().contains("start"), "{}", ended.message());
+}
+
+#[tokio::test]
+async fn subscriptions_beyond_the_instances_cap_are_refused_until_one_ends() {
+    let broker = TestBroker::start();
+    let server = TestServer::start_on(&broker, |s| s.offramp.max_subscriptions = Some(2)).await;
+    open_road(&server, stream_road("capped"), schema()).await;
+    let first = Subscriber::start(&server, group_start("capped", "a", 10)).await.expect("first");
+    let _second = Subscriber::start(&server, group_start("capped", "b", 10)).await.expect("second");
+    let refused = Subscriber::start(&server, group_start("capped", "c", 10))
+        .await
+        .err()
+        .expect("over the cap");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(refused.message().contains("offramp.max_subscriptions"), "{}", refused.message());
+    drop(first);
+    roadroller_tests::eventually(WAIT, "a freed slot", || {
+        let server = &server;
+        async move { Subscriber::start(server, group_start("capped", "c", 10)).await.ok() }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_oversized_websocket_event_closes_the_session_with_1009() {
+    let server = TestServer::start().await;
+    open_road(&server, stream_road("frames"), schema()).await;
+    let url = format!("{}/offramp/v2/roads/frames/streams/s/messages", server.gateway_ws_url());
+    let mut socket = LegacySocket::connect(&url).await.expect("upgrade");
+    assert_eq!(socket.next(WAIT).await.expect("an event")["type"], "CONNECTION");
+    let padding = " ".repeat(100 * 1024);
+    socket.send_binary(&format!(r#"{{"type":"REQUEST","count":1{padding}}}"#)).await;
+    let (code, reason) = socket.close_frame(WAIT).await.expect("a close frame");
+    assert_eq!(code, 1009, "{reason}");
+    assert!(reason.contains("65536"), "{reason}");
+}
