@@ -36,6 +36,9 @@ impl From<RegistryError> for PaverError {
     fn from(e: RegistryError) -> Self {
         match e {
             RegistryError::Conflict { road } => PaverError::StaleEtag(road),
+            e @ RegistryError::TooLarge { .. } => {
+                PaverError::InvalidRoad(vec![FieldViolation::new("road", e.to_string())])
+            }
             other => PaverError::Unavailable(other.to_string()),
         }
     }

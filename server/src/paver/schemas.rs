@@ -9,6 +9,11 @@ use crate::error::FieldViolation;
 use crate::roads::{Road, SchemaVersion};
 use crate::schema::{self, CompiledSchema, SchemaProblem, compat};
 
+/// Largest schema text: a road keeps every version in its document, which
+/// is at most [`crate::roads::registry::MAX_DOCUMENT_BYTES`], so three of
+/// the largest still fit.
+pub const MAX_SCHEMA_BYTES: usize = 256 * 1024;
+
 impl Paver {
     /// Adds a schema version: `version` `None` is one above every earlier
     /// version. Returns the version as stored.
@@ -20,6 +25,12 @@ impl Paver {
         version: Option<u32>,
     ) -> Result<SchemaVersion, PaverError> {
         self.administer(caller, Action::RegisterSchema, road_name)?;
+        if text.len() > MAX_SCHEMA_BYTES {
+            return Err(PaverError::InvalidSchema(vec![FieldViolation::new(
+                "schema",
+                format!("is {} bytes; a schema is at most {MAX_SCHEMA_BYTES}", text.len()),
+            )]));
+        }
         let compiled = schema::compile(text).map_err(invalid_schema)?;
         let written = self
             .modify(road_name, None, |road, _| {

@@ -238,3 +238,58 @@ async fn an_oversized_websocket_event_closes_the_session_with_1009() {
     assert_eq!(code, 1009, "{reason}");
     assert!(reason.contains("65536"), "{reason}");
 }
+
+#[tokio::test]
+async fn road_documents_and_schemas_over_their_limits_are_invalid_not_unavailable() {
+    let server = TestServer::start().await;
+    create_road_ready(&server, stream_road("big")).await;
+    let mut paver = server.paver().await;
+    // Versions that differ only in a long description (about 240 kB), so
+    // that each is compatible with the last.
+    let version = |n: usize| {
+        let about = format!("{n}{}", "d".repeat(240_000));
+        json!({"type": "object", "properties": {"p": {"type": "string", "description": about}}})
+            .to_string()
+    };
+    let register =
+        |schema: String| pb::RegisterSchemaRequest { road: "big".into(), schema, version: 0 };
+    let too_long = paver
+        .register_schema(register(format!(
+            "{{\"type\":\"object\",\"description\":\"{}\"}}",
+            "d".repeat(300_000)
+        )))
+        .await
+        .expect_err("over the schema limit");
+    assert_eq!(too_long.code(), Code::InvalidArgument, "{too_long:?}");
+    assert!(too_long.message().contains("262144"), "{}", too_long.message());
+    let mut refused = None;
+    for n in 0..5 {
+        match paver.register_schema(register(version(n))).await {
+            Ok(_) => {}
+            Err(status) => {
+                refused = Some((n, status));
+                break;
+            }
+        }
+    }
+    let (n, status) = refused.expect("the document fills up");
+    assert_eq!(n, 3, "three versions of 240 kB fit, the fourth does not: {status:?}");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(status.message().contains("921600"), "{}", status.message());
+    // What was there is still there.
+    let versions = paver
+        .list_schemas(pb::ListSchemasRequest { road: "big".into(), ..Default::default() })
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(versions.schemas.len(), 3);
+
+    // Metadata counts too.
+    let mut crowded = stream_road("crowded");
+    crowded.metadata = (0..2_000).map(|i| (format!("k{i}"), "v".repeat(500))).collect();
+    let status = paver
+        .create_road(pb::CreateRoadRequest { road: Some(crowded) })
+        .await
+        .expect_err("too much metadata");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+}

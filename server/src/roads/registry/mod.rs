@@ -62,7 +62,18 @@ pub enum RegistryError {
     /// A concurrent write to the same road came first.
     #[error("road {road} was changed concurrently")]
     Conflict { road: String },
+    #[error(
+        "road {road:?} would be stored as {size} bytes; a road is at most {max} bytes, every \
+         schema version and all metadata included"
+    )]
+    TooLarge { road: String, size: usize, max: usize },
 }
+
+/// Largest road document, as stored: below Kafka's default
+/// `max.message.bytes` (1 MiB and a little) with room for the record's
+/// framing, so that a write the broker would refuse is refused here first,
+/// for what it is.
+pub const MAX_DOCUMENT_BYTES: usize = 900 * 1024;
 
 /// The registry, shared by every domain of the instance.
 #[derive(Clone)]
@@ -170,7 +181,15 @@ impl Registry {
     pub async fn write(&self, base: Option<i64>, road: Road) -> Result<Versioned, RegistryError> {
         let name = road.name.clone();
         let record = Record { base, repair_of: None, road };
-        let offset = self.produce(&name, Some(record.encode())).await?;
+        let value = record.encode();
+        if value.len() > MAX_DOCUMENT_BYTES {
+            return Err(RegistryError::TooLarge {
+                road: name,
+                size: value.len(),
+                max: MAX_DOCUMENT_BYTES,
+            });
+        }
+        let offset = self.produce(&name, Some(value)).await?;
         self.wait_applied(offset, self.inner.settings.write_timeout).await?;
         if self.was_void(offset) {
             self.repair(&name).await;
