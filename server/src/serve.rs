@@ -199,6 +199,7 @@ pub async fn run(
     let onramp = Onramp::new(
         kafka.clone(),
         registry.clone(),
+        board.clone(),
         schemas.clone(),
         settings.onramp.clone(),
         settings.traffic_control.topic_prefix.clone(),

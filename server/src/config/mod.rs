@@ -146,6 +146,9 @@ pub struct KafkaSettings {
     pub produce_timeout: Duration,
     /// librdkafka settings passed through (TLS, SASL, ...).
     pub properties: KafkaProperties,
+    /// The producer's `message.max.bytes`: Onramp's largest record and
+    /// [`crate::kafka::RECORD_OVERHEAD`].
+    pub max_message_bytes: usize,
 }
 
 /// The embedded broker, used when no bootstrap servers are configured.
@@ -165,6 +168,8 @@ impl Settings {
     /// Validates resolved values into settings. Every value is checked, and
     /// the first problem is returned naming the setting as the user wrote it.
     pub fn from_resolved(r: &Resolved) -> Result<Self, ConfigError> {
+        let max_record_bytes = parse(r.get("onramp.max_record_bytes"), size)?;
+        let max_message_bytes = max_record_bytes.saturating_add(crate::kafka::RECORD_OVERHEAD);
         let replication_factor = parse(r.get("kafka.replication_factor"), |s| {
             s.parse::<i32>()
                 .ok()
@@ -185,6 +190,7 @@ impl Settings {
                 health_interval: parse(r.get("kafka.health_interval"), positive_duration)?,
                 produce_timeout: parse(r.get("kafka.produce_timeout"), positive_duration)?,
                 properties: kafka_properties(r.get("kafka.properties"))?,
+                max_message_bytes,
             },
             embedded: EmbeddedSettings {
                 listen: parse(r.get("embedded.listen"), socket_addr)?,
@@ -204,7 +210,7 @@ impl Settings {
                 tombstone_retention_ms: parse(r.get("roads.tombstone_retention"), positive_ms)?,
             },
             onramp: OnrampSettings {
-                max_record_bytes: parse(r.get("onramp.max_record_bytes"), size)?,
+                max_record_bytes,
                 max_request_bytes: parse(r.get("onramp.max_request_bytes"), size)?,
                 max_records_per_request: parse(r.get("onramp.max_records_per_request"), count)?,
                 max_unacked_per_stream: parse(r.get("onramp.max_unacked_per_stream"), count)?,
@@ -220,6 +226,7 @@ impl Settings {
                     positive_duration,
                 )?,
                 replication_factor,
+                max_message_bytes,
             },
             http: HttpSettings {
                 listen: parse(r.get("http.listen"), |s| match s {

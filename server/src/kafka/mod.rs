@@ -68,6 +68,12 @@ pub struct Unreachable {
     pub source: KafkaError,
 }
 
+/// What Kafka adds around the largest record Onramp takes: the batch
+/// header, the record's framing, Roadroller's headers (schema version,
+/// trace context). Topics and the producer allow a record this much larger
+/// than `onramp.max_record_bytes`, so that every record Onramp accepts fits.
+pub const RECORD_OVERHEAD: usize = 16 * 1024;
+
 /// Kafka could not be used: its settings are refused, or no broker answers.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -85,6 +91,7 @@ impl Kafka {
         bootstrap: &str,
         client_id: &str,
         produce_timeout: Duration,
+        max_message_bytes: usize,
         properties: &KafkaProperties,
     ) -> Result<Self, KafkaError> {
         // librdkafka words its refusals with the value in them; none may
@@ -95,6 +102,8 @@ impl Kafka {
         let mut producer_config = producer_config(bootstrap, client_id, produce_timeout);
         // Queue depth and round trips for the metrics, every few seconds.
         producer_config.set("statistics.interval.ms", "5000");
+        // librdkafka's own default (1,000,000) is below Onramp's 1 MiB.
+        producer_config.set("message.max.bytes", max_message_bytes.max(1_000_000).to_string());
         properties.apply(&mut producer_config);
         let context = BatchingContext::default();
         let producer =
@@ -124,8 +133,14 @@ impl Kafka {
         let timeout = settings.startup_timeout;
         let unreachable =
             |source| Unreachable { bootstrap: bootstrap.to_string(), timeout, source };
-        let kafka = Self::new(bootstrap, client_id, settings.produce_timeout, &settings.properties)
-            .map_err(ConnectError::Settings)?;
+        let kafka = Self::new(
+            bootstrap,
+            client_id,
+            settings.produce_timeout,
+            settings.max_message_bytes,
+            &settings.properties,
+        )
+        .map_err(ConnectError::Settings)?;
         kafka.probe(timeout).await.map_err(unreachable)?;
         Ok(kafka)
     }

@@ -20,12 +20,13 @@ pub use stream::{Batch, BatchOutcome, StreamItem};
 use crate::auth::{Caller, Guard};
 use crate::error::Code;
 use crate::kafka::delivery::Batch as Acks;
-use crate::kafka::{Kafka, Outgoing};
+use crate::kafka::{Kafka, Outgoing, RECORD_OVERHEAD};
 use crate::quotas::Quotas;
+use crate::roads::StatusBoard;
 use crate::roads::registry::Registry;
 use crate::schema::SchemaCache;
 use crate::schema::path::PartitionPath;
-use record::{Prepared, Target};
+use record::{Prepared, Target, TopicLimit};
 
 /// Limits on what one call may carry.
 #[derive(Clone, Debug)]
@@ -60,6 +61,7 @@ pub struct TraceContext {
 pub struct Onramp {
     kafka: Kafka,
     registry: Registry,
+    board: Arc<StatusBoard>,
     schemas: Arc<SchemaCache>,
     settings: OnrampSettings,
     topic_prefix: String,
@@ -82,6 +84,7 @@ impl Onramp {
     pub fn new(
         kafka: Kafka,
         registry: Registry,
+        board: Arc<StatusBoard>,
         schemas: Arc<SchemaCache>,
         settings: OnrampSettings,
         topic_prefix: String,
@@ -89,7 +92,7 @@ impl Onramp {
         quotas: Quotas,
         telemetry: crate::telemetry::Telemetry,
     ) -> Self {
-        Self { kafka, registry, schemas, settings, topic_prefix, guard, quotas, telemetry }
+        Self { kafka, registry, board, schemas, settings, topic_prefix, guard, quotas, telemetry }
     }
 
     pub fn quotas(&self) -> &Quotas {
@@ -190,14 +193,22 @@ impl Onramp {
             ))
         })?;
         let partition_path = road.partition_path().and_then(|p| PartitionPath::parse(p).ok());
+        let topic = format!("{}{road_name}", self.topic_prefix);
+        let topic_limit = self
+            .board
+            .max_message_bytes(road_name)
+            .map(|max_message_bytes| TopicLimit { topic: &topic, max_message_bytes })
+            .filter(|limit| {
+                limit.max_message_bytes < self.settings.max_record_bytes + RECORD_OVERHEAD
+            });
         let target = Target {
             road,
             schema: &schema,
             schema_version: latest.version,
             partition_path: partition_path.as_ref(),
             max_record_bytes: self.settings.max_record_bytes,
+            topic_limit,
         };
-        let topic = format!("{}{road_name}", self.topic_prefix);
         // Enqueued one after another, so records keep their order per
         // partition; acknowledged as a batch.
         let request_bytes: usize = records.iter().map(|r| r.size() as usize).sum();
@@ -272,6 +283,16 @@ impl Onramp {
                         accepted += 1;
                         let schema_version = if p.payload.is_some() { latest.version } else { 0 };
                         Outcome::Accepted { partition, offset, schema_version }
+                    }
+                    // The topic's limit changed since it was last read.
+                    Some(Err(reason)) if reason.contains("MessageSizeTooLarge") => {
+                        Outcome::Rejected(Rejection::new(
+                            Code::InvalidArgument,
+                            format!(
+                                "topic {topic}: the record is larger than the topic's \
+                                 max.message.bytes: {reason}"
+                            ),
+                        ))
                     }
                     Some(Err(reason)) => {
                         unavailable += 1;

@@ -78,6 +78,22 @@ pub struct Target<'a> {
     pub schema_version: u32,
     pub partition_path: Option<&'a PartitionPath>,
     pub max_record_bytes: usize,
+    /// The largest record the road's topic takes, when known and below
+    /// `max_record_bytes`: its `max.message.bytes` less the framing.
+    pub topic_limit: Option<TopicLimit<'a>>,
+}
+
+/// A topic that takes smaller records than Onramp.
+#[derive(Clone, Copy, Debug)]
+pub struct TopicLimit<'a> {
+    pub topic: &'a str,
+    pub max_message_bytes: usize,
+}
+
+impl TopicLimit<'_> {
+    fn max_record_bytes(&self) -> usize {
+        self.max_message_bytes.saturating_sub(crate::kafka::RECORD_OVERHEAD)
+    }
 }
 
 /// Checks `record` against the road and its schema, and works out its key.
@@ -110,6 +126,20 @@ pub fn prepare(record: Record, target: &Target<'_>) -> Result<Prepared, Rejectio
             Code::ResourceExhausted,
             format!("the record is {size} bytes; at most {} are accepted", target.max_record_bytes),
         ));
+    }
+    if let Some(limit) = target.topic_limit
+        && size > limit.max_record_bytes()
+    {
+        // No retry can fix it, and Onramp's own limit would let it pass.
+        return Err(invalid(format!(
+            "the record is {size} bytes; topic {} takes at most {} (its max.message.bytes, {}, \
+             less {} for framing), below onramp.max_record_bytes ({})",
+            limit.topic,
+            limit.max_record_bytes(),
+            limit.max_message_bytes,
+            crate::kafka::RECORD_OVERHEAD,
+            target.max_record_bytes
+        )));
     }
     let Some(payload) = record.payload else {
         return match target.road.road_type() {
@@ -252,6 +282,7 @@ mod tests {
             schema_version: 3,
             partition_path: path.as_ref(),
             max_record_bytes: 64,
+            topic_limit: None,
         };
         prepare(record, &target)
     }
@@ -337,6 +368,7 @@ mod tests {
             schema_version: 1,
             partition_path: None,
             max_record_bytes: 1 << 20,
+            topic_limit: None,
         };
         let err = prepare(record(None, Some(&payload)), &target).expect_err("too long");
         assert!(err.message.len() < 2 * MAX_MESSAGE_BYTES, "{}", err.message.len());
@@ -362,6 +394,28 @@ mod tests {
     fn truncation_keeps_characters_whole() {
         assert_eq!(truncate("ééé".into(), 5), "é…");
         assert_eq!(truncate("abc".into(), 5), "abc");
+    }
+
+    #[test]
+    fn a_record_too_large_for_its_topic_is_invalid_naming_both_limits() {
+        let road = test_road("s");
+        let schema = schema();
+        let limit = TopicLimit { topic: "road.s", max_message_bytes: 16 * 1024 + 100 };
+        let target = Target {
+            road: &road,
+            schema: &schema,
+            schema_version: 1,
+            partition_path: None,
+            max_record_bytes: 1 << 20,
+            topic_limit: Some(limit),
+        };
+        let fits = json!({"id": 1, "name": "x"}).to_string();
+        assert!(prepare(record(None, Some(&fits)), &target).is_ok());
+        let big = format!(r#"{{"id":1,"pad":"{}"}}"#, "x".repeat(200));
+        let err = prepare(record(None, Some(&big)), &target).expect_err("too big for the topic");
+        assert_eq!(err.code, Code::InvalidArgument);
+        assert!(err.message.contains("road.s takes at most 100"), "{}", err.message);
+        assert!(err.message.contains("onramp.max_record_bytes (1048576)"), "{}", err.message);
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub struct RoadStatus {
     pub update_time_ms: i64,
     /// Sum over partitions of high minus low watermark.
     pub message_count: i64,
+    /// The topic's `max.message.bytes` as last described, when known.
+    pub max_message_bytes: Option<usize>,
 }
 
 /// One topic setting that differs from the road.
@@ -68,6 +70,12 @@ impl StatusBoard {
     /// The road's status; empty (topic not created) when never observed.
     pub fn get(&self, road: &str) -> RoadStatus {
         self.statuses.read().expect("status lock").get(road).cloned().unwrap_or_default()
+    }
+
+    /// The road's topic's `max.message.bytes`, when known; without copying
+    /// the whole status, since Onramp asks on every call.
+    pub fn max_message_bytes(&self, road: &str) -> Option<usize> {
+        self.statuses.read().expect("status lock").get(road).and_then(|s| s.max_message_bytes)
     }
 
     pub fn set(&self, road: &str, status: RoadStatus) {

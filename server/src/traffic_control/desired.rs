@@ -10,9 +10,10 @@ use crate::roads::{ConfigDrift, Road, RoadKind};
 /// keeps segments few while bounding how long after the lag a key is cleaned.
 const MAX_SEGMENT_MS: u64 = 3_600_000;
 
-/// The topic configs a road asks for.
-pub fn configs(road: &Road) -> BTreeMap<String, String> {
-    let pairs: Vec<(&str, String)> = match &road.kind {
+/// The topic configs a road asks for; `max_message_bytes` fits Onramp's
+/// largest record.
+pub fn configs(road: &Road, max_message_bytes: usize) -> BTreeMap<String, String> {
+    let mut pairs: Vec<(&str, String)> = match &road.kind {
         RoadKind::Stream { retention_ms, .. } => {
             vec![("cleanup.policy", "delete".into()), ("retention.ms", retention_ms.to_string())]
         }
@@ -25,6 +26,7 @@ pub fn configs(road: &Road) -> BTreeMap<String, String> {
             ("segment.ms", (*min_compaction_lag_ms).clamp(1, MAX_SEGMENT_MS).to_string()),
         ],
     };
+    pairs.push(("max.message.bytes", max_message_bytes.to_string()));
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
@@ -85,24 +87,29 @@ mod tests {
     #[test]
     fn configs_follow_the_road_type() {
         let stream = test_road("s");
-        assert_eq!(configs(&stream)["cleanup.policy"], "delete");
-        assert_eq!(configs(&stream)["retention.ms"], "86400000");
+        assert_eq!(configs(&stream, 2_000_000)["cleanup.policy"], "delete");
+        assert_eq!(configs(&stream, 2_000_000)["retention.ms"], "86400000");
         let mut compacted = test_road("c");
         compacted.kind =
             RoadKind::Compacted { min_compaction_lag_ms: 2000, tombstone_retention_ms: 5000 };
-        let c = configs(&compacted);
+        let c = configs(&compacted, 2_000_000);
         assert_eq!(c["cleanup.policy"], "compact");
         assert_eq!(c["min.compaction.lag.ms"], "2000");
         assert_eq!(c["delete.retention.ms"], "5000");
         assert_eq!(c["segment.ms"], "2000");
+        assert_eq!(c["max.message.bytes"], "2000000");
     }
 
     #[test]
     fn drift_names_each_differing_config() {
-        let wanted = configs(&test_road("s"));
+        let wanted = configs(&test_road("s"), 2_000_000);
         let found = drift(
             &wanted,
-            &actual(&[("cleanup.policy", "compact", false), ("retention.ms", "86400000", false)]),
+            &actual(&[
+                ("cleanup.policy", "compact", false),
+                ("retention.ms", "86400000", false),
+                ("max.message.bytes", "2000000", false),
+            ]),
         );
         assert_eq!(
             found,
@@ -116,19 +123,20 @@ mod tests {
 
     #[test]
     fn corrections_keep_the_cleanup_policy_and_foreign_configs() {
-        let wanted = configs(&test_road("s"));
+        let wanted = configs(&test_road("s"), 2_000_000);
         let fixed = corrected(
             &wanted,
             &actual(&[
                 ("cleanup.policy", "compact", false),
                 ("retention.ms", "1", false),
-                ("max.message.bytes", "5", false),
+                ("segment.bytes", "5", false),
                 ("flush.ms", "9", true),
             ]),
         );
         assert_eq!(fixed["cleanup.policy"], "compact");
         assert_eq!(fixed["retention.ms"], "86400000");
-        assert_eq!(fixed["max.message.bytes"], "5");
+        assert_eq!(fixed["segment.bytes"], "5");
+        assert_eq!(fixed["max.message.bytes"], "2000000");
         assert!(!fixed.contains_key("flush.ms"), "defaults are not pinned");
     }
 }

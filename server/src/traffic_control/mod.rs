@@ -29,6 +29,8 @@ pub struct TrafficControlSettings {
     pub message_count_interval: Duration,
     /// Zero means min(3, brokers).
     pub replication_factor: i32,
+    /// Topics take records of Onramp's largest size and their framing.
+    pub max_message_bytes: usize,
 }
 
 /// The reconciler of one instance.
@@ -134,7 +136,7 @@ impl TrafficControl {
         if road.deleting {
             return self.delete(&road.name, topic, info.is_some(), status).await;
         }
-        let wanted = desired::configs(road);
+        let wanted = desired::configs(road, self.settings.max_message_bytes);
         let Some(info) = info else {
             if !self.settings.act {
                 return Some(status);
@@ -180,6 +182,10 @@ impl TrafficControl {
 
         let empty = BTreeMap::new();
         let actual = actual.unwrap_or(&empty);
+        status.max_message_bytes = actual
+            .get("max.message.bytes")
+            .and_then(|v| v.value.as_deref())
+            .and_then(|v| v.parse().ok());
         let mut drift = desired::drift(&wanted, actual);
         let correctable = drift.iter().any(|d| d.config != "cleanup.policy");
         if correctable && self.settings.act {
@@ -187,6 +193,7 @@ impl TrafficControl {
             match self.kafka.set_topic_configs(topic, &fixed).await {
                 Ok(()) => {
                     tracing::info!(road = %road.name, %topic, drift = ?drift, "set topic configs to the road's");
+                    status.max_message_bytes = Some(self.settings.max_message_bytes);
                     drift.retain(|d| d.config == "cleanup.policy");
                 }
                 Err(e) => status.last_problem = e.to_string(),

@@ -293,3 +293,55 @@ async fn road_documents_and_schemas_over_their_limits_are_invalid_not_unavailabl
         .expect_err("too much metadata");
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
 }
+
+#[tokio::test]
+async fn every_record_onramp_takes_fits_its_topic_and_a_smaller_topic_is_named() {
+    use rdkafka::admin::{AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+    let broker = TestBroker::start();
+    let server = TestServer::start_on(&broker, |_| {}).await;
+    open_road(&server, stream_road("roomy"), json!({"type": "object"})).await;
+    // Just under onramp.max_record_bytes (1 MiB), over librdkafka's own
+    // default limit and Kafka's default max.message.bytes with headers.
+    let near_limit = json!({"pad": "p".repeat(1_048_000)}).to_string();
+    let results = produce(&server, "roomy", &[near_limit]).await;
+    assert!(matches!(results[0].result, Some(Outcome::Accepted(_))), "{:?}", results[0]);
+    let described = broker
+        .admin()
+        .describe_configs(&[ResourceSpecifier::Topic("road.roomy")], &AdminOptions::new())
+        .await
+        .expect("describe");
+    let config = described.into_iter().next().expect("one").expect("described");
+    let max = config.get("max.message.bytes").and_then(|e| e.value.clone());
+    assert_eq!(max.as_deref(), Some("1064960"), "1 MiB and 16 KiB of framing");
+
+    // A topic made by someone else, with a smaller limit, observed only (the
+    // first server would correct it).
+    server.shutdown().await;
+    let observer = TestServer::start_on(&broker, |s| s.traffic_control.act = false).await;
+    let small = NewTopic::new("road.small", 1, TopicReplication::Fixed(1))
+        .set("max.message.bytes", "100000");
+    let made = broker.admin().create_topics(&[small], &AdminOptions::new()).await.expect("create");
+    assert!(made.iter().all(Result::is_ok), "{made:?}");
+    open_road(&observer, stream_road("small"), json!({"type": "object"})).await;
+    let fits = json!({"pad": "p".repeat(50_000)}).to_string();
+    let too_big = json!({"pad": "p".repeat(200_000)}).to_string();
+    let results = roadroller_tests::eventually(WAIT, "the topic's limit observed", || {
+        let (observer, fits, too_big) = (&observer, fits.clone(), too_big.clone());
+        async move {
+            let results = produce(observer, "small", &[fits, too_big]).await;
+            matches!(&results[1].result, Some(Outcome::Rejected(r)) if r.message.contains("takes at most"))
+                .then_some(results)
+        }
+    })
+    .await;
+    assert!(matches!(results[0].result, Some(Outcome::Accepted(_))), "{:?}", results[0]);
+    let Some(Outcome::Rejected(r)) = &results[1].result else { unreachable!() };
+    assert_eq!(r.code, Code::InvalidArgument as i32, "no retry can fix it: {r:?}");
+    assert!(
+        r.message.contains("road.small")
+            && r.message.contains("100000")
+            && r.message.contains("1048576"),
+        "names both limits: {}",
+        r.message
+    );
+}
