@@ -10,6 +10,7 @@
 //! table in `error.rs`.
 
 mod body;
+mod connections;
 mod error;
 mod forward;
 mod offramp;
@@ -24,18 +25,20 @@ use std::io;
 
 use axum::Router;
 use axum::routing::{get, post};
-use roadroller_tls::{Incoming, PeerInfo};
+use roadroller_tls::Incoming;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::transport::Channel;
 
+pub use connections::Timeouts;
 pub use error::StandardResponse;
 pub use forward::CLIENT_PRINCIPAL;
 
 use upstream::Upstream;
 
-/// How much a request may carry. Bodies over a limit are refused with 413
-/// before they are parsed or sent upstream.
+/// How much a request may carry, and how long its connection may take.
+/// Bodies over a limit are refused with 413 before they are parsed or sent
+/// upstream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Largest request body as sent, before decompression.
@@ -46,13 +49,22 @@ pub struct Limits {
     pub max_inflated_bytes: usize,
     /// Most messages in one Onramp request.
     pub max_messages: usize,
+    pub timeouts: Timeouts,
 }
 
 impl Default for Limits {
     /// The same bounds as the server's Onramp defaults, so that a request the
     /// gateway lets through is not refused upstream for its size.
     fn default() -> Self {
-        Self { max_body_bytes: 16 << 20, max_inflated_bytes: 16 << 20, max_messages: 10_000 }
+        Self {
+            max_body_bytes: 16 << 20,
+            max_inflated_bytes: 16 << 20,
+            max_messages: 10_000,
+            timeouts: Timeouts {
+                header_read: std::time::Duration::from_secs(30),
+                idle: std::time::Duration::from_secs(60),
+            },
+        }
     }
 }
 
@@ -107,12 +119,14 @@ pub async fn serve(
     let sessions = Sessions::default();
     let closing = sessions.closing.clone();
     let app = app(upstream, limits, sessions.clone());
-    axum::serve(listener, app.into_make_service_with_connect_info::<PeerInfo>())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            closing.cancel();
-        })
-        .await?;
+    let stop = CancellationToken::new();
+    let stopping = stop.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopping.cancel();
+        closing.cancel();
+    });
+    connections::serve(listener, app, limits.timeouts, stop).await;
     // Upgraded connections are no longer hyper's; wait for their sessions.
     sessions.tracker.close();
     sessions.tracker.wait().await;

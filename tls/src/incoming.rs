@@ -158,11 +158,3 @@ impl axum::serve::Listener for Incoming {
         Ok(PeerInfo { addr: Some(self.local_addr), certs: None, local: false })
     }
 }
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Incoming>>
-    for PeerInfo
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, Incoming>) -> Self {
-        stream.remote_addr().clone()
-    }
-}

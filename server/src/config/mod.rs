@@ -382,6 +382,10 @@ fn http_limits(r: &Resolved) -> Result<HttpLimits, ConfigError> {
         max_body_bytes: parse(r.get("http.max_body_bytes"), size)?,
         max_inflated_bytes: parse(r.get("http.max_inflated_bytes"), size)?,
         max_messages: parse(r.get("http.max_messages"), count)?,
+        timeouts: roadroller_gateway::Timeouts {
+            header_read: parse(r.get("http.header_read_timeout"), positive_duration)?,
+            idle: parse(r.get("http.idle_timeout"), positive_duration)?,
+        },
     })
 }
 

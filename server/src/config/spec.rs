@@ -286,6 +286,8 @@ pub const SETTINGS: &[Spec] = &[
     HTTP_MAX_BODY_BYTES,
     HTTP_MAX_INFLATED_BYTES,
     HTTP_MAX_MESSAGES,
+    HTTP_HEADER_READ_TIMEOUT,
+    HTTP_IDLE_TIMEOUT,
     spec(
         "admin.listen",
         "127.0.0.1:9090",
@@ -506,6 +508,8 @@ pub const GATEWAY_SETTINGS: &[Spec] = &[
     HTTP_MAX_BODY_BYTES,
     HTTP_MAX_INFLATED_BYTES,
     HTTP_MAX_MESSAGES,
+    HTTP_HEADER_READ_TIMEOUT,
+    HTTP_IDLE_TIMEOUT,
     TLS_CERT_FILE,
     TLS_KEY_FILE,
     TLS_CLIENT_CA_FILE,
@@ -575,6 +579,20 @@ const HTTP_MAX_MESSAGES: Spec = spec(
     "10000",
     "N",
     "Most messages in one Onramp HTTP request (413 above it)",
+);
+
+const HTTP_HEADER_READ_TIMEOUT: Spec = spec(
+    "http.header_read_timeout",
+    "30s",
+    "DURATION",
+    "How long an HTTP client has to send a request's headers, and to start its next one on a kept-alive connection",
+);
+
+const HTTP_IDLE_TIMEOUT: Spec = spec(
+    "http.idle_timeout",
+    "60s",
+    "DURATION",
+    "How long an HTTP connection may move no byte before it is closed (WebSocket sessions excepted)",
 );
 
 #[cfg(test)]

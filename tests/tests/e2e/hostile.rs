@@ -345,3 +345,55 @@ async fn every_record_onramp_takes_fits_its_topic_and_a_smaller_topic_is_named()
         r.message
     );
 }
+
+/// Reads until the server closes the connection; how long that took.
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> Option<Duration> {
+    use tokio::io::AsyncReadExt;
+    let started = tokio::time::Instant::now();
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout_at(started + within, stream.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => return Some(started.elapsed()),
+            Ok(Ok(_)) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn http_connections_that_never_finish_a_request_are_closed() {
+    use tokio::io::AsyncWriteExt;
+    let broker = TestBroker::start();
+    let server = TestServer::start_on(&broker, |s| {
+        s.http.limits.timeouts.header_read = Duration::from_secs(1);
+        s.http.limits.timeouts.idle = Duration::from_secs(2);
+    })
+    .await;
+    let addr = server.gateway_addr();
+
+    // Silent: nothing is ever sent.
+    let mut silent = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    assert!(closed_within(&mut silent, WAIT).await.is_some(), "a silent connection is closed");
+
+    // Slowloris: a header line every 300 ms, never the blank line that ends
+    // them. Bytes keep moving, so only the header timeout can end it.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    slow.write_all(b"GET /paver/v1/roads HTTP/1.1\r\nHost: x\r\n").await.expect("write");
+    let trickle = async {
+        for i in 0..100 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            if slow.write_all(format!("X-{i}: y\r\n").as_bytes()).await.is_err() {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, trickle).await.expect("the server stopped taking headers");
+
+    // A well-behaved client on a kept-alive connection is served, then let go.
+    let mut polite = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    polite.write_all(b"GET /paver/v1/roads HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
+    let mut head = [0u8; 12];
+    tokio::io::AsyncReadExt::read_exact(&mut polite, &mut head).await.expect("an answer");
+    assert!(head.starts_with(b"HTTP/1.1 "), "{head:?}");
+    assert!(closed_within(&mut polite, WAIT).await.is_some(), "an idle kept-alive connection ends");
+}
