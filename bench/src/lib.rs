@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod broker;
 pub mod figures;
+pub mod hostile;
 mod http;
 pub mod observed;
 pub mod payload;

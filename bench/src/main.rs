@@ -354,6 +354,25 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
         figures.extend(roadroller_bench::tables::study(&stage, &tables, raw_secs).await?);
     }
 
+    if !args.skip.contains(&17) {
+        show(&figures);
+        step("17. Produce latency beside payloads built to trip a schema's patterns");
+        let h = roadroller_bench::hostile::study(&stage, 200, sizes.latency_for).await?;
+        if !h.refused {
+            return Err("a back-reference pattern was registered; it must be refused".into());
+        }
+        figures.push(Figure::new("17 Produce p99, alone", h.alone_p99_ms, "ms"));
+        figures.push(
+            Figure::new("17 Produce p99, beside hostile values", h.beside_p99_ms, "ms")
+                .against(h.alone_p99_ms, Target::RatioAtMost(2.0)),
+        );
+        figures.push(Figure::new(
+            "17 hostile values refused meanwhile",
+            h.hostile_values as f64,
+            "values",
+        ));
+    }
+
     show(&figures);
     step("10. validating a 1 KiB document, 30 properties");
     let rate =
