@@ -136,6 +136,14 @@ impl ApiError {
                 error.retry_after = Some(retry_after.unwrap_or(std::time::Duration::from_secs(1)));
                 return error;
             }
+            // The instance is full: another instance, or this one later,
+            // takes the subscription.
+            (Code::ResourceExhausted, "TOO_MANY_SUBSCRIPTIONS") => {
+                let retry_after = status.get_details_retry_info().and_then(|r| r.retry_delay);
+                let mut error = Self::new(StatusCode::SERVICE_UNAVAILABLE, message);
+                error.retry_after = Some(retry_after.unwrap_or(std::time::Duration::from_secs(1)));
+                return error;
+            }
             (Code::ResourceExhausted, _) => (StatusCode::PAYLOAD_TOO_LARGE, message.to_string()),
             (Code::Unavailable, _) => {
                 (StatusCode::SERVICE_UNAVAILABLE, format!("Roadroller is unavailable: {message}"))
@@ -234,6 +242,10 @@ mod tests {
         assert_eq!(response.headers()[axum::http::header::RETRY_AFTER], "2");
         let too_large = with_reason(Code::ResourceExhausted, "REQUEST_TOO_LARGE", "big");
         assert_eq!(ApiError::from_status(&too_large, "r").status, StatusCode::PAYLOAD_TOO_LARGE);
+        let full = with_reason(Code::ResourceExhausted, "TOO_MANY_SUBSCRIPTIONS", "full");
+        let error = ApiError::from_status(&full, "r");
+        assert_eq!(error.status, StatusCode::SERVICE_UNAVAILABLE, "not the request's size");
+        assert!(error.retry_after.is_some());
     }
 
     #[test]

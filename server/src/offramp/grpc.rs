@@ -252,7 +252,19 @@ impl OfframpService for OfframpGrpc {
                         commands.closed().await;
                         return;
                     }
-                    Err(_) => return,
+                    // A request that cannot be read ends the subscription
+                    // with the reason; a broken or cancelled call just ends.
+                    Err(status) => {
+                        let status = caller_status(status);
+                        if matches!(
+                            status.code(),
+                            tonic::Code::InvalidArgument | tonic::Code::ResourceExhausted
+                        ) {
+                            let why = format!("a request could not be read: {}", status.message());
+                            let _ = commands.send(Command::Abort(why)).await;
+                        }
+                        return;
+                    }
                 };
                 if commands.send(command).await.is_err() {
                     return;

@@ -130,16 +130,20 @@ pub fn prepare(record: Record, target: &Target<'_>) -> Result<Prepared, Rejectio
     if let Some(limit) = target.topic_limit
         && size > limit.max_record_bytes()
     {
-        // No retry can fix it, and Onramp's own limit would let it pass.
-        return Err(invalid(format!(
-            "the record is {size} bytes; topic {} takes at most {} (its max.message.bytes, {}, \
+        // Too large, as over Onramp's own limit; naming both, since that
+        // one would let it pass.
+        return Err(Rejection::new(
+            Code::ResourceExhausted,
+            format!(
+                "the record is {size} bytes; topic {} takes at most {} (its max.message.bytes, {}, \
              less {} for framing), below onramp.max_record_bytes ({})",
-            limit.topic,
-            limit.max_record_bytes(),
-            limit.max_message_bytes,
-            crate::kafka::RECORD_OVERHEAD,
-            target.max_record_bytes
-        )));
+                limit.topic,
+                limit.max_record_bytes(),
+                limit.max_message_bytes,
+                crate::kafka::RECORD_OVERHEAD,
+                target.max_record_bytes
+            ),
+        ));
     }
     let Some(payload) = record.payload else {
         return match target.road.road_type() {
@@ -397,7 +401,7 @@ mod tests {
     }
 
     #[test]
-    fn a_record_too_large_for_its_topic_is_invalid_naming_both_limits() {
+    fn a_record_too_large_for_its_topic_is_refused_naming_both_limits() {
         let road = test_road("s");
         let schema = schema();
         let limit = TopicLimit { topic: "road.s", max_message_bytes: 16 * 1024 + 100 };
@@ -413,7 +417,7 @@ mod tests {
         assert!(prepare(record(None, Some(&fits)), &target).is_ok());
         let big = format!(r#"{{"id":1,"pad":"{}"}}"#, "x".repeat(200));
         let err = prepare(record(None, Some(&big)), &target).expect_err("too big for the topic");
-        assert_eq!(err.code, Code::InvalidArgument);
+        assert_eq!(err.code, Code::ResourceExhausted);
         assert!(err.message.contains("road.s takes at most 100"), "{}", err.message);
         assert!(err.message.contains("onramp.max_record_bytes (1048576)"), "{}", err.message);
     }

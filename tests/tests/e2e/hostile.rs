@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
 use roadroller_api::v1 as pb;
 use roadroller_api::v1::offramp_service_client::OfframpServiceClient;
 use roadroller_api::v1::record_result::Result as Outcome;
@@ -336,7 +337,7 @@ async fn every_record_onramp_takes_fits_its_topic_and_a_smaller_topic_is_named()
     .await;
     assert!(matches!(results[0].result, Some(Outcome::Accepted(_))), "{:?}", results[0]);
     let Some(Outcome::Rejected(r)) = &results[1].result else { unreachable!() };
-    assert_eq!(r.code, Code::InvalidArgument as i32, "no retry can fix it: {r:?}");
+    assert_eq!(r.code, Code::ResourceExhausted as i32, "as over Onramp's own limit: {r:?}");
     assert!(
         r.message.contains("road.small")
             && r.message.contains("100000")
@@ -396,4 +397,58 @@ async fn http_connections_that_never_finish_a_request_are_closed() {
     tokio::io::AsyncReadExt::read_exact(&mut polite, &mut head).await.expect("an answer");
     assert!(head.starts_with(b"HTTP/1.1 "), "{head:?}");
     assert!(closed_within(&mut polite, WAIT).await.is_some(), "an idle kept-alive connection ends");
+}
+
+/// `SubscribeRequest` with a commit whose correlation id is bytes, to send
+/// one that is not UTF-8 after a valid start.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawSubscribeRequest {
+    #[prost(message, optional, tag = "1")]
+    start: Option<pb::StartSubscription>,
+    #[prost(message, optional, tag = "4")]
+    commit: Option<RawCommit>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawCommit {
+    #[prost(bytes = "vec", tag = "1")]
+    correlation_id: Vec<u8>,
+}
+
+#[tokio::test]
+async fn a_later_subscribe_request_that_cannot_be_read_ends_the_stream_with_the_reason() {
+    let server = TestServer::start().await;
+    open_road(&server, stream_road("unread"), schema()).await;
+    let mut grpc = tonic::client::Grpc::new(Authed::new(server.channel().await, server.bearer()));
+    grpc.ready().await.expect("ready");
+    let requests = futures::stream::iter([
+        RawSubscribeRequest { start: Some(group_start("unread", "s", 10)), commit: None },
+        RawSubscribeRequest {
+            start: None,
+            commit: Some(RawCommit { correlation_id: vec![0xff, 0xfe] }),
+        },
+    ])
+    .chain(futures::stream::pending::<RawSubscribeRequest>());
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+        "/roadroller.v1.OfframpService/Subscribe",
+    );
+    let codec = tonic_prost::ProstCodec::<RawSubscribeRequest, pb::SubscribeResponse>::default();
+    let mut answers = grpc
+        .streaming(tonic::Request::new(requests), path, codec)
+        .await
+        .expect("the start is read")
+        .into_inner();
+    let ended = tokio::time::timeout(WAIT, async {
+        loop {
+            match answers.message().await {
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("ended as if nothing was wrong"),
+                Err(status) => break status,
+            }
+        }
+    })
+    .await
+    .expect("the stream ends");
+    assert_eq!(ended.code(), Code::InvalidArgument, "{ended:?}");
+    assert!(ended.message().contains("could not be read"), "{}", ended.message());
 }
