@@ -16,7 +16,7 @@ use crate::error::ApiError;
 
 /// How the body was compressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Encoding {
+pub(crate) enum Encoding {
     Identity,
     Gzip,
     Deflate,
@@ -110,7 +110,7 @@ async fn collect(headers: &HeaderMap, body: Body, max: usize) -> Result<Bytes, A
 
 /// Decompresses `sent`, reading at most one byte past `cap`: more than `cap`
 /// is refused without inflating the rest.
-fn inflate(encoding: Encoding, sent: &[u8], cap: usize) -> Result<Bytes, ApiError> {
+pub(crate) fn inflate(encoding: Encoding, sent: &[u8], cap: usize) -> Result<Bytes, ApiError> {
     let reader: Box<dyn Read + '_> = match encoding {
         Encoding::Gzip => Box::new(MultiGzDecoder::new(sent)),
         // HTTP's "deflate" is the zlib format, but some clients send a raw

@@ -13,6 +13,8 @@ mod body;
 mod connections;
 mod error;
 mod forward;
+#[doc(hidden)]
+pub mod fuzzing;
 mod offramp;
 mod onramp;
 mod paver;

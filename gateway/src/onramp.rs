@@ -78,7 +78,7 @@ pub async fn post_messages(
 }
 
 /// The gRPC record for one array item, or why the item cannot be one.
-fn record(item: &RawValue, road_type: pb::RoadType) -> Result<pb::Record, String> {
+pub(crate) fn record(item: &RawValue, road_type: pb::RoadType) -> Result<pb::Record, String> {
     match road_type {
         pb::RoadType::Compacted => keyed(item),
         _ => Ok(pb::Record { key: None, payload: Some(item.get().to_string()) }),

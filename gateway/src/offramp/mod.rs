@@ -7,7 +7,7 @@
 //! socket that opens and dies. Credit, commits and rebalances are the gRPC
 //! Offramp's; this module only translates events.
 
-mod events;
+pub(crate) mod events;
 
 use std::time::Duration;
 

@@ -4,8 +4,8 @@
 
 mod error;
 pub mod grpc;
-mod json;
-mod record;
+pub(crate) mod json;
+pub(crate) mod record;
 mod stream;
 
 use std::sync::Arc;
@@ -287,7 +287,7 @@ impl Onramp {
                     // The topic's limit changed since it was last read.
                     Some(Err(reason)) if reason.contains("MessageSizeTooLarge") => {
                         Outcome::Rejected(Rejection::new(
-                            Code::InvalidArgument,
+                            Code::ResourceExhausted,
                             format!(
                                 "topic {topic}: the record is larger than the topic's \
                                  max.message.bytes: {reason}"

@@ -9,8 +9,7 @@ mod status;
 pub use model::*;
 pub use status::{ConfigDrift, LandingStatus, RoadStatus, StatusBoard, TableStatus};
 
-/// A minimal valid STREAM road, for tests.
-#[cfg(test)]
+/// A minimal valid STREAM road, for tests and the fuzz targets.
 pub(crate) fn test_road(name: &str) -> Road {
     Road {
         name: name.to_string(),

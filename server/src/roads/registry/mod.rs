@@ -8,7 +8,7 @@
 //! the compare-and-set of [`table`], decided by log order, the same on every
 //! instance.
 
-mod record;
+pub(crate) mod record;
 mod table;
 
 use std::collections::{BTreeMap, VecDeque};
