@@ -55,6 +55,23 @@ class LoadingBayServiceStub:
     booleans to their types; what has no faithful column type (several types,
     maps, tuples, oneOf of objects, $ref) is kept as its JSON text. PII fields
     are blanked as the Offramp blanks them for a reader without the PII grant.
+
+    Error conditions, as code and ErrorInfo reason:
+    - NOT_FOUND `ROAD_NOT_FOUND`: no such road (for Land, also one being
+    deleted).
+    - FAILED_PRECONDITION `LOADING_BAY_OFF`: `loading_bay.warehouse` is empty.
+    - FAILED_PRECONDITION `NO_HIVE_DESTINATION`: Land of a road without an
+    enabled Hive destination.
+    - FAILED_PRECONDITION `ROAD_HAS_NO_SCHEMA`: the road has no schema.
+    - UNAVAILABLE `WAREHOUSE_UNAVAILABLE`: the warehouse refuses or fails.
+    - UNAVAILABLE `KAFKA_UNAVAILABLE`: reading a partition from Kafka fails.
+    - INTERNAL `LANDING_NOT_ENCODED`: a landing file cannot be encoded.
+    - INTERNAL `LANDING_UNREADABLE`: a landing's manifest or plan in the
+    warehouse is not readable.
+    - UNAUTHENTICATED, PERMISSION_DENIED and undecodable requests as for
+    PaverService. Land needs the right to administer the road, GetTable the
+    right to read roads; Land looks the road up first, so an unknown road is
+    NOT_FOUND even for a caller without the right.
     """
 
     def __init__(self, channel):
@@ -105,6 +122,23 @@ class LoadingBayServiceServicer:
     booleans to their types; what has no faithful column type (several types,
     maps, tuples, oneOf of objects, $ref) is kept as its JSON text. PII fields
     are blanked as the Offramp blanks them for a reader without the PII grant.
+
+    Error conditions, as code and ErrorInfo reason:
+    - NOT_FOUND `ROAD_NOT_FOUND`: no such road (for Land, also one being
+    deleted).
+    - FAILED_PRECONDITION `LOADING_BAY_OFF`: `loading_bay.warehouse` is empty.
+    - FAILED_PRECONDITION `NO_HIVE_DESTINATION`: Land of a road without an
+    enabled Hive destination.
+    - FAILED_PRECONDITION `ROAD_HAS_NO_SCHEMA`: the road has no schema.
+    - UNAVAILABLE `WAREHOUSE_UNAVAILABLE`: the warehouse refuses or fails.
+    - UNAVAILABLE `KAFKA_UNAVAILABLE`: reading a partition from Kafka fails.
+    - INTERNAL `LANDING_NOT_ENCODED`: a landing file cannot be encoded.
+    - INTERNAL `LANDING_UNREADABLE`: a landing's manifest or plan in the
+    warehouse is not readable.
+    - UNAUTHENTICATED, PERMISSION_DENIED and undecodable requests as for
+    PaverService. Land needs the right to administer the road, GetTable the
+    right to read roads; Land looks the road up first, so an unknown road is
+    NOT_FOUND even for a caller without the right.
     """
 
     def Land(self, request, context):
@@ -180,6 +214,23 @@ class LoadingBayService:
     booleans to their types; what has no faithful column type (several types,
     maps, tuples, oneOf of objects, $ref) is kept as its JSON text. PII fields
     are blanked as the Offramp blanks them for a reader without the PII grant.
+
+    Error conditions, as code and ErrorInfo reason:
+    - NOT_FOUND `ROAD_NOT_FOUND`: no such road (for Land, also one being
+    deleted).
+    - FAILED_PRECONDITION `LOADING_BAY_OFF`: `loading_bay.warehouse` is empty.
+    - FAILED_PRECONDITION `NO_HIVE_DESTINATION`: Land of a road without an
+    enabled Hive destination.
+    - FAILED_PRECONDITION `ROAD_HAS_NO_SCHEMA`: the road has no schema.
+    - UNAVAILABLE `WAREHOUSE_UNAVAILABLE`: the warehouse refuses or fails.
+    - UNAVAILABLE `KAFKA_UNAVAILABLE`: reading a partition from Kafka fails.
+    - INTERNAL `LANDING_NOT_ENCODED`: a landing file cannot be encoded.
+    - INTERNAL `LANDING_UNREADABLE`: a landing's manifest or plan in the
+    warehouse is not readable.
+    - UNAUTHENTICATED, PERMISSION_DENIED and undecodable requests as for
+    PaverService. Land needs the right to administer the road, GetTable the
+    right to read roads; Land looks the road up first, so an unknown road is
+    NOT_FOUND even for a caller without the right.
     """
 
     @staticmethod

@@ -84,6 +84,45 @@ class OfframpServiceServicer:
 
         Over an Offramp bytes/s limit, deliveries are delayed to the rate; no
         record is skipped.
+
+        Error conditions, as code and ErrorInfo reason:
+        - INVALID_ARGUMENT `PROTOCOL_VIOLATION`: the first message is not
+        `start`, or the stream began without one; a later `start`; a later
+        request that cannot be decoded (a first one is INVALID_ARGUMENT or,
+        over the size limit, RESOURCE_EXHAUSTED, without a reason).
+        - DEADLINE_EXCEEDED `NO_START`: no `start` within
+        `offramp.start_timeout`.
+        - INVALID_ARGUMENT `INVALID_START`: a bad road name or (GROUP mode)
+        stream name, a negative `initial_credit`, an unknown position, mode or
+        grant, a `resume_token` outside SNAPSHOT mode or not in the server's
+        format, SNAPSHOT on a STREAM road.
+        - NOT_FOUND `ROAD_NOT_FOUND`: no such road.
+        - FAILED_PRECONDITION `TOPIC_NOT_CREATED`: the road's topic does not
+        exist yet.
+        - FAILED_PRECONDITION `SNAPSHOT_NOT_RESUMABLE`: see `resume_token`.
+        - RESOURCE_EXHAUSTED `TOO_MANY_SUBSCRIPTIONS`: this instance holds
+        `offramp.max_subscriptions` subscriptions; RetryInfo of 1 s.
+        - RESOURCE_EXHAUSTED `QUOTA_EXCEEDED`: the caller or the road is at its
+        `max_subscriptions`, or a SNAPSHOT waited in the queue for
+        `quotas.snapshot_queue_timeout`.
+        - UNAVAILABLE `KAFKA_UNAVAILABLE`: a consumer cannot be made or steered
+        (subscribe, assign, pause, resume), or a SNAPSHOT cannot read the
+        topic.
+        - UNAVAILABLE `VIEW_UNAVAILABLE`: a materialized road's view cannot be
+        read for a SNAPSHOT.
+        - UNAVAILABLE `SHUTTING_DOWN`: the server is shutting down.
+        - PERMISSION_DENIED `PERMISSION_DENIED`, at the start or when the road's
+        offramp authorities change; UNAUTHENTICATED with the reasons listed
+        for PaverService, `TOKEN_EXPIRED` when the stream's token expires.
+        - A first message that is not valid protobuf is INVALID_ARGUMENT, one
+        over the 4 MiB decoding limit RESOURCE_EXHAUSTED, both without an
+        ErrorInfo.
+
+        These end nothing and are answered with `error`: a negative `request`; a
+        `seek` without a position, with a bad boundary or offset, to a partition
+        not assigned, or before the snapshot is complete; an empty request; a
+        consumer error; a record whose PII cannot be blanked. A failed commit is
+        a `commit_response` with `success` false.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

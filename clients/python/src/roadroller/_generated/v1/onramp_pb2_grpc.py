@@ -67,6 +67,49 @@ class OnrampServiceStub:
     the limit allows the next, so a client over its rate slows to it. When the
     instance's capacity is configured and reached, callers share it in
     proportion to the weights of the server's quotas file.
+
+    Error conditions of a call or, in ProduceStream, of a batch (answered in
+    its BatchError, code and message only, while the stream goes on), as code
+    and ErrorInfo reason:
+    - NOT_FOUND `ROAD_NOT_FOUND`: no such road.
+    - FAILED_PRECONDITION `ROAD_DISABLED`: the road is disabled or being
+    deleted.
+    - FAILED_PRECONDITION `ROAD_HAS_NO_SCHEMA`: the road has no schema.
+    - RESOURCE_EXHAUSTED `TOO_MANY_RECORDS`: more records than
+    `onramp.max_records_per_request`.
+    - RESOURCE_EXHAUSTED `REQUEST_TOO_LARGE`: a request or batch over
+    `onramp.max_request_bytes` as encoded.
+    - RESOURCE_EXHAUSTED `QUOTA_EXCEEDED` (Produce only): over a records/s or
+    bytes/s limit, with RetryInfo; without it when the request needs more
+    than a whole bucket.
+    - UNAVAILABLE `KAFKA_UNAVAILABLE`: Kafka acknowledged none of the records
+    sent to it within `kafka.produce_timeout`.
+    - INTERNAL `INTERNAL`: the road's latest schema does not compile on this
+    instance.
+    - UNAUTHENTICATED and PERMISSION_DENIED as for PaverService; a
+    ProduceStream ends with UNAUTHENTICATED `TOKEN_EXPIRED` when the token
+    it was opened with expires.
+    - A request or batch that is not valid protobuf is INVALID_ARGUMENT, one
+    over the decoding limit (twice `onramp.max_request_bytes`, at least
+    4 MiB) RESOURCE_EXHAUSTED, both without an ErrorInfo; either ends a
+    ProduceStream after the answers to its earlier batches. At shutdown a
+    ProduceStream ends with UNAVAILABLE, without an ErrorInfo, once the
+    batches it read are answered.
+
+    Per record, in RecordRejected (code and message, no reason; the other
+    records of the call are written):
+    - INVALID_ARGUMENT: a key on a STREAM road; no key, or an empty one, on a
+    COMPACTED road; a key over 1 KiB; no payload on a STREAM road; a payload
+    that is not JSON, not an object, or has a key twice in one object (a
+    violation with keyword `duplicateKey` at its pointer); a payload that
+    fails the latest schema version (violations with JSON pointers).
+    - RESOURCE_EXHAUSTED: key plus payload over `onramp.max_record_bytes`; a
+    record larger than the topic's `max.message.bytes` less framing, where
+    that is below `onramp.max_record_bytes` (the message names both), or
+    refused by Kafka as too large for the topic.
+    - UNAVAILABLE: Kafka did not acknowledge the record while it acknowledged
+    others of the call (the record may have been written).
+    - INTERNAL: the producer gave no answer for the record.
     """
 
     def __init__(self, channel):
@@ -129,6 +172,49 @@ class OnrampServiceServicer:
     the limit allows the next, so a client over its rate slows to it. When the
     instance's capacity is configured and reached, callers share it in
     proportion to the weights of the server's quotas file.
+
+    Error conditions of a call or, in ProduceStream, of a batch (answered in
+    its BatchError, code and message only, while the stream goes on), as code
+    and ErrorInfo reason:
+    - NOT_FOUND `ROAD_NOT_FOUND`: no such road.
+    - FAILED_PRECONDITION `ROAD_DISABLED`: the road is disabled or being
+    deleted.
+    - FAILED_PRECONDITION `ROAD_HAS_NO_SCHEMA`: the road has no schema.
+    - RESOURCE_EXHAUSTED `TOO_MANY_RECORDS`: more records than
+    `onramp.max_records_per_request`.
+    - RESOURCE_EXHAUSTED `REQUEST_TOO_LARGE`: a request or batch over
+    `onramp.max_request_bytes` as encoded.
+    - RESOURCE_EXHAUSTED `QUOTA_EXCEEDED` (Produce only): over a records/s or
+    bytes/s limit, with RetryInfo; without it when the request needs more
+    than a whole bucket.
+    - UNAVAILABLE `KAFKA_UNAVAILABLE`: Kafka acknowledged none of the records
+    sent to it within `kafka.produce_timeout`.
+    - INTERNAL `INTERNAL`: the road's latest schema does not compile on this
+    instance.
+    - UNAUTHENTICATED and PERMISSION_DENIED as for PaverService; a
+    ProduceStream ends with UNAUTHENTICATED `TOKEN_EXPIRED` when the token
+    it was opened with expires.
+    - A request or batch that is not valid protobuf is INVALID_ARGUMENT, one
+    over the decoding limit (twice `onramp.max_request_bytes`, at least
+    4 MiB) RESOURCE_EXHAUSTED, both without an ErrorInfo; either ends a
+    ProduceStream after the answers to its earlier batches. At shutdown a
+    ProduceStream ends with UNAVAILABLE, without an ErrorInfo, once the
+    batches it read are answered.
+
+    Per record, in RecordRejected (code and message, no reason; the other
+    records of the call are written):
+    - INVALID_ARGUMENT: a key on a STREAM road; no key, or an empty one, on a
+    COMPACTED road; a key over 1 KiB; no payload on a STREAM road; a payload
+    that is not JSON, not an object, or has a key twice in one object (a
+    violation with keyword `duplicateKey` at its pointer); a payload that
+    fails the latest schema version (violations with JSON pointers).
+    - RESOURCE_EXHAUSTED: key plus payload over `onramp.max_record_bytes`; a
+    record larger than the topic's `max.message.bytes` less framing, where
+    that is below `onramp.max_record_bytes` (the message names both), or
+    refused by Kafka as too large for the topic.
+    - UNAVAILABLE: Kafka did not acknowledge the record while it acknowledged
+    others of the call (the record may have been written).
+    - INTERNAL: the producer gave no answer for the record.
     """
 
     def Produce(self, request, context):
@@ -216,6 +302,49 @@ class OnrampService:
     the limit allows the next, so a client over its rate slows to it. When the
     instance's capacity is configured and reached, callers share it in
     proportion to the weights of the server's quotas file.
+
+    Error conditions of a call or, in ProduceStream, of a batch (answered in
+    its BatchError, code and message only, while the stream goes on), as code
+    and ErrorInfo reason:
+    - NOT_FOUND `ROAD_NOT_FOUND`: no such road.
+    - FAILED_PRECONDITION `ROAD_DISABLED`: the road is disabled or being
+    deleted.
+    - FAILED_PRECONDITION `ROAD_HAS_NO_SCHEMA`: the road has no schema.
+    - RESOURCE_EXHAUSTED `TOO_MANY_RECORDS`: more records than
+    `onramp.max_records_per_request`.
+    - RESOURCE_EXHAUSTED `REQUEST_TOO_LARGE`: a request or batch over
+    `onramp.max_request_bytes` as encoded.
+    - RESOURCE_EXHAUSTED `QUOTA_EXCEEDED` (Produce only): over a records/s or
+    bytes/s limit, with RetryInfo; without it when the request needs more
+    than a whole bucket.
+    - UNAVAILABLE `KAFKA_UNAVAILABLE`: Kafka acknowledged none of the records
+    sent to it within `kafka.produce_timeout`.
+    - INTERNAL `INTERNAL`: the road's latest schema does not compile on this
+    instance.
+    - UNAUTHENTICATED and PERMISSION_DENIED as for PaverService; a
+    ProduceStream ends with UNAUTHENTICATED `TOKEN_EXPIRED` when the token
+    it was opened with expires.
+    - A request or batch that is not valid protobuf is INVALID_ARGUMENT, one
+    over the decoding limit (twice `onramp.max_request_bytes`, at least
+    4 MiB) RESOURCE_EXHAUSTED, both without an ErrorInfo; either ends a
+    ProduceStream after the answers to its earlier batches. At shutdown a
+    ProduceStream ends with UNAVAILABLE, without an ErrorInfo, once the
+    batches it read are answered.
+
+    Per record, in RecordRejected (code and message, no reason; the other
+    records of the call are written):
+    - INVALID_ARGUMENT: a key on a STREAM road; no key, or an empty one, on a
+    COMPACTED road; a key over 1 KiB; no payload on a STREAM road; a payload
+    that is not JSON, not an object, or has a key twice in one object (a
+    violation with keyword `duplicateKey` at its pointer); a payload that
+    fails the latest schema version (violations with JSON pointers).
+    - RESOURCE_EXHAUSTED: key plus payload over `onramp.max_record_bytes`; a
+    record larger than the topic's `max.message.bytes` less framing, where
+    that is below `onramp.max_record_bytes` (the message names both), or
+    refused by Kafka as too large for the topic.
+    - UNAVAILABLE: Kafka did not acknowledge the record while it acknowledged
+    others of the call (the record may have been written).
+    - INTERNAL: the producer gave no answer for the record.
     """
 
     @staticmethod

@@ -39,6 +39,21 @@ class StreamServiceStub:
     position; FAILED_PRECONDITION when ResetStream or DeleteStream finds the
     stream with members (subscribers connected), which would race with their
     commits; UNAVAILABLE when Kafka does not answer.
+
+    Error conditions, as code and ErrorInfo reason:
+    - INVALID_ARGUMENT `INVALID_STREAM_REQUEST`: a bad road or stream name;
+    ResetStream without `to`, with an unknown boundary, with no offsets, or
+    with offsets for a partition the road lacks or negative ones.
+    - NOT_FOUND `ROAD_NOT_FOUND`: no such road.
+    - NOT_FOUND `STREAM_NOT_FOUND`: no such stream (GetStream, DeleteStream).
+    - FAILED_PRECONDITION `TOPIC_NOT_CREATED`: the road's topic does not exist
+    yet.
+    - FAILED_PRECONDITION `STREAM_HAS_MEMBERS`: ResetStream or DeleteStream
+    while subscribers are connected.
+    - UNAVAILABLE `KAFKA_UNAVAILABLE`: Kafka does not answer, or refuses a
+    reset's commit (a subscriber joined meanwhile).
+    - UNAUTHENTICATED, PERMISSION_DENIED and undecodable requests as for
+    PaverService.
     """
 
     def __init__(self, channel):
@@ -83,6 +98,21 @@ class StreamServiceServicer:
     position; FAILED_PRECONDITION when ResetStream or DeleteStream finds the
     stream with members (subscribers connected), which would race with their
     commits; UNAVAILABLE when Kafka does not answer.
+
+    Error conditions, as code and ErrorInfo reason:
+    - INVALID_ARGUMENT `INVALID_STREAM_REQUEST`: a bad road or stream name;
+    ResetStream without `to`, with an unknown boundary, with no offsets, or
+    with offsets for a partition the road lacks or negative ones.
+    - NOT_FOUND `ROAD_NOT_FOUND`: no such road.
+    - NOT_FOUND `STREAM_NOT_FOUND`: no such stream (GetStream, DeleteStream).
+    - FAILED_PRECONDITION `TOPIC_NOT_CREATED`: the road's topic does not exist
+    yet.
+    - FAILED_PRECONDITION `STREAM_HAS_MEMBERS`: ResetStream or DeleteStream
+    while subscribers are connected.
+    - UNAVAILABLE `KAFKA_UNAVAILABLE`: Kafka does not answer, or refuses a
+    reset's commit (a subscriber joined meanwhile).
+    - UNAUTHENTICATED, PERMISSION_DENIED and undecodable requests as for
+    PaverService.
     """
 
     def ListStreams(self, request, context):
@@ -162,6 +192,21 @@ class StreamService:
     position; FAILED_PRECONDITION when ResetStream or DeleteStream finds the
     stream with members (subscribers connected), which would race with their
     commits; UNAVAILABLE when Kafka does not answer.
+
+    Error conditions, as code and ErrorInfo reason:
+    - INVALID_ARGUMENT `INVALID_STREAM_REQUEST`: a bad road or stream name;
+    ResetStream without `to`, with an unknown boundary, with no offsets, or
+    with offsets for a partition the road lacks or negative ones.
+    - NOT_FOUND `ROAD_NOT_FOUND`: no such road.
+    - NOT_FOUND `STREAM_NOT_FOUND`: no such stream (GetStream, DeleteStream).
+    - FAILED_PRECONDITION `TOPIC_NOT_CREATED`: the road's topic does not exist
+    yet.
+    - FAILED_PRECONDITION `STREAM_HAS_MEMBERS`: ResetStream or DeleteStream
+    while subscribers are connected.
+    - UNAVAILABLE `KAFKA_UNAVAILABLE`: Kafka does not answer, or refuses a
+    reset's commit (a subscriber joined meanwhile).
+    - UNAUTHENTICATED, PERMISSION_DENIED and undecodable requests as for
+    PaverService.
     """
 
     @staticmethod

@@ -195,6 +195,23 @@ export const GetTableResponseSchema: GenMessage<GetTableResponse> = /*@__PURE__*
  * maps, tuples, oneOf of objects, $ref) is kept as its JSON text. PII fields
  * are blanked as the Offramp blanks them for a reader without the PII grant.
  *
+ * Error conditions, as code and ErrorInfo reason:
+ * - NOT_FOUND `ROAD_NOT_FOUND`: no such road (for Land, also one being
+ *   deleted).
+ * - FAILED_PRECONDITION `LOADING_BAY_OFF`: `loading_bay.warehouse` is empty.
+ * - FAILED_PRECONDITION `NO_HIVE_DESTINATION`: Land of a road without an
+ *   enabled Hive destination.
+ * - FAILED_PRECONDITION `ROAD_HAS_NO_SCHEMA`: the road has no schema.
+ * - UNAVAILABLE `WAREHOUSE_UNAVAILABLE`: the warehouse refuses or fails.
+ * - UNAVAILABLE `KAFKA_UNAVAILABLE`: reading a partition from Kafka fails.
+ * - INTERNAL `LANDING_NOT_ENCODED`: a landing file cannot be encoded.
+ * - INTERNAL `LANDING_UNREADABLE`: a landing's manifest or plan in the
+ *   warehouse is not readable.
+ * - UNAUTHENTICATED, PERMISSION_DENIED and undecodable requests as for
+ *   PaverService. Land needs the right to administer the road, GetTable the
+ *   right to read roads; Land looks the road up first, so an unknown road is
+ *   NOT_FOUND even for a caller without the right.
+ *
  * @generated from service roadroller.v1.LoadingBayService
  */
 export const LoadingBayService: GenService<{

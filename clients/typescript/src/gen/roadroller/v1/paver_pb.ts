@@ -436,6 +436,55 @@ export const DeleteSchemaResponseSchema: GenMessage<DeleteSchemaResponse> = /*@_
  * is the same whether or not it exists; its ErrorInfo reason is
  * `PERMISSION_DENIED` with `action`, `road` and `missing` in the metadata.
  *
+ * Error conditions, as code and ErrorInfo reason:
+ * - INVALID_ARGUMENT `INVALID_ROAD`: a road field breaks a rule (the name,
+ *   `contact_email`, `partitions`, a duration, an empty metadata key or
+ *   authority, an unknown grant, a CIDR block that does not parse, a quota
+ *   of 0, a landing interval outside 5 minutes to 1 day, a `partition_path`
+ *   that does not parse or resolve); CreateRoad without `road` or `type`, or
+ *   with `enabled` set; a field of the other road type; an update mask that
+ *   is empty or names an unknown, immutable, output-only or unset field;
+ *   `partitions` that shrink, or change on a COMPACTED road; an etag or page
+ *   token this server did not issue; a negative `page_size`; a road
+ *   document that would be stored as more than 900 KiB.
+ * - INVALID_ARGUMENT `INVALID_SCHEMA`: a schema over 256 KiB, not JSON, with
+ *   an unsupported `$schema`, that does not compile, needs a backtracking
+ *   pattern, does not describe an object, has the reserved property
+ *   `acquisition_instant`, misplaces a PII mark, marks an existing property
+ *   PII, or lacks the road's `partition_path`; a negative `version`, or one
+ *   not above every earlier version; DeleteSchema without `version`.
+ * - NOT_FOUND `ROAD_NOT_FOUND`: no such road.
+ * - NOT_FOUND `SCHEMA_NOT_FOUND`: no such schema version (for GetSchema of
+ *   the latest: no schema at all).
+ * - ALREADY_EXISTS `ROAD_ALREADY_EXISTS`: CreateRoad of a name already
+ *   taken, also by a road being deleted.
+ * - FAILED_PRECONDITION `TOPIC_NOT_CREATED`: enabling a road before its
+ *   topic exists.
+ * - FAILED_PRECONDITION `ROAD_ENABLED`: DeleteRoad of an enabled road.
+ * - FAILED_PRECONDITION `ROAD_DELETING`: UpdateRoad, RegisterSchema or
+ *   DeleteSchema on a road being deleted.
+ * - FAILED_PRECONDITION `SCHEMA_NOT_LATEST`: DeleteSchema of a version that
+ *   is not the latest non-deleted one.
+ * - FAILED_PRECONDITION `PARTITION_PATH_UNRESOLVED`: DeleteSchema when the
+ *   version before it does not hold the road's `partition_path`.
+ * - FAILED_PRECONDITION `SCHEMA_INCOMPATIBLE`: RegisterSchema of a schema
+ *   incompatible under the road's compatibility mode, with a
+ *   `google.rpc.PreconditionFailure` violation (kind `SCHEMA_COMPATIBILITY`,
+ *   subject a JSON pointer) per problem.
+ * - ABORTED `ETAG_MISMATCH`: a stale etag, or a write without one that lost
+ *   to concurrent writes five times.
+ * - UNAVAILABLE `REGISTRY_UNAVAILABLE`: the registry topic did not take the
+ *   write, or this instance did not apply it within `registry.write_timeout`
+ *   (after a timeout the write may have been made).
+ * - RESOURCE_EXHAUSTED `QUOTA_EXCEEDED`: over `paver_writes_per_second`.
+ * - UNAUTHENTICATED with reason `NO_CREDENTIALS`, `MALFORMED_TOKEN`,
+ *   `ALGORITHM_NOT_ALLOWED`, `UNKNOWN_KEY`, `BAD_SIGNATURE`, `TOKEN_EXPIRED`,
+ *   `TOKEN_NOT_YET_VALID`, `WRONG_ISSUER`, `WRONG_AUDIENCE`, `BAD_PASSWORD`,
+ *   `UNSUPPORTED_CREDENTIALS`, `MALFORMED_CREDENTIALS` or `BAD_CERTIFICATE`;
+ *   PERMISSION_DENIED with reason `PERMISSION_DENIED`.
+ * - A request that is not valid protobuf is INVALID_ARGUMENT, one over the
+ *   4 MiB decoding limit RESOURCE_EXHAUSTED, both without an ErrorInfo.
+ *
  * @generated from service roadroller.v1.PaverService
  */
 export const PaverService: GenService<{

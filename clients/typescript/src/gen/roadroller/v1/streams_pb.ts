@@ -376,6 +376,21 @@ export const ResetBoundarySchema: GenEnum<ResetBoundary> = /*@__PURE__*/
  * stream with members (subscribers connected), which would race with their
  * commits; UNAVAILABLE when Kafka does not answer.
  *
+ * Error conditions, as code and ErrorInfo reason:
+ * - INVALID_ARGUMENT `INVALID_STREAM_REQUEST`: a bad road or stream name;
+ *   ResetStream without `to`, with an unknown boundary, with no offsets, or
+ *   with offsets for a partition the road lacks or negative ones.
+ * - NOT_FOUND `ROAD_NOT_FOUND`: no such road.
+ * - NOT_FOUND `STREAM_NOT_FOUND`: no such stream (GetStream, DeleteStream).
+ * - FAILED_PRECONDITION `TOPIC_NOT_CREATED`: the road's topic does not exist
+ *   yet.
+ * - FAILED_PRECONDITION `STREAM_HAS_MEMBERS`: ResetStream or DeleteStream
+ *   while subscribers are connected.
+ * - UNAVAILABLE `KAFKA_UNAVAILABLE`: Kafka does not answer, or refuses a
+ *   reset's commit (a subscriber joined meanwhile).
+ * - UNAUTHENTICATED, PERMISSION_DENIED and undecodable requests as for
+ *   PaverService.
+ *
  * @generated from service roadroller.v1.StreamService
  */
 export const StreamService: GenService<{

@@ -340,6 +340,26 @@ export const ListEntriesResponseSchema: GenMessage<ListEntriesResponse> = /*@__P
  * up with the end of the topic as it was when the view started (another
  * instance may answer), or when the view's Kafka reads or disk fail.
  *
+ * Error conditions, as code and ErrorInfo reason:
+ * - INVALID_ARGUMENT `INVALID_TABLE_REQUEST`: a bad road name; an empty
+ *   key; no keys, or more than 1,000; a `page_size` outside 0 to 1,000; a
+ *   page token the server did not issue, or issued for another prefix; an
+ *   unknown grant; `min_offsets` for a partition the road lacks, or a
+ *   negative offset.
+ * - NOT_FOUND `ROAD_NOT_FOUND`: no such road. A key without a live value is
+ *   no error: GetEntry answers without `entry`.
+ * - FAILED_PRECONDITION `NOT_MATERIALIZED`: the road is not materialized,
+ *   not COMPACTED, or being deleted.
+ * - FAILED_PRECONDITION `VIEW_BEHIND`: as above, with a
+ *   `google.rpc.PreconditionFailure` naming the partition.
+ * - UNAVAILABLE `VIEW_BUILDING`: this instance's view has not started, is
+ *   still catching up, or is not following the topic.
+ * - UNAVAILABLE `VIEW_UNAVAILABLE`: the view's files cannot be read.
+ * - INTERNAL `RECORD_NOT_JSON`: a stored value is not JSON and PII must be
+ *   blanked from it.
+ * - UNAUTHENTICATED, PERMISSION_DENIED and undecodable requests as for
+ *   PaverService.
+ *
  * @generated from service roadroller.v1.TableService
  */
 export const TableService: GenService<{
