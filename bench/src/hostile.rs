@@ -56,7 +56,11 @@ pub async fn study(stage: &Stage, rate: u64, duration: Duration) -> Result<Hosti
     let values = Arc::new(AtomicU64::new(0));
     let mut callers = Vec::new();
     for caller in 0..HOSTILE_CALLERS {
-        let (client, stop, values) = (stage.client.clone(), stop.clone(), values.clone());
+        // Its own connection, as another caller has: on the measured
+        // caller's, its megabyte requests would queue the small ones.
+        let client =
+            roadroller_client::Client::connect(format!("http://{}", stage.server.grpc)).await?;
+        let (stop, values) = (stop.clone(), values.clone());
         callers.push(tokio::spawn(async move {
             let near_miss = if caller % 2 == 0 {
                 serde_json::json!({"s": format!("{}b", "a".repeat(100_000))})
