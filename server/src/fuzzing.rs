@@ -125,6 +125,8 @@ mod tests {
             written.encode(),
             b"$.id\0{\"id\": [1, {\"b\": 2}]}".to_vec(),
             b"$.a.b\0{\"a\": {\"b\": \"x\"}}".to_vec(),
+            // Found by cargo fuzz: a panic slicing inside a character.
+            b"$.[N$\xfe\xff".to_vec(),
         ]
     }
 

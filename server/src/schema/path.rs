@@ -19,7 +19,8 @@ impl PartitionPath {
             if let Some(after) = rest.strip_prefix('.') {
                 let end = after.find(['.', '[']).unwrap_or(after.len());
                 if end == 0 {
-                    return Err(format!("empty name before {:?}", &after[..after.len().min(8)]));
+                    let next: String = after.chars().take(8).collect();
+                    return Err(format!("empty name before {next:?}"));
                 }
                 segments.push(after[..end].to_string());
                 rest = &after[end..];
@@ -129,6 +130,15 @@ fn write_canonical(value: &Value, out: &mut String) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn an_empty_name_before_wide_characters_is_an_error_not_a_panic() {
+        // Found by the partition_path fuzz target: the message cut the rest
+        // of the path at a byte inside a character.
+        let err = PartitionPath::parse("$.[N$\u{fffd}\u{fffd}").expect_err("an empty name");
+        assert!(err.starts_with("empty name before"), "{err}");
+        assert!(PartitionPath::parse("$..ééééééé").is_err());
+    }
 
     #[test]
     fn paths_parse_in_both_notations() {
