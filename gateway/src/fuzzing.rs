@@ -40,6 +40,44 @@ pub fn websocket_event(data: &[u8]) {
     let _ = crate::offramp::events::decode(data);
 }
 
+/// What the test suites run in place of `cargo fuzz`: every target on
+/// random mutations of `seeds` until `budget` is spent, with a fixed seed so
+/// that a failure repeats. Not coverage-guided. Returns the inputs tried.
+pub fn bounded_run(seeds: &[Vec<u8>], targets: &[fn(&[u8])], budget: std::time::Duration) -> u64 {
+    let mut rng = fastrand::Rng::with_seed(19);
+    let until = std::time::Instant::now() + budget;
+    let mut round = 0;
+    while std::time::Instant::now() < until && !seeds.is_empty() {
+        let mut input = seeds[round as usize % seeds.len()].clone();
+        for _ in 0..rng.usize(1..8) {
+            mutate(&mut rng, &mut input);
+        }
+        for target in targets {
+            target(&input);
+        }
+        round += 1;
+    }
+    round
+}
+
+/// One small change: a byte replaced, a JSON-ish byte inserted, a byte
+/// removed, or a run of the input repeated.
+fn mutate(rng: &mut fastrand::Rng, input: &mut Vec<u8>) {
+    let at = rng.usize(0..=input.len());
+    match rng.u8(0..4) {
+        0 if at < input.len() => input[at] = rng.u8(..),
+        1 => input.insert(at, b"{}[]\",:0\\\0a"[rng.usize(0..11)]),
+        2 if at < input.len() => {
+            input.remove(at);
+        }
+        _ => {
+            let from = rng.usize(0..=input.len());
+            let copy: Vec<u8> = input[from.min(at)..from.max(at)].to_vec();
+            input.splice(at..at, copy);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,38 +105,10 @@ mod tests {
         seeds
     }
 
-    /// The bounded run: mutations of the seeds for a few seconds (not
-    /// coverage-guided; `./scripts/fuzz` runs `cargo fuzz`, which is).
+    /// The bounded run (`./scripts/fuzz` runs `cargo fuzz`, which is
+    /// coverage-guided).
     #[test]
     fn bounded_run_of_the_gateway_targets() {
-        let mut rng = fastrand::Rng::with_seed(19);
-        let seeds = seeds();
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
-        let mut round = 0;
-        while std::time::Instant::now() < until {
-            round += 1;
-            let mut input = seeds[round % seeds.len()].clone();
-            for _ in 0..rng.usize(1..8) {
-                mutate(&mut rng, &mut input);
-            }
-            onramp_body(&input);
-            websocket_event(&input);
-        }
-    }
-
-    fn mutate(rng: &mut fastrand::Rng, input: &mut Vec<u8>) {
-        let at = rng.usize(0..=input.len());
-        match rng.u8(0..4) {
-            0 if at < input.len() => input[at] = rng.u8(..),
-            1 => input.insert(at, *b"{}[]\",:0\\".get(rng.usize(0..9)).unwrap_or(&b'x')),
-            2 if at < input.len() => {
-                input.remove(at);
-            }
-            _ => {
-                let from = rng.usize(0..=input.len());
-                let copy: Vec<u8> = input[from.min(at)..from.max(at)].to_vec();
-                input.splice(at..at, copy);
-            }
-        }
+        bounded_run(&seeds(), &[onramp_body, websocket_event], std::time::Duration::from_secs(3));
     }
 }

@@ -130,40 +130,16 @@ mod tests {
         ]
     }
 
-    fn mutate(rng: &mut fastrand::Rng, input: &mut Vec<u8>) {
-        let at = rng.usize(0..=input.len());
-        match rng.u8(0..4) {
-            0 if at < input.len() => input[at] = rng.u8(..),
-            1 => input.insert(at, *b"{}[]\",:0\\\0a".get(rng.usize(0..11)).unwrap_or(&b'x')),
-            2 if at < input.len() => {
-                input.remove(at);
-            }
-            _ => {
-                let from = rng.usize(0..=input.len());
-                let copy: Vec<u8> = input[from.min(at)..from.max(at)].to_vec();
-                input.splice(at..at, copy);
-            }
-        }
-    }
-
-    /// The bounded run: mutations of the seeds for a few seconds (not
-    /// coverage-guided; `./scripts/fuzz` runs `cargo fuzz`, which is).
+    /// The bounded run (`./scripts/fuzz` runs `cargo fuzz`, which is
+    /// coverage-guided).
     #[test]
     fn bounded_run_of_the_server_targets() {
-        let mut rng = fastrand::Rng::with_seed(19);
-        let seeds = seeds();
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
-        let mut round = 0;
-        while std::time::Instant::now() < until {
-            round += 1;
-            let mut input = seeds[round % seeds.len()].clone();
-            for _ in 0..rng.usize(1..8) {
-                mutate(&mut rng, &mut input);
-            }
-            schema_pair(&input);
-            onramp_record(&input);
-            registry_document(&input);
-            partition_path(&input);
-        }
+        let targets: [fn(&[u8]); 4] =
+            [schema_pair, onramp_record, registry_document, partition_path];
+        roadroller_gateway::fuzzing::bounded_run(
+            &seeds(),
+            &targets,
+            std::time::Duration::from_secs(3),
+        );
     }
 }
