@@ -110,8 +110,11 @@ impl LoadingBay {
 
     /// Lands `road` now, on a caller's request.
     pub async fn land_now(&self, caller: &Caller, name: &str) -> Result<Outcome, LandingError> {
-        let road = self.road(name)?;
-        self.inner.guard.administer(caller, Action::ChangeRoad, name, Some(&road))?;
+        // Authorised before the road's existence, so that names cannot be
+        // probed.
+        let road = self.road(name).ok();
+        self.inner.guard.administer(caller, Action::ChangeRoad, name, road.as_deref())?;
+        let road = road.ok_or_else(|| LandingError::RoadNotFound(name.to_string()))?;
         let lander = self.lander()?;
         if !road.hive.enabled {
             return Err(LandingError::NoDestination(name.to_string()));

@@ -307,3 +307,33 @@ async fn the_standalone_gateway_reaches_a_tls_upstream_with_its_own_certificate(
     }
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn land_answers_a_caller_without_rights_alike_whether_the_road_exists_or_not() {
+    use roadroller_api::v1::loading_bay_service_client::LoadingBayServiceClient;
+    let broker = TestBroker::start();
+    let secured = Secured::new();
+    let admin = secured.tokens.token("root", &["platform"]);
+    let server = TestServer::start_tls(&broker, &secured.pki.ca_pem, |s| secured.apply(s))
+        .await
+        .with_token(&admin);
+    open_road(&server, stream_road("landed"), json!({"type": "object"})).await;
+    let stranger = secured.tokens.token("stranger", &[]);
+    let client = |token: &str| {
+        let token = roadroller_tests::Bearer::new(token);
+        let server = &server;
+        async move {
+            LoadingBayServiceClient::new(roadroller_tests::Authed::new(
+                server.channel().await,
+                token,
+            ))
+        }
+    };
+    let land = |road: &str| pb::LandRequest { road: road.into() };
+    for road in ["landed", "no_such_road"] {
+        let refused = client(&stranger).await.land(land(road)).await.expect_err("no rights");
+        assert_eq!(refused.code(), Code::PermissionDenied, "{road}: {refused:?}");
+    }
+    let missing = client(&admin).await.land(land("no_such_road")).await.expect_err("missing");
+    assert_eq!(missing.code(), Code::NotFound, "{missing:?}");
+}

@@ -70,8 +70,8 @@ class LoadingBayServiceStub:
     warehouse is not readable.
     - UNAUTHENTICATED, PERMISSION_DENIED and undecodable requests as for
     PaverService. Land needs the right to administer the road, GetTable the
-    right to read roads; Land looks the road up first, so an unknown road is
-    NOT_FOUND even for a caller without the right.
+    right to read roads; both decide before looking the road up, so a
+    caller without the right learns nothing of which roads exist.
     """
 
     def __init__(self, channel):
@@ -137,8 +137,8 @@ class LoadingBayServiceServicer:
     warehouse is not readable.
     - UNAUTHENTICATED, PERMISSION_DENIED and undecodable requests as for
     PaverService. Land needs the right to administer the road, GetTable the
-    right to read roads; Land looks the road up first, so an unknown road is
-    NOT_FOUND even for a caller without the right.
+    right to read roads; both decide before looking the road up, so a
+    caller without the right learns nothing of which roads exist.
     """
 
     def Land(self, request, context):
@@ -229,8 +229,8 @@ class LoadingBayService:
     warehouse is not readable.
     - UNAUTHENTICATED, PERMISSION_DENIED and undecodable requests as for
     PaverService. Land needs the right to administer the road, GetTable the
-    right to read roads; Land looks the road up first, so an unknown road is
-    NOT_FOUND even for a caller without the right.
+    right to read roads; both decide before looking the road up, so a
+    caller without the right learns nothing of which roads exist.
     """
 
     @staticmethod

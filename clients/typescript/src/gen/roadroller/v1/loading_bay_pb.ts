@@ -209,8 +209,8 @@ export const GetTableResponseSchema: GenMessage<GetTableResponse> = /*@__PURE__*
  *   warehouse is not readable.
  * - UNAUTHENTICATED, PERMISSION_DENIED and undecodable requests as for
  *   PaverService. Land needs the right to administer the road, GetTable the
- *   right to read roads; Land looks the road up first, so an unknown road is
- *   NOT_FOUND even for a caller without the right.
+ *   right to read roads; both decide before looking the road up, so a
+ *   caller without the right learns nothing of which roads exist.
  *
  * @generated from service roadroller.v1.LoadingBayService
  */
