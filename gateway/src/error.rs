@@ -132,8 +132,13 @@ impl ApiError {
             // Over a quota: come back later, as RetryInfo says.
             (Code::ResourceExhausted, "QUOTA_EXCEEDED") => {
                 let retry_after = status.get_details_retry_info().and_then(|r| r.retry_delay);
+                // Without RetryInfo the request is larger than the quota
+                // ever allows at once: waiting cannot help, a smaller one can.
+                let Some(retry_after) = retry_after else {
+                    return Self::new(StatusCode::PAYLOAD_TOO_LARGE, message);
+                };
                 let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, message);
-                error.retry_after = Some(retry_after.unwrap_or(std::time::Duration::from_secs(1)));
+                error.retry_after = Some(retry_after);
                 return error;
             }
             // The instance is full: another instance, or this one later,
@@ -242,6 +247,10 @@ mod tests {
         assert_eq!(response.headers()[axum::http::header::RETRY_AFTER], "2");
         let too_large = with_reason(Code::ResourceExhausted, "REQUEST_TOO_LARGE", "big");
         assert_eq!(ApiError::from_status(&too_large, "r").status, StatusCode::PAYLOAD_TOO_LARGE);
+        let over_burst = with_reason(Code::ResourceExhausted, "QUOTA_EXCEEDED", "send smaller");
+        let error = ApiError::from_status(&over_burst, "r");
+        assert_eq!(error.status, StatusCode::PAYLOAD_TOO_LARGE, "no wait lets it pass");
+        assert!(error.retry_after.is_none());
         let full = with_reason(Code::ResourceExhausted, "TOO_MANY_SUBSCRIPTIONS", "full");
         let error = ApiError::from_status(&full, "r");
         assert_eq!(error.status, StatusCode::SERVICE_UNAVAILABLE, "not the request's size");

@@ -96,6 +96,8 @@ async fn a_produce_over_the_rate_is_refused_whole_with_retry_info_and_429_at_the
     assert_eq!(never.code(), Code::ResourceExhausted);
     assert!(never.message().contains("burst"), "{}", never.message());
     assert!(never.get_details_retry_info().is_none());
+    let legacy = http_json("POST", &url, &json!([{"n": 6}, {"n": 7}, {"n": 8}])).await;
+    assert_eq!(legacy.status, 413, "no wait lets it pass: {}", legacy.text());
 
     // After the delay it said, the same call goes through.
     tokio::time::sleep(delay).await;
@@ -112,7 +114,8 @@ async fn a_produce_over_the_rate_is_refused_whole_with_retry_info_and_429_at_the
     let metrics = scrape(&server).await;
     let refusals =
         r#"roadroller_quota_refusals_total{road="metered",limit="produce_records_per_second"}"#;
-    assert_eq!(sample(&metrics, refusals), Some(3.0), "{metrics}");
+    // Over the rate twice (gRPC, gateway), over the burst twice.
+    assert_eq!(sample(&metrics, refusals), Some(4.0), "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
