@@ -331,9 +331,17 @@ impl Onramp {
             }
             span.end();
         }
+        // Nothing was written: the whole call is UNAVAILABLE, so that it is
+        // retried; unless some records were refused on their own, whose
+        // reasons a whole-call status would hide.
         if unavailable > 0 && accepted == 0 {
             self.kafka.recover_producer();
-            return Err(OnrampError::Unavailable { topic, within: self.settings.produce_timeout });
+            if unavailable == outcomes.len() {
+                return Err(OnrampError::Unavailable {
+                    topic,
+                    within: self.settings.produce_timeout,
+                });
+            }
         }
         Ok(outcomes)
     }

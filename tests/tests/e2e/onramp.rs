@@ -456,3 +456,25 @@ async fn with_the_broker_gone_nothing_unacknowledged_is_reported_accepted() {
     assert!(!accepted_records.is_empty());
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn with_the_broker_gone_a_refused_record_keeps_its_own_reason() {
+    let broker = TestBroker::start();
+    let server =
+        TestServer::start_on(&broker, |s| s.kafka.produce_timeout = Duration::from_secs(2)).await;
+    open_road(&server, stream_road("half"), value_schema()).await;
+    let mut onramp = server.onramp().await;
+    broker.stop();
+    let batch = vec![unkeyed(json!({"v": "fine"})), unkeyed(json!({"v": 5}))];
+    let answer = onramp.produce(produce("half", batch)).await;
+    broker.resume();
+    let results =
+        answer.expect("answered per record: one was refused on its own").into_inner().results;
+    assert_eq!(rejected(&results[0]).code, Code::Unavailable as i32, "{results:?}");
+    assert_eq!(rejected(&results[1]).code, Code::InvalidArgument as i32, "{results:?}");
+    // All of a call unacknowledged is still UNAVAILABLE as a whole.
+    broker.stop();
+    let whole = onramp.produce(produce("half", vec![unkeyed(json!({"v": "x"}))])).await;
+    broker.resume();
+    assert_eq!(whole.expect_err("nothing written").code(), Code::Unavailable);
+}

@@ -83,7 +83,8 @@ class OnrampServiceStub:
     bytes/s limit, with RetryInfo; without it when the request needs more
     than a whole bucket.
     - UNAVAILABLE `KAFKA_UNAVAILABLE`: Kafka acknowledged none of the records
-    sent to it within `kafka.produce_timeout`.
+    sent to it within `kafka.produce_timeout`, and no record of the call was
+    refused on its own (else each record answers for itself).
     - INTERNAL `INTERNAL`: the road's latest schema does not compile on this
     instance.
     - UNAUTHENTICATED and PERMISSION_DENIED as for PaverService; a
@@ -188,7 +189,8 @@ class OnrampServiceServicer:
     bytes/s limit, with RetryInfo; without it when the request needs more
     than a whole bucket.
     - UNAVAILABLE `KAFKA_UNAVAILABLE`: Kafka acknowledged none of the records
-    sent to it within `kafka.produce_timeout`.
+    sent to it within `kafka.produce_timeout`, and no record of the call was
+    refused on its own (else each record answers for itself).
     - INTERNAL `INTERNAL`: the road's latest schema does not compile on this
     instance.
     - UNAUTHENTICATED and PERMISSION_DENIED as for PaverService; a
@@ -318,7 +320,8 @@ class OnrampService:
     bytes/s limit, with RetryInfo; without it when the request needs more
     than a whole bucket.
     - UNAVAILABLE `KAFKA_UNAVAILABLE`: Kafka acknowledged none of the records
-    sent to it within `kafka.produce_timeout`.
+    sent to it within `kafka.produce_timeout`, and no record of the call was
+    refused on its own (else each record answers for itself).
     - INTERNAL `INTERNAL`: the road's latest schema does not compile on this
     instance.
     - UNAUTHENTICATED and PERMISSION_DENIED as for PaverService; a

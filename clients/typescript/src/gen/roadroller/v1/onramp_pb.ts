@@ -395,7 +395,8 @@ export const ViolationSchema: GenMessage<Violation> = /*@__PURE__*/
  *   bytes/s limit, with RetryInfo; without it when the request needs more
  *   than a whole bucket.
  * - UNAVAILABLE `KAFKA_UNAVAILABLE`: Kafka acknowledged none of the records
- *   sent to it within `kafka.produce_timeout`.
+ *   sent to it within `kafka.produce_timeout`, and no record of the call was
+ *   refused on its own (else each record answers for itself).
  * - INTERNAL `INTERNAL`: the road's latest schema does not compile on this
  *   instance.
  * - UNAUTHENTICATED and PERMISSION_DENIED as for PaverService; a
