@@ -215,11 +215,32 @@ fn check_schema(document: &Value, target: &Target<'_>) -> Result<(), Rejection> 
 }
 
 fn bounded_message(error: &jsonschema::ValidationError<'_>) -> String {
-    let message = error.to_string();
-    if message.len() <= MAX_MESSAGE_BYTES {
-        return message;
+    // A value whose JSON alone is too long is not formatted in full only to
+    // be thrown away: the masked message says the same without it.
+    if !json_longer_than(error.instance(), MAX_MESSAGE_BYTES) {
+        let message = error.to_string();
+        if message.len() <= MAX_MESSAGE_BYTES {
+            return message;
+        }
     }
     truncate(error.masked_with("the value").to_string(), MAX_MESSAGE_BYTES)
+}
+
+/// Whether `value` as JSON is longer than `max` bytes, found by writing at
+/// most that much of it.
+fn json_longer_than(value: &Value, max: usize) -> bool {
+    struct Room(usize);
+    impl std::io::Write for Room {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 =
+                self.0.checked_sub(bytes.len()).ok_or_else(|| std::io::Error::other("full"))?;
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    serde_json::to_writer(Room(max), value).is_err()
 }
 
 /// `text` cut to at most `max` bytes at a character boundary, marked `…`.
@@ -289,6 +310,22 @@ mod tests {
             topic_limit: None,
         };
         prepare(record, &target)
+    }
+
+    /// A target that takes records up to 1 MiB, as Onramp does by default.
+    fn roomy<'a>(
+        road: &'a Road,
+        schema: &'a CompiledSchema,
+        topic_limit: Option<TopicLimit<'a>>,
+    ) -> Target<'a> {
+        Target {
+            road,
+            schema,
+            schema_version: 1,
+            partition_path: None,
+            max_record_bytes: 1 << 20,
+            topic_limit,
+        }
     }
 
     fn record(key: Option<&str>, payload: Option<&str>) -> Record {
@@ -366,15 +403,8 @@ mod tests {
         let payload = json!({"id": 1, "name": long}).to_string();
         let road = test_road("s");
         let schema = schema();
-        let target = Target {
-            road: &road,
-            schema: &schema,
-            schema_version: 1,
-            partition_path: None,
-            max_record_bytes: 1 << 20,
-            topic_limit: None,
-        };
-        let err = prepare(record(None, Some(&payload)), &target).expect_err("too long");
+        let err = prepare(record(None, Some(&payload)), &roomy(&road, &schema, None))
+            .expect_err("too long");
         assert!(err.message.len() < 2 * MAX_MESSAGE_BYTES, "{}", err.message.len());
         assert!(err.message.contains("the value"), "{}", err.message);
         assert_eq!(err.violations[0].pointer, "/name");
@@ -405,14 +435,7 @@ mod tests {
         let road = test_road("s");
         let schema = schema();
         let limit = TopicLimit { topic: "road.s", max_message_bytes: 16 * 1024 + 100 };
-        let target = Target {
-            road: &road,
-            schema: &schema,
-            schema_version: 1,
-            partition_path: None,
-            max_record_bytes: 1 << 20,
-            topic_limit: Some(limit),
-        };
+        let target = roomy(&road, &schema, Some(limit));
         let fits = json!({"id": 1, "name": "x"}).to_string();
         assert!(prepare(record(None, Some(&fits)), &target).is_ok());
         let big = format!(r#"{{"id":1,"pad":"{}"}}"#, "x".repeat(200));
