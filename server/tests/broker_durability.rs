@@ -5,16 +5,12 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{Serve, wait_serving};
+use common::{Load, Serve, assert_exactly_where_acknowledged, open_road, wait_serving};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use roadroller_api::v1 as pb;
-use roadroller_api::v1::onramp_service_client::OnrampServiceClient;
-use roadroller_api::v1::paver_service_client::PaverServiceClient;
-use tonic::transport::Channel;
 
 const ROAD: &str = "durable";
 const TOPIC: &str = "road.durable";
@@ -34,76 +30,6 @@ async fn start(dir: &std::path::Path) -> Running {
     let grpc = serve.logged("serving", "listen", Duration::from_secs(30));
     wait_serving(&grpc, Duration::from_secs(30)).await;
     Running { serve, grpc, broker }
-}
-
-async fn channel(addr: &str) -> Channel {
-    Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("connect")
-}
-
-async fn open_road(addr: &str) {
-    let mut paver = PaverServiceClient::new(channel(addr).await);
-    let road =
-        pb::Road { name: ROAD.into(), r#type: pb::RoadType::Stream as i32, ..Default::default() };
-    paver.create_road(pb::CreateRoadRequest { road: Some(road) }).await.expect("create road");
-    for _ in 0..200 {
-        let road = paver
-            .get_road(pb::GetRoadRequest { name: ROAD.into() })
-            .await
-            .expect("get")
-            .into_inner();
-        if road.road.and_then(|r| r.status).is_some_and(|s| s.topic_created) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let schema = r#"{"type":"object","properties":{"n":{"type":"integer"}},"required":["n"]}"#;
-    paver
-        .register_schema(pb::RegisterSchemaRequest {
-            road: ROAD.into(),
-            schema: schema.into(),
-            version: 0,
-        })
-        .await
-        .expect("schema");
-    let enable = pb::Road { name: ROAD.into(), enabled: true, ..Default::default() };
-    paver
-        .update_road(pb::UpdateRoadRequest {
-            road: Some(enable),
-            update_mask: Some(prost_types::FieldMask { paths: vec!["enabled".into()] }),
-        })
-        .await
-        .expect("enable");
-}
-
-/// Produces batches of records numbered from `next` until the server goes
-/// away; returns each acknowledged number with its (partition, offset).
-async fn produce_until_killed(addr: String, mut next: u64) -> Vec<(u64, (i32, i64))> {
-    let mut acked = Vec::new();
-    let Ok(channel) = Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await
-    else {
-        return acked;
-    };
-    let mut onramp = OnrampServiceClient::new(channel);
-    loop {
-        let numbers: Vec<u64> = (next..next + 50).collect();
-        next += 50;
-        let records = numbers
-            .iter()
-            .map(|n| pb::Record { key: None, payload: Some(format!("{{\"n\":{n}}}")) })
-            .collect();
-        let Ok(response) = onramp.produce(pb::ProduceRequest { road: ROAD.into(), records }).await
-        else {
-            return acked;
-        };
-        for (n, result) in numbers.iter().zip(response.into_inner().results) {
-            match result.result {
-                Some(pb::record_result::Result::Accepted(a)) => {
-                    acked.push((*n, (a.partition, a.offset)))
-                }
-                other => panic!("record {n} not accepted: {other:?}"),
-            }
-        }
-    }
 }
 
 fn consumer(broker: &str) -> BaseConsumer {
@@ -144,12 +70,11 @@ fn committed(broker: &str, partitions: impl Iterator<Item = i32>) -> BTreeMap<i3
 async fn acknowledged_records_and_commits_survive_kill_9_at_random_moments() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut running = start(dir.path()).await;
-    open_road(&running.grpc).await;
+    open_road(&running.grpc, ROAD).await;
     let mut acked: Vec<(u64, (i32, i64))> = Vec::new();
     let mut commits: BTreeMap<i32, i64> = BTreeMap::new();
     for round in 0..KILLS {
-        let producer =
-            tokio::spawn(produce_until_killed(running.grpc.clone(), (round as u64) << 32));
+        let load = Load::start(&running.grpc, ROAD, 1, (round as u64) << 32, Duration::ZERO);
         // Some time to write, then a commit of what is acknowledged so far,
         // then the kill at a moment no one chose.
         tokio::time::sleep(Duration::from_millis(300 + fastrand::u64(0..700))).await;
@@ -170,7 +95,7 @@ async fn acknowledged_records_and_commits_survive_kill_9_at_random_moments() {
         }
         tokio::time::sleep(Duration::from_millis(fastrand::u64(0..1_000))).await;
         running.serve.kill();
-        let got = producer.await.expect("producer");
+        let got = load.stop().await.acked;
         assert!(!got.is_empty(), "round {round}: the producer got acknowledgements");
         acked.extend(got);
         running = start(dir.path()).await;
@@ -185,20 +110,7 @@ async fn acknowledged_records_and_commits_survive_kill_9_at_random_moments() {
     let records = tokio::task::spawn_blocking(move || roadroller_tests::read_topic(&broker, TOPIC))
         .await
         .expect("read");
-    let mut seen: HashMap<u64, Vec<(i32, i64)>> = HashMap::new();
-    for r in &records {
-        let value: serde_json::Value =
-            serde_json::from_slice(r.value.as_deref().expect("value")).expect("json");
-        let n = value["n"].as_u64().expect("n");
-        seen.entry(n).or_default().push((r.partition, r.offset));
-    }
-    for (n, at) in &acked {
-        assert_eq!(
-            seen.get(n),
-            Some(&vec![*at]),
-            "record {n} acknowledged at {at:?}: exactly once, there"
-        );
-    }
+    assert_exactly_where_acknowledged(&acked, &records);
     assert!(acked.len() > 1_000, "enough was written to mean something: {}", acked.len());
     running.serve.terminate();
     assert!(running.serve.wait(Duration::from_secs(15)).await.success());

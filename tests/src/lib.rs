@@ -7,6 +7,7 @@ mod http;
 pub mod https;
 mod kafka;
 mod lag;
+pub mod link;
 pub mod noida;
 mod otlp;
 mod roads;

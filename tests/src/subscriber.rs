@@ -37,11 +37,19 @@ impl Subscriber {
         bearer: Bearer,
         start: pb::StartSubscription,
     ) -> Result<Self, tonic::Status> {
+        Self::open(Authed::new(server.channel().await, bearer), start).await
+    }
+
+    /// As [`Subscriber::start`], on any channel: a server in another
+    /// process, say.
+    pub async fn open(
+        channel: Authed,
+        start: pb::StartSubscription,
+    ) -> Result<Self, tonic::Status> {
         let (asks, rx) = tokio::sync::mpsc::channel(16);
         asks.send(pb::SubscribeRequest { kind: Some(Ask::Start(start)) })
             .await
             .expect("send start");
-        let channel = Authed::new(server.channel().await, bearer);
         let mut client = OfframpServiceClient::new(channel);
         let answers =
             client.subscribe(tokio_stream::wrappers::ReceiverStream::new(rx)).await?.into_inner();
