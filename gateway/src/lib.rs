@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::transport::Channel;
 
-pub use connections::Timeouts;
+pub use connections::{Timeouts, serve as serve_connections};
 pub use error::StandardResponse;
 pub use forward::CLIENT_PRINCIPAL;
 

@@ -306,7 +306,8 @@ pub async fn run(
             metrics.clone(),
             health.clone(),
             health_service.clone(),
-            stop.cancelled_owned(),
+            settings.http.limits.timeouts,
+            stop,
         ))
     });
     let stop_accepting = CancellationToken::new();

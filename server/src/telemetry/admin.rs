@@ -13,7 +13,10 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use roadroller_gateway::Timeouts;
+use roadroller_tls::Incoming;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use super::Metrics;
 use crate::health::Health;
@@ -24,14 +27,17 @@ struct Admin {
     health: Health,
 }
 
-/// Serves the admin routes on `listener` until `stop` completes;
-/// `grpc_health` is the gRPC health service the gRPC listener serves too.
+/// Serves the admin routes on `listener` until `stop`, under the same
+/// connection time limits as the gateway (a probe port is as open to a
+/// client that never finishes its request); `grpc_health` is the gRPC
+/// health service the gRPC listener serves too.
 pub async fn serve<H>(
     listener: TcpListener,
     metrics: Arc<Metrics>,
     health: Health,
     grpc_health: H,
-    stop: impl std::future::Future<Output = ()> + Send + 'static,
+    timeouts: Timeouts,
+    stop: CancellationToken,
 ) -> io::Result<()>
 where
     H: tonic::codegen::Service<
@@ -50,7 +56,9 @@ where
         .route("/readyz", get(ready_route))
         .route_service("/grpc.health.v1.Health/{*method}", grpc_health)
         .with_state(Admin { metrics, health });
-    axum::serve(listener, app).with_graceful_shutdown(stop).await
+    let incoming = Incoming::new(listener, None)?;
+    roadroller_gateway::serve_connections(incoming, app, timeouts, stop).await;
+    Ok(())
 }
 
 async fn metrics_route(State(admin): State<Admin>) -> impl IntoResponse {

@@ -370,33 +370,41 @@ async fn http_connections_that_never_finish_a_request_are_closed() {
         s.http.limits.timeouts.idle = Duration::from_secs(2);
     })
     .await;
-    let addr = server.gateway_addr();
+    let admin: std::net::SocketAddr =
+        server.admin_url().trim_start_matches("http://").parse().expect("admin address");
+    for (addr, path) in [(server.gateway_addr(), "/paver/v1/roads"), (admin, "/healthz")] {
+        // Silent: nothing is ever sent.
+        let mut silent = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        assert!(closed_within(&mut silent, WAIT).await.is_some(), "{addr}: a silent connection");
 
-    // Silent: nothing is ever sent.
-    let mut silent = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    assert!(closed_within(&mut silent, WAIT).await.is_some(), "a silent connection is closed");
-
-    // Slowloris: a header line every 300 ms, never the blank line that ends
-    // them. Bytes keep moving, so only the header timeout can end it.
-    let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    slow.write_all(b"GET /paver/v1/roads HTTP/1.1\r\nHost: x\r\n").await.expect("write");
-    let trickle = async {
-        for i in 0..100 {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            if slow.write_all(format!("X-{i}: y\r\n").as_bytes()).await.is_err() {
-                return;
+        // Slowloris: a header line every 300 ms, never the blank line that
+        // ends them. Bytes keep moving, so only the header timeout can end it.
+        let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        slow.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n").as_bytes())
+            .await
+            .expect("write");
+        let trickle = async {
+            for i in 0..100 {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                if slow.write_all(format!("X-{i}: y\r\n").as_bytes()).await.is_err() {
+                    return;
+                }
             }
-        }
-    };
-    tokio::time::timeout(WAIT, trickle).await.expect("the server stopped taking headers");
+        };
+        tokio::time::timeout(WAIT, trickle).await.expect("the server stopped taking headers");
 
-    // A well-behaved client on a kept-alive connection is served, then let go.
-    let mut polite = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    polite.write_all(b"GET /paver/v1/roads HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("write");
-    let mut head = [0u8; 12];
-    tokio::io::AsyncReadExt::read_exact(&mut polite, &mut head).await.expect("an answer");
-    assert!(head.starts_with(b"HTTP/1.1 "), "{head:?}");
-    assert!(closed_within(&mut polite, WAIT).await.is_some(), "an idle kept-alive connection ends");
+        // A well-behaved client on a kept-alive connection is served, then
+        // let go.
+        let mut polite = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        polite
+            .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .await
+            .expect("write");
+        let mut head = [0u8; 12];
+        tokio::io::AsyncReadExt::read_exact(&mut polite, &mut head).await.expect("an answer");
+        assert!(head.starts_with(b"HTTP/1.1 "), "{head:?}");
+        assert!(closed_within(&mut polite, WAIT).await.is_some(), "{addr}: an idle connection");
+    }
 }
 
 /// `SubscribeRequest` with a commit whose correlation id is bytes, to send
