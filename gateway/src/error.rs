@@ -150,8 +150,12 @@ impl ApiError {
                 return error;
             }
             (Code::ResourceExhausted, _) => (StatusCode::PAYLOAD_TOO_LARGE, message.to_string()),
+            // A retry may succeed; RetryInfo says when.
             (Code::Unavailable, _) => {
-                (StatusCode::SERVICE_UNAVAILABLE, format!("Roadroller is unavailable: {message}"))
+                let text = format!("Roadroller is unavailable: {message}");
+                let mut error = Self::new(StatusCode::SERVICE_UNAVAILABLE, text);
+                error.retry_after = status.get_details_retry_info().and_then(|r| r.retry_delay);
+                return error;
             }
             // tonic's words for a connection that broke under the call (a
             // TLS upstream that refused the gateway's certificate, say; which

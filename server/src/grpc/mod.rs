@@ -13,6 +13,10 @@ use crate::error::{Code, ErrorReport, Reportable};
 /// The `google.rpc.ErrorInfo` domain of every error this service reports.
 pub const ERROR_DOMAIN: &str = "roadroller.v1";
 
+/// The wait an UNAVAILABLE answer suggests when its error names none: about
+/// how long health takes to notice Kafka back (`kafka.health_interval`).
+const UNAVAILABLE_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The gRPC status for a domain error: its code, its message, an ErrorInfo
 /// with the stable reason, BadRequest / PreconditionFailure / QuotaFailure
 /// details when there are violations, and RetryInfo when a retry may help.
@@ -33,7 +37,12 @@ pub fn status_of(report: ErrorReport) -> Status {
     for v in &report.quota_violations {
         details.add_quota_failure_violation(&v.subject, &v.description);
     }
-    if let Some(delay) = report.retry_after {
+    // UNAVAILABLE is the code a client retries on; it always says when, so
+    // that a fleet of clients does not come back all at once or at random.
+    let retry_after = report
+        .retry_after
+        .or((report.code == Code::Unavailable).then_some(UNAVAILABLE_RETRY_AFTER));
+    if let Some(delay) = retry_after {
         details.set_retry_info(Some(delay));
     }
     Status::with_error_details(code(report.code), report.message, details)

@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 use roadroller_api::v1 as pb;
 use roadroller_api::v1::record_result::Result as Outcome;
 use roadroller_tests::{
-    TestBroker, TestServer, compacted_road, create_road_ready, error_reason, java_partition,
-    open_road, read_topic, stream_road,
+    TestBroker, TestServer, compacted_road, create_road_ready, error_reason, http_json,
+    java_partition, open_road, read_topic, stream_road,
 };
 use serde_json::json;
 use tonic::Code;
+use tonic_types::StatusExt;
 
 fn value_schema() -> serde_json::Value {
     json!({"type": "object", "required": ["v"], "properties": {"v": {"type": "string"}}})
@@ -475,6 +476,23 @@ async fn with_the_broker_gone_a_refused_record_keeps_its_own_reason() {
     // All of a call unacknowledged is still UNAVAILABLE as a whole.
     broker.stop();
     let whole = onramp.produce(produce("half", vec![unkeyed(json!({"v": "x"}))])).await;
+    let legacy = http_json(
+        "POST",
+        &format!("{}/onramp/v1/roads/half/messages", server.gateway_url()),
+        &json!([{"v": "x"}]),
+    )
+    .await;
     broker.resume();
-    assert_eq!(whole.expect_err("nothing written").code(), Code::Unavailable);
+    let whole = whole.expect_err("nothing written");
+    assert_eq!(whole.code(), Code::Unavailable);
+    // Both say when to come back.
+    let retry = whole.get_details_retry_info().and_then(|r| r.retry_delay);
+    assert!(retry.is_some_and(|d| d >= Duration::from_millis(500)), "{whole:?}");
+    assert_eq!(legacy.status, 503, "{:?}", legacy.body);
+    let seconds = legacy.headers.get("retry-after").and_then(|v| v.to_str().ok());
+    assert!(
+        seconds.is_some_and(|s| s.parse::<u64>().is_ok_and(|s| s >= 1)),
+        "{:?}",
+        legacy.headers
+    );
 }
