@@ -89,8 +89,16 @@ pub(crate) fn record(item: &RawValue, road_type: pb::RoadType) -> Result<pb::Rec
 fn keyed(item: &RawValue) -> Result<pb::Record, String> {
     const SHAPE: &str =
         r#"an item of a COMPACTED road is {"key": "<string>", "payload": <object> | null}"#;
-    let fields: HashMap<String, &RawValue> =
-        serde_json::from_str(item.get()).map_err(|_| SHAPE.to_string())?;
+    let Fields(entries) = serde_json::from_str(item.get()).map_err(|_| SHAPE.to_string())?;
+    let mut fields: HashMap<String, &RawValue> = HashMap::with_capacity(entries.len());
+    for (name, value) in entries {
+        // Which of two keys or payloads would win is the reader's guess:
+        // Onramp refuses duplicated properties inside a payload, and the
+        // wrapper is no different.
+        if fields.insert(name.clone(), value).is_some() {
+            return Err(format!("duplicate property {name:?}: {SHAPE}"));
+        }
+    }
     if let Some(other) = fields.keys().find(|k| !matches!(k.as_str(), "key" | "payload")) {
         return Err(format!("unexpected property {other:?}: {SHAPE}"));
     }
@@ -106,6 +114,33 @@ fn keyed(item: &RawValue) -> Result<pb::Record, String> {
         Some(raw) => Some(raw.get().to_string()),
     };
     Ok(pb::Record { key: Some(key), payload })
+}
+
+/// An object's properties in order, duplicates kept, so that they can be
+/// refused (a map keeps only the last).
+struct Fields<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Fields<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Fields<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Fields<'a>, M::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry::<String, &'a RawValue>()? {
+                    entries.push(entry);
+                }
+                Ok(Fields(entries))
+            }
+        }
+        deserializer.deserialize_map(Visit(std::marker::PhantomData))
+    }
 }
 
 /// The client's answer for one upstream result.
@@ -157,6 +192,14 @@ mod tests {
         assert!(problem(r#"{"payload":{}}"#).starts_with("key: is required"));
         assert!(problem(r#"{"key":1,"payload":{}}"#).starts_with("key: must be a string"));
         assert!(problem(r#"{"key":"a"}"#).starts_with("payload: is required"));
+        assert!(
+            problem(r#"{"key":"a","payload":{},"key":"b"}"#)
+                .starts_with(r#"duplicate property "key""#)
+        );
+        assert!(
+            problem(r#"{"payload":null,"key":"a","payload":{"v":1}}"#)
+                .starts_with(r#"duplicate property "payload""#)
+        );
         assert!(problem("[1]").starts_with("an item of a COMPACTED road"));
     }
 }

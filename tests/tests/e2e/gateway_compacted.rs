@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use roadroller_api::v1 as pb;
 use roadroller_tests::{
-    KafkaRecord, LegacySocket, TestServer, compacted_road, open_road, read_topic,
+    KafkaRecord, LegacySocket, TestServer, compacted_road, http, open_road, read_topic,
 };
 use serde_json::json;
 
@@ -91,4 +91,29 @@ async fn keyed_items_and_deletes_write_what_the_grpc_onramp_writes() {
     );
     socket.close().await;
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_item_with_its_key_or_payload_twice_is_refused_and_the_others_written() {
+    let server = TestServer::start().await;
+    open_road(&server, compacted_road("twice", Duration::from_secs(3600)), schema()).await;
+    // A reader keeping the first "key" would delete "a", one keeping the
+    // last would delete "b": neither may be guessed.
+    let body = r#"[
+        {"key": "a", "payload": null, "key": "b"},
+        {"key": "c", "payload": {"v": "kept"}, "payload": null},
+        {"key": "d", "payload": {"v": "fine"}}
+    ]"#;
+    let url = format!("{}/onramp/v1/roads/twice/messages", server.gateway_url());
+    let response = http("POST", &url, &[("content-type", "application/json")], body).await;
+    assert_eq!(response.status, 200, "{:?}", response.body);
+    let answers: Vec<serde_json::Value> = serde_json::from_slice(&response.body).expect("json");
+    let successes: Vec<bool> = answers.iter().map(|a| a["success"] == true).collect();
+    assert_eq!(successes, [false, false, true], "{answers:?}");
+    for (answer, property) in answers.iter().zip(["key", "payload"]) {
+        let message = answer["message"].as_str().expect("message");
+        assert!(message.contains(&format!("duplicate property {property:?}")), "{message}");
+    }
+    let records = read_topic(&server.broker().bootstrap(), "road.twice");
+    assert_eq!(records.iter().map(|r| r.key_str()).collect::<Vec<_>>(), [Some("d")]);
 }
