@@ -5,37 +5,54 @@
 //! is not UTF-8, say) with INTERNAL, and one over the size limit with
 //! OUT_OF_RANGE. INTERNAL tells a client the server is broken and invites a
 //! retry of the same bytes; OUT_OF_RANGE means a value outside a valid
-//! range. This contract's codes are INVALID_ARGUMENT and RESOURCE_EXHAUSTED.
+//! range. This contract's codes are INVALID_ARGUMENT (`MALFORMED_REQUEST`)
+//! and RESOURCE_EXHAUSTED (`REQUEST_TOO_LARGE`), with an ErrorInfo as every
+//! other error has.
 //! Unary calls fail before any handler runs, so a layer restates the status
 //! tonic wrote into the headers; streams see the failure as an item, which
 //! the adapters pass through [`caller_status`].
 
+use std::collections::HashMap;
 use std::task::{Context, Poll};
 
 use futures::TryFutureExt;
 use futures::future::MapOk;
 use tonic::codegen::http::{self, HeaderMap};
 use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 use tower::{Layer, Service};
+
+use super::ERROR_DOMAIN;
 
 /// tonic's own wording for the two failures, the only way to tell them
 /// from an INTERNAL or OUT_OF_RANGE of a handler.
 const NOT_PROTOBUF: &str = "failed to decode Protobuf message";
 const TOO_LARGE: &str = "Error, decoded message length too large";
 
-/// The code a status from decoding a request should have, if not its own.
-fn caller_code(code: Code, message: &str) -> Option<Code> {
+/// The code and reason a status from decoding a request should have, if
+/// not its own.
+fn caller_code(code: Code, message: &str) -> Option<(Code, &'static str)> {
     match code {
-        Code::Internal if message.starts_with(NOT_PROTOBUF) => Some(Code::InvalidArgument),
-        Code::OutOfRange if message.starts_with(TOO_LARGE) => Some(Code::ResourceExhausted),
+        Code::Internal if message.starts_with(NOT_PROTOBUF) => {
+            Some((Code::InvalidArgument, "MALFORMED_REQUEST"))
+        }
+        Code::OutOfRange if message.starts_with(TOO_LARGE) => {
+            Some((Code::ResourceExhausted, "REQUEST_TOO_LARGE"))
+        }
         _ => None,
     }
+}
+
+fn restated(code: Code, reason: &'static str, message: &str) -> Status {
+    let mut details = ErrorDetails::new();
+    details.set_error_info(reason, ERROR_DOMAIN, HashMap::new());
+    Status::with_error_details(code, message, details)
 }
 
 /// A status from reading a request stream, with the caller's code.
 pub fn caller_status(status: Status) -> Status {
     match caller_code(status.code(), status.message()) {
-        Some(code) => Status::new(code, status.message().to_string()),
+        Some((code, reason)) => restated(code, reason, status.message()),
         None => status,
     }
 }
@@ -95,8 +112,10 @@ fn restate<T: Headers>(mut response: T) -> T {
     let Ok(code) = code.parse::<i32>() else { return response };
     let message =
         headers.get("grpc-message").map(|v| percent_decode(v.as_bytes())).unwrap_or_default();
-    if let Some(new) = caller_code(Code::from_i32(code), &message) {
-        headers.insert("grpc-status", http::HeaderValue::from(new as i32));
+    if let Some((code, reason)) = caller_code(Code::from_i32(code), &message) {
+        // Writes grpc-status, grpc-message and the details anew; a status
+        // tonic itself produced always encodes.
+        let _ = restated(code, reason, &message).add_header(headers);
     }
     response
 }
@@ -128,7 +147,10 @@ mod tests {
     #[test]
     fn only_tonics_decoding_failures_change_code() {
         let not_utf8 = Status::internal(format!("{NOT_PROTOBUF}: Record.payload: invalid string"));
-        assert_eq!(caller_status(not_utf8).code(), Code::InvalidArgument);
+        let restated = caller_status(not_utf8);
+        assert_eq!(restated.code(), Code::InvalidArgument);
+        let reason = restated.get_details_error_info().map(|i| i.reason);
+        assert_eq!(reason.as_deref(), Some("MALFORMED_REQUEST"));
         let large = Status::out_of_range(format!("{TOO_LARGE}: found 9 bytes, the limit is: 4"));
         assert_eq!(caller_status(large).code(), Code::ResourceExhausted);
         assert_eq!(caller_status(Status::internal("a bug")).code(), Code::Internal);
@@ -140,6 +162,7 @@ mod tests {
         let status = Status::internal(format!("{NOT_PROTOBUF}: bad"));
         let response = restate(status.into_http::<()>());
         assert_eq!(response.headers()["grpc-status"], "3");
+        assert!(response.headers().contains_key("grpc-status-details-bin"), "an ErrorInfo");
         assert_eq!(percent_decode(b"a%20b%2"), "a b%2");
     }
 }

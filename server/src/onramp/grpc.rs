@@ -13,8 +13,9 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::{Batch, Onramp, OnrampError, Outcome, Record, StreamItem, TraceContext};
 use crate::auth::grpc::caller;
+use crate::error::{Code, ErrorReport};
 use crate::grpc::decoding::caller_status;
-use crate::grpc::{code_number, status};
+use crate::grpc::{code_number, status, status_of};
 
 /// The tonic service. `draining` ends open streams at shutdown.
 pub struct OnrampGrpc {
@@ -134,9 +135,11 @@ impl OnrampService for OnrampGrpc {
                 }
             }),
             StreamItem::Failed(status) => Err(status),
-            StreamItem::Draining => {
-                Err(Status::unavailable("the server is shutting down; reconnect to send more"))
-            }
+            StreamItem::Draining => Err(status_of(ErrorReport::new(
+                Code::Unavailable,
+                "SHUTTING_DOWN",
+                "the server is shutting down; reconnect to send more",
+            ))),
             StreamItem::Expired => Err(status(&crate::auth::Unauthenticated::new(
                 "TOKEN_EXPIRED",
                 "the token this stream was opened with has expired; reconnect with a fresh one",

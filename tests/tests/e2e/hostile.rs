@@ -9,8 +9,8 @@ use roadroller_api::v1 as pb;
 use roadroller_api::v1::offramp_service_client::OfframpServiceClient;
 use roadroller_api::v1::record_result::Result as Outcome;
 use roadroller_tests::{
-    Authed, LegacySocket, Subscriber, TestBroker, TestServer, create_road_ready, group_start,
-    open_road, stream_road,
+    Authed, LegacySocket, Subscriber, TestBroker, TestServer, create_road_ready, error_reason,
+    group_start, open_road, stream_road,
 };
 use serde_json::json;
 use tonic::Code;
@@ -145,6 +145,7 @@ async fn undecodable_and_oversized_requests_are_the_callers_error() {
     };
     let status = raw_produce(&server, not_utf8).await;
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(error_reason(&status).as_deref(), Some("MALFORMED_REQUEST"));
     assert!(status.message().contains("payload"), "names the field: {}", status.message());
 
     // Over tonic's own cap on a service (4 MiB) and over Onramp's.
@@ -159,6 +160,7 @@ async fn undecodable_and_oversized_requests_are_the_callers_error() {
         .await
         .expect_err("too large");
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_eq!(error_reason(&status).as_deref(), Some("REQUEST_TOO_LARGE"));
     let huge = RawProduce {
         road: "bytes".into(),
         records: vec![RawRecord { payload: Some("y".repeat(40 << 20).into_bytes()) }],
@@ -182,6 +184,7 @@ async fn undecodable_and_oversized_requests_are_the_callers_error() {
         },
     };
     assert_eq!(outcome.code(), Code::ResourceExhausted, "{outcome:?}");
+    assert_eq!(error_reason(&outcome).as_deref(), Some("REQUEST_TOO_LARGE"));
 }
 
 #[tokio::test]

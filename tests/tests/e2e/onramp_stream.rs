@@ -95,3 +95,33 @@ async fn a_batch_for_an_unknown_road_is_answered_and_the_stream_goes_on() {
     assert_eq!(seen, [(1, None), (2, Some(tonic::Code::NotFound as i32)), (3, None)]);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn at_shutdown_an_open_stream_ends_unavailable_shutting_down_after_its_answers() {
+    let server = TestServer::start().await;
+    open_road(&server, stream_road("draining"), json!({"type": "object"})).await;
+    let (batches, rx) = tokio::sync::mpsc::channel(4);
+    let mut onramp = server.onramp().await;
+    let mut answers = onramp
+        .produce_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .expect("stream")
+        .into_inner();
+    let batch = pb::ProduceStreamRequest {
+        sequence: 1,
+        road: "draining".into(),
+        records: vec![pb::Record { key: None, payload: Some(json!({"n": 1}).to_string()) }],
+    };
+    batches.send(batch).await.expect("send");
+    let answer = answers.message().await.expect("answer").expect("one");
+    assert_eq!(answer.sequence, 1);
+    // The client keeps its side open; the server's shutdown ends the stream.
+    let stopping = tokio::spawn(server.shutdown());
+    let ended = answers.message().await.expect_err("ended by the shutdown");
+    assert_eq!(ended.code(), tonic::Code::Unavailable, "{ended:?}");
+    assert_eq!(roadroller_tests::error_reason(&ended).as_deref(), Some("SHUTTING_DOWN"));
+    use tonic_types::StatusExt;
+    assert!(ended.get_details_retry_info().is_some(), "says when to come back: {ended:?}");
+    drop(batches);
+    stopping.await.expect("shut down");
+}

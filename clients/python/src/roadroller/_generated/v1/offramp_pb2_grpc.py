@@ -114,9 +114,9 @@ class OfframpServiceServicer:
         - PERMISSION_DENIED `PERMISSION_DENIED`, at the start or when the road's
         offramp authorities change; UNAUTHENTICATED with the reasons listed
         for PaverService, `TOKEN_EXPIRED` when the stream's token expires.
-        - A first message that is not valid protobuf is INVALID_ARGUMENT, one
-        over the 4 MiB decoding limit RESOURCE_EXHAUSTED, both without an
-        ErrorInfo.
+        - A first message that is not valid protobuf is INVALID_ARGUMENT
+        `MALFORMED_REQUEST`, one over the 4 MiB decoding limit
+        RESOURCE_EXHAUSTED `REQUEST_TOO_LARGE`.
 
         These end nothing and are answered with `error`: a negative `request`; a
         `seek` without a position, with a bad boundary or offset, to a partition

@@ -97,8 +97,11 @@ class PaverServiceStub:
     `TOKEN_NOT_YET_VALID`, `WRONG_ISSUER`, `WRONG_AUDIENCE`, `BAD_PASSWORD`,
     `UNSUPPORTED_CREDENTIALS`, `MALFORMED_CREDENTIALS` or `BAD_CERTIFICATE`;
     PERMISSION_DENIED with reason `PERMISSION_DENIED`.
-    - A request that is not valid protobuf is INVALID_ARGUMENT, one over the
-    4 MiB decoding limit RESOURCE_EXHAUSTED, both without an ErrorInfo.
+    - A request that is not valid protobuf is INVALID_ARGUMENT
+    `MALFORMED_REQUEST`, one over the 4 MiB decoding limit
+    RESOURCE_EXHAUSTED `REQUEST_TOO_LARGE`.
+    - Every UNAVAILABLE carries a `google.rpc.RetryInfo`: 1 s unless the
+    error knows better.
     """
 
     def __init__(self, channel):
@@ -226,8 +229,11 @@ class PaverServiceServicer:
     `TOKEN_NOT_YET_VALID`, `WRONG_ISSUER`, `WRONG_AUDIENCE`, `BAD_PASSWORD`,
     `UNSUPPORTED_CREDENTIALS`, `MALFORMED_CREDENTIALS` or `BAD_CERTIFICATE`;
     PERMISSION_DENIED with reason `PERMISSION_DENIED`.
-    - A request that is not valid protobuf is INVALID_ARGUMENT, one over the
-    4 MiB decoding limit RESOURCE_EXHAUSTED, both without an ErrorInfo.
+    - A request that is not valid protobuf is INVALID_ARGUMENT
+    `MALFORMED_REQUEST`, one over the 4 MiB decoding limit
+    RESOURCE_EXHAUSTED `REQUEST_TOO_LARGE`.
+    - Every UNAVAILABLE carries a `google.rpc.RetryInfo`: 1 s unless the
+    error knows better.
     """
 
     def CreateRoad(self, request, context):
@@ -426,8 +432,11 @@ class PaverService:
     `TOKEN_NOT_YET_VALID`, `WRONG_ISSUER`, `WRONG_AUDIENCE`, `BAD_PASSWORD`,
     `UNSUPPORTED_CREDENTIALS`, `MALFORMED_CREDENTIALS` or `BAD_CERTIFICATE`;
     PERMISSION_DENIED with reason `PERMISSION_DENIED`.
-    - A request that is not valid protobuf is INVALID_ARGUMENT, one over the
-    4 MiB decoding limit RESOURCE_EXHAUSTED, both without an ErrorInfo.
+    - A request that is not valid protobuf is INVALID_ARGUMENT
+    `MALFORMED_REQUEST`, one over the 4 MiB decoding limit
+    RESOURCE_EXHAUSTED `REQUEST_TOO_LARGE`.
+    - Every UNAVAILABLE carries a `google.rpc.RetryInfo`: 1 s unless the
+    error knows better.
     """
 
     @staticmethod

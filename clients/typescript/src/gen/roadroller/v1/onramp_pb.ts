@@ -402,12 +402,14 @@ export const ViolationSchema: GenMessage<Violation> = /*@__PURE__*/
  * - UNAUTHENTICATED and PERMISSION_DENIED as for PaverService; a
  *   ProduceStream ends with UNAUTHENTICATED `TOKEN_EXPIRED` when the token
  *   it was opened with expires.
- * - A request or batch that is not valid protobuf is INVALID_ARGUMENT, one
- *   over the decoding limit (twice `onramp.max_request_bytes`, at least
- *   4 MiB) RESOURCE_EXHAUSTED, both without an ErrorInfo; either ends a
- *   ProduceStream after the answers to its earlier batches. At shutdown a
- *   ProduceStream ends with UNAVAILABLE, without an ErrorInfo, once the
- *   batches it read are answered.
+ * - A request or batch that is not valid protobuf is INVALID_ARGUMENT
+ *   `MALFORMED_REQUEST`, one over the decoding limit (twice
+ *   `onramp.max_request_bytes`, at least 4 MiB) RESOURCE_EXHAUSTED
+ *   `REQUEST_TOO_LARGE`; either ends a ProduceStream after the answers to
+ *   its earlier batches. At shutdown a ProduceStream ends with UNAVAILABLE
+ *   `SHUTTING_DOWN` once the batches it read are answered.
+ * - Every UNAVAILABLE carries a `google.rpc.RetryInfo`: 1 s unless the
+ *   error knows better.
  *
  * Per record, in RecordRejected (code and message, no reason; the other
  * records of the call are written):
