@@ -393,3 +393,46 @@ async fn memory_stays_flat_under_steady_load() {
     follower.wait_for_all(&tally).await;
     drop(serve);
 }
+
+/// CPU time process `pid` has used, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    // After the command's closing parenthesis: utime and stime are the 12th
+    // and 13th fields.
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_subscription_does_not_spin_on_a_broker_that_answers_fetches_at_once() {
+    let ip = "127.0.0.4".parse().expect("ip");
+    let any: SocketAddr = "127.0.0.1:0".parse().expect("address");
+    let engine = roadroller_tests::noida::start_impatient(any, ip).expect("broker");
+    let link = Link::start(SocketAddr::new(ip, engine.port()), engine);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (serve, grpc) = serve(dir.path(), &link.addr().to_string()).await;
+    open_road(&grpc, ROAD).await;
+    let pid = serve.child.id();
+    let measure = |what: &'static str| {
+        let link = &link;
+        async move {
+            let (fetches, ticks) = (link.requests(1), cpu_ticks(pid));
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            let (fetches, ticks) = (link.requests(1) - fetches, cpu_ticks(pid) - ticks);
+            eprintln!("{what}: {} fetches/s, {} ticks/s", fetches / 5, ticks / 5);
+            fetches / 5
+        }
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    measure("no subscription").await;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{grpc}"))
+        .expect("uri")
+        .connect_lazy();
+    let authed = InterceptedService::new(channel, Bearer::default());
+    let _subscriber =
+        Subscriber::open(authed, group_start(ROAD, "idle", 10)).await.expect("subscribe");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    measure("one idle subscription").await;
+    drop(serve);
+}

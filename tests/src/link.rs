@@ -9,8 +9,12 @@
 //! and the restore closes them with their unread bytes, as the peers' TCP
 //! stacks would after a partition long enough to give up on them. New
 //! connections after the restore work.
+//!
+//! It also counts the Kafka requests clients send through it, by API key.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -22,7 +26,12 @@ use tokio::sync::watch;
 pub struct Link {
     addr: SocketAddr,
     phase: watch::Sender<Phase>,
+    requests: Arc<Requests>,
 }
+
+/// Requests seen so far, by Kafka API key.
+#[derive(Default)]
+struct Requests(Mutex<HashMap<i16, u64>>);
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Phase {
@@ -47,6 +56,8 @@ impl Link {
         listener.set_nonblocking(true).expect("non-blocking");
         let addr = listener.local_addr().expect("address");
         let (phase, watching) = watch::channel(Phase::default());
+        let requests = Arc::new(Requests::default());
+        let counting = requests.clone();
         std::thread::Builder::new()
             .name("link".into())
             .spawn(move || {
@@ -56,11 +67,16 @@ impl Link {
                     .expect("the link's runtime");
                 runtime.block_on(async move {
                     let listener = TcpListener::from_std(listener).expect("listener");
-                    accept(listener, upstream, watching).await;
+                    accept(listener, upstream, watching, counting).await;
                 });
             })
             .expect("the link's thread");
-        Self { addr, phase }
+        Self { addr, phase, requests }
+    }
+
+    /// How many requests with `api_key` (1 is Fetch) clients have sent.
+    pub fn requests(&self, api_key: i16) -> u64 {
+        self.requests.0.lock().expect("requests").get(&api_key).copied().unwrap_or(0)
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -91,13 +107,18 @@ impl Link {
 }
 
 /// Accepts until the [`Link`] is dropped; its connections end with it.
-async fn accept(listener: TcpListener, upstream: SocketAddr, mut phase: watch::Receiver<Phase>) {
+async fn accept(
+    listener: TcpListener,
+    upstream: SocketAddr,
+    mut phase: watch::Receiver<Phase>,
+    requests: Arc<Requests>,
+) {
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((client, _)) = accepted else { return };
                 let _ = client.set_nodelay(true);
-                tokio::spawn(carry(client, upstream, phase.clone()));
+                tokio::spawn(carry(client, upstream, phase.clone(), requests.clone()));
             }
             changed = phase.changed() => {
                 if changed.is_err() {
@@ -108,7 +129,12 @@ async fn accept(listener: TcpListener, upstream: SocketAddr, mut phase: watch::R
     }
 }
 
-async fn carry(client: TcpStream, upstream: SocketAddr, mut phase: watch::Receiver<Phase>) {
+async fn carry(
+    client: TcpStream,
+    upstream: SocketAddr,
+    mut phase: watch::Receiver<Phase>,
+    requests: Arc<Requests>,
+) {
     let now = *phase.borrow();
     // A connection made during a cut is dead from the start.
     let born = if now.cut { u64::MAX } else { now.cuts };
@@ -120,8 +146,9 @@ async fn carry(client: TcpStream, upstream: SocketAddr, mut phase: watch::Receiv
     let _ = server.set_nodelay(true);
     let (client_read, client_write) = client.into_split();
     let (server_read, server_write) = server.into_split();
-    tokio::spawn(pump(server_read, client_write, phase.clone(), born));
-    pump(client_read, server_write, phase, born).await;
+    tokio::spawn(pump(server_read, client_write, phase.clone(), born, None));
+    let counter = Counter { requests, frame: Vec::new(), left: 0 };
+    pump(client_read, server_write, phase, born, Some(counter)).await;
 }
 
 /// Forwards `from` to `to` while the link is open; the connection's halves
@@ -131,6 +158,7 @@ async fn pump(
     mut to: OwnedWriteHalf,
     mut phase: watch::Receiver<Phase>,
     born: u64,
+    mut counter: Option<Counter>,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
     let passable = |p: &Phase| !p.paused || p.dead(born);
@@ -160,9 +188,46 @@ async fn pump(
         if now.dead(born) {
             break;
         }
+        if let Some(counter) = &mut counter {
+            counter.feed(&buf[..n]);
+        }
         if to.write_all(&buf[..n]).await.is_err() {
             return;
         }
     }
     let _ = phase.wait_for(|p| !p.cut).await;
+}
+
+/// Follows a client's stream of length-prefixed Kafka requests, counting
+/// each by the API key that opens its header.
+struct Counter {
+    requests: Arc<Requests>,
+    /// The length prefix and header read so far of the current request.
+    frame: Vec<u8>,
+    /// Bytes of the current request's body still to skip.
+    left: usize,
+}
+
+impl Counter {
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.left > 0 {
+                let skip = self.left.min(bytes.len());
+                self.left -= skip;
+                bytes = &bytes[skip..];
+                continue;
+            }
+            // Length (4 bytes), then the API key (2).
+            let take = (6 - self.frame.len()).min(bytes.len());
+            self.frame.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.frame.len() == 6 {
+                let len = i32::from_be_bytes(self.frame[..4].try_into().expect("4 bytes"));
+                let key = i16::from_be_bytes([self.frame[4], self.frame[5]]);
+                *self.requests.0.lock().expect("requests").entry(key).or_default() += 1;
+                self.left = usize::try_from(len).unwrap_or(0).saturating_sub(2);
+                self.frame.clear();
+            }
+        }
+    }
 }

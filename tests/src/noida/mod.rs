@@ -121,6 +121,23 @@ impl NoidaBroker {
     }
 }
 
+/// noida's engine serving clients directly, without the relay: it answers
+/// every Fetch at once, even when it has nothing and the client asked it to
+/// wait, as some Kafka-protocol servers do. It tells clients to reach it at
+/// `advertised` on the port it listens on, and lives as long as the process.
+pub fn start_impatient(listen: SocketAddr, advertised: std::net::IpAddr) -> io::Result<SocketAddr> {
+    let listener = TcpListener::bind(listen)?;
+    let addr = listener.local_addr()?;
+    let engine = Engine::new(advertised.to_string(), i32::from(addr.port()));
+    spawn("impatient-accept", move || {
+        for stream in listener.incoming().flatten() {
+            let engine = engine.clone();
+            spawn("impatient-conn", move || handle_connection(stream, engine));
+        }
+    });
+    Ok(addr)
+}
+
 /// Starts a named thread; a failure to start one is logged, as the broker
 /// keeps serving other connections.
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
