@@ -5,6 +5,7 @@ mod admin;
 mod connectivity;
 pub mod delivery;
 mod groups;
+mod pacing;
 mod polled;
 mod properties;
 
@@ -23,6 +24,7 @@ pub use admin::{AdminError, ConfigValue, TopicInfo, TopicSpec};
 pub use connectivity::{Connectivity, watch_connectivity};
 use delivery::{BatchingContext, Slot};
 pub use groups::GroupInfo;
+pub use pacing::{PacedContext, Pacer, StatsSlot};
 pub use properties::KafkaProperties;
 
 /// The producer: acknowledgements are filed into batches.
@@ -56,6 +58,9 @@ struct Inner {
     /// Replaced when librdkafka declares it fatally failed.
     producer: RwLock<Arc<BatchProducer>>,
     admin: AdminClient<DefaultClientContext>,
+    impatience: pacing::Impatience,
+    /// Asks how far paused partitions reach (see [`pacing`]).
+    prober: Arc<rdkafka::consumer::BaseConsumer>,
 }
 
 /// Kafka could not be reached.
@@ -109,6 +114,9 @@ impl Kafka {
         let producer =
             Arc::new(producer_config.create_with_context(context.clone()).map_err(redact)?);
         let admin = base.create().map_err(redact)?;
+        let mut prober = base.clone();
+        prober.set("group.id", format!("{client_id}.unjoined"));
+        let prober = Arc::new(prober.create().map_err(redact)?);
         Ok(Self {
             inner: Arc::new(Inner {
                 bootstrap: bootstrap.to_string(),
@@ -119,6 +127,8 @@ impl Kafka {
                 produce_timeout,
                 producer: RwLock::new(producer),
                 admin,
+                impatience: pacing::Impatience::default(),
+                prober,
             }),
         })
     }
@@ -261,6 +271,12 @@ impl Kafka {
         let unjoined = format!("{}.unjoined", self.inner.client_id);
         config.set("group.id", group_id.unwrap_or(&unjoined));
         config
+    }
+
+    /// A pacer for a long-lived consumer of `topic` built from `config`
+    /// (see [`pacing`]): its context must hand statistics to the pacer.
+    pub fn pacer(&self, topic: &str, config: &mut ClientConfig) -> Pacer {
+        Pacer::new(topic, self.inner.impatience.clone(), self.inner.prober.clone(), config)
     }
 
     /// Asks a broker for cluster metadata; returns the number of brokers.

@@ -1,9 +1,12 @@
 //! The librdkafka consumer context of a subscription: it reports partition
-//! assignment changes to the subscription's task.
+//! assignment changes to the subscription's task, and its statistics to its
+//! pacer.
 
 use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use tokio::sync::mpsc;
+
+use crate::kafka::StatsSlot;
 
 /// A change of the partitions a subscriber holds.
 #[derive(Debug, PartialEq, Eq)]
@@ -14,16 +17,22 @@ pub enum Assignment {
 
 pub struct SubscriptionContext {
     changes: mpsc::UnboundedSender<Assignment>,
+    stats: StatsSlot,
 }
 
 impl SubscriptionContext {
-    pub fn new() -> (Self, mpsc::UnboundedReceiver<Assignment>) {
+    /// A context handing its statistics to `stats`, for the pacer.
+    pub fn new(stats: StatsSlot) -> (Self, mpsc::UnboundedReceiver<Assignment>) {
         let (changes, rx) = mpsc::unbounded_channel();
-        (Self { changes }, rx)
+        (Self { changes, stats }, rx)
     }
 }
 
-impl ClientContext for SubscriptionContext {}
+impl ClientContext for SubscriptionContext {
+    fn stats_raw(&self, statistics: &[u8]) {
+        self.stats.offer(statistics);
+    }
+}
 
 impl ConsumerContext for SubscriptionContext {
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {

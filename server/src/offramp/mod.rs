@@ -317,7 +317,7 @@ impl Offramp {
                 };
                 let loading =
                     place.map(|p| Loading::new(p, offramp.telemetry.metrics.clone(), &road.name));
-                let (consumer, assignments) = match made {
+                let (consumer, assignments, pacer) = match made {
                     Some(made) => made,
                     None => offramp
                         .consumer(None, start.initial_position, false, &topic)
@@ -326,7 +326,7 @@ impl Offramp {
                         })?,
                 };
                 let mut session = Session::new(
-                    Arc::new(consumer),
+                    (Arc::new(consumer), pacer),
                     topic,
                     credit,
                     renderer,
@@ -400,12 +400,10 @@ impl Offramp {
         initial_position: InitialPosition,
         partition_ends: bool,
         topic: &str,
-    ) -> Result<
-        (StreamConsumer<SubscriptionContext>, mpsc::UnboundedReceiver<context::Assignment>),
-        OfframpError,
-    > {
-        let (context, assignments) = SubscriptionContext::new();
+    ) -> Result<Made, OfframpError> {
         let mut config = self.kafka.consumer_config(group);
+        let pacer = self.kafka.pacer(topic, &mut config);
+        let (context, assignments) = SubscriptionContext::new(pacer.stats());
         config
             .set("session.timeout.ms", self.settings.session_timeout.as_millis().to_string())
             .set(
@@ -428,9 +426,17 @@ impl Offramp {
         let consumer = config
             .create_with_context(context)
             .map_err(|e| OfframpError::Kafka(format!("topic {topic}: {e}")))?;
-        Ok((consumer, assignments))
+        Ok((consumer, assignments, pacer))
     }
 }
+
+/// A subscription's consumer, where it reports assignment changes, and
+/// its pacer.
+type Made = (
+    StreamConsumer<SubscriptionContext>,
+    mpsc::UnboundedReceiver<context::Assignment>,
+    crate::kafka::Pacer,
+);
 
 /// Where a queued SNAPSHOT waits for its turn.
 struct Queue<'a> {

@@ -22,6 +22,7 @@ use super::held::Held;
 use super::render::Renderer;
 use super::snapshot::{Progress, Verdict};
 use super::{Command, Delivered, Event, OfframpError, SeekTo};
+use crate::kafka::Pacer;
 use crate::quotas::Payer;
 
 /// How long a seek, commit or offset lookup may take.
@@ -29,6 +30,14 @@ const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Records taken from the consumer per wake-up beyond the first, at most.
 const DRAIN: usize = 512;
+
+/// Waits until `at`; forever without one.
+async fn sleep_until(at: Option<std::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
 
 /// What waits to go out, in order.
 #[derive(Debug)]
@@ -51,6 +60,8 @@ pub(super) struct Observed {
 
 pub(super) struct Session {
     pub consumer: Arc<StreamConsumer<SubscriptionContext>>,
+    /// Pauses idle partitions on a broker that answers fetches at once.
+    pacer: Pacer,
     pub topic: String,
     pub credit: Credit,
     pub renderer: Renderer,
@@ -117,8 +128,9 @@ impl Drop for Loading {
 }
 
 impl Session {
+    /// A session delivering from `consumer`, paced by its `pacer`.
     pub fn new(
-        consumer: Arc<StreamConsumer<SubscriptionContext>>,
+        (consumer, pacer): (Arc<StreamConsumer<SubscriptionContext>>, Pacer),
         topic: String,
         credit: Credit,
         renderer: Renderer,
@@ -128,6 +140,7 @@ impl Session {
     ) -> Self {
         Self {
             consumer,
+            pacer,
             topic,
             credit,
             renderer,
@@ -245,11 +258,13 @@ impl Session {
         mut assignments: mpsc::UnboundedReceiver<Assignment>,
     ) -> Result<(), OfframpError> {
         let consumer = self.consumer.clone();
+        let stats = self.pacer.stats();
         loop {
             self.flush_held();
             self.flush_outbox().await?;
             self.update_pause()?;
             let events = self.events.clone();
+            let probe = self.pacer.due();
             tokio::select! {
                 biased;
                 () = self.stop.cancelled() => return Err(self.stop_reason()),
@@ -263,6 +278,12 @@ impl Session {
                     Some(command) => self.handle(command).await?,
                 },
                 Some(change) = assignments.recv() => self.reassigned(change),
+                () = stats.arrived() => {
+                    self.pacer.review();
+                }
+                () = sleep_until(probe) => {
+                    self.pacer.probe_async().await;
+                }
                 // Always polled, with or without credit: polling keeps the
                 // member in its group and runs rebalances.
                 message = consumer.recv() => {
@@ -390,18 +411,20 @@ impl Session {
     }
 
     /// Pauses every partition while the held records are at their bound,
-    /// and the partitions a snapshot holds back; resumes the rest.
+    /// the partitions a snapshot holds back and those the pacer finds idle;
+    /// resumes the rest.
     fn update_pause(&mut self) -> Result<(), OfframpError> {
         if self.held.is_full() {
             self.throttled = true;
         } else if self.held.has_room() {
             self.throttled = false;
         }
-        let wanted: BTreeSet<i32> = if self.throttled {
+        let mut wanted: BTreeSet<i32> = if self.throttled {
             self.assignment.clone()
         } else {
             self.snapshot.as_ref().map(|s| s.held_back(&self.assignment)).unwrap_or_default()
         };
+        wanted.extend(self.pacer.idle().filter(|p| self.assignment.contains(p)));
         if wanted == self.paused {
             return Ok(());
         }
@@ -526,6 +549,7 @@ impl Session {
         // Records already received from these partitions are from before the
         // seek.
         self.held.forget(&moved);
+        self.pacer.forget(moved.iter().copied());
         let consumer = self.consumer.clone();
         let result =
             tokio::task::spawn_blocking(move || consumer.seek_partitions(list, KAFKA_TIMEOUT))
@@ -544,6 +568,9 @@ impl Session {
         match change {
             Assignment::Assigned(partitions) => {
                 self.assignment = partitions.iter().copied().collect();
+                // Paced again once statistics find them idle.
+                let idle: Vec<i32> = self.pacer.idle().collect();
+                self.pacer.forget(idle);
                 // Newly assigned partitions start unpaused.
                 self.paused.retain(|p| self.assignment.contains(p));
                 self.emit(Event::Rebalance(partitions));
@@ -552,6 +579,7 @@ impl Session {
                 let revoked: BTreeSet<i32> = partitions.into_iter().collect();
                 self.assignment.retain(|p| !revoked.contains(p));
                 self.paused.retain(|p| !revoked.contains(p));
+                self.pacer.forget(revoked.iter().copied());
                 // Not committed, so the next owner delivers them.
                 self.held.forget(&revoked);
             }

@@ -191,11 +191,12 @@ impl Tables {
         for source in missing {
             let road = source.road.clone();
             let path = self.path(&road);
-            let consumer = inner.kafka.consumer_config(None);
+            let mut consumer = inner.kafka.consumer_config(None);
+            let pacer = inner.kafka.pacer(&source.topic, &mut consumer);
             let cache = inner.settings.cache_bytes;
             let started = tokio::task::spawn_blocking(move || {
                 let store = Store::open(&path, cache).map_err(|e| e.to_string())?;
-                View::start(source, store, consumer).map_err(|e| e.to_string())
+                View::start(source, store, consumer, pacer).map_err(|e| e.to_string())
             })
             .await
             .unwrap_or_else(|e| Err(e.to_string()));

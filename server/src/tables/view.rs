@@ -19,6 +19,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::watch;
 
 use super::store::{Change, Offsets, Store, StoreError};
+use crate::kafka::{PacedContext, Pacer};
 
 /// Where a view stands, as readers wait on it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -67,7 +68,14 @@ pub struct View {
 }
 
 impl View {
-    pub fn start(source: Source, store: Store, consumer: ClientConfig) -> std::io::Result<Self> {
+    /// Starts following `source` with consumers of the `consumer` settings,
+    /// each paced like `pacer`.
+    pub fn start(
+        source: Source,
+        store: Store,
+        consumer: ClientConfig,
+        pacer: Pacer,
+    ) -> std::io::Result<Self> {
         let store = Arc::new(store);
         let (tx, position) = watch::channel(Position::default());
         let stop = Arc::new(AtomicBool::new(false));
@@ -75,7 +83,7 @@ impl View {
         let thread = std::thread::Builder::new().name(format!("view-{}", source.road)).spawn({
             let (source, store, stop, applied) =
                 (source.clone(), store.clone(), stop.clone(), applied.clone());
-            move || follow(&source, &store, &consumer, &tx, &stop, &applied)
+            move || follow(&source, &store, (&consumer, &pacer), &tx, &stop, &applied)
         })?;
         Ok(Self {
             source,
@@ -106,7 +114,7 @@ impl Drop for View {
 fn follow(
     source: &Source,
     store: &Store,
-    consumer: &ClientConfig,
+    consumer: (&ClientConfig, &Pacer),
     tx: &watch::Sender<Position>,
     stop: &AtomicBool,
     applied: &std::sync::atomic::AtomicU64,
@@ -131,7 +139,7 @@ fn follow(
 fn run(
     source: &Source,
     store: &Store,
-    config: &ClientConfig,
+    (config, pacer): (&ClientConfig, &Pacer),
     tx: &watch::Sender<Position>,
     stop: &AtomicBool,
     applied: &std::sync::atomic::AtomicU64,
@@ -140,7 +148,10 @@ fn run(
     let kafka =
         |what: &str, e: rdkafka::error::KafkaError| format!("topic {}: {what}: {e}", source.topic);
     let failed = |e: StoreError| e.to_string();
-    let consumer: BaseConsumer = config.create().map_err(|e| kafka("consumer", e))?;
+    let mut pacer = pacer.renew();
+    let consumer: BaseConsumer<PacedContext> = config
+        .create_with_context(PacedContext(pacer.stats()))
+        .map_err(|e| kafka("consumer", e))?;
     let mut ends = Offsets::new();
     let mut starts = Offsets::new();
     for partition in 0..source.partitions {
@@ -195,6 +206,10 @@ fn run(
         batch.clear();
         let mut moved = false;
         let mut wait = if ready { IDLE_POLL } else { Duration::from_millis(100) };
+        if let Some(due) = pacer.due() {
+            wait = wait.min(due.saturating_duration_since(Instant::now()));
+        }
+        let mut paced = false;
         let limit = if ready { BATCH } else { CATCH_UP_BATCH };
         while batch.len() < limit {
             let Some(message) = consumer.poll(wait) else { break };
@@ -212,6 +227,13 @@ fn run(
                 schema_version: crate::kafka::schema_version(&m),
                 payload: m.payload().map(<[u8]>::to_vec),
             });
+        }
+        paced |= pacer.review();
+        if pacer.due().is_some_and(|due| due <= Instant::now()) {
+            paced |= pacer.probe();
+        }
+        if paced {
+            pacer.apply(&consumer).map_err(|e| kafka("pause", e))?;
         }
         let durable = durable_at.elapsed() >= DURABLE_EVERY;
         if !(moved || durable && dirty) {

@@ -23,7 +23,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::kafka::delivery::Batch;
-use crate::kafka::{AdminError, Kafka, Outgoing, TopicSpec};
+use crate::kafka::{AdminError, Kafka, Outgoing, PacedContext, Pacer, TopicSpec};
 use crate::roads::Road;
 pub use record::Record;
 pub use table::Versioned;
@@ -110,7 +110,10 @@ impl Registry {
         ensure_topic(&kafka, &settings).await?;
         let topic = settings.topic.clone();
         let kafka_error = |source| RegistryError::Kafka { topic: topic.clone(), source };
-        let consumer: StreamConsumer = kafka.consumer_config(None).create().map_err(kafka_error)?;
+        let mut config = kafka.consumer_config(None);
+        let pacer = kafka.pacer(&settings.topic, &mut config);
+        let consumer: StreamConsumer<PacedContext> =
+            config.create_with_context(PacedContext(pacer.stats())).map_err(kafka_error)?;
         let mut assignment = TopicPartitionList::new();
         assignment
             .add_partition_offset(&settings.topic, 0, Offset::Beginning)
@@ -130,7 +133,7 @@ impl Registry {
             }),
         };
         let tailer = registry.clone();
-        let task = tokio::spawn(async move { tailer.tail(consumer, stop).await });
+        let task = tokio::spawn(async move { tailer.tail(Arc::new(consumer), pacer, stop).await });
         *registry.inner.tailer.lock().expect("tailer lock") = Some(task);
         registry.wait_applied(end - 1, registry.inner.settings.write_timeout * 6).await?;
         tracing::info!(
@@ -268,10 +271,28 @@ impl Registry {
         self.inner.void.lock().expect("void lock").contains(&offset)
     }
 
-    async fn tail(self, consumer: StreamConsumer, stop: CancellationToken) {
+    async fn tail(
+        self,
+        consumer: Arc<StreamConsumer<PacedContext>>,
+        mut pacer: Pacer,
+        stop: CancellationToken,
+    ) {
+        let stats = pacer.stats();
         loop {
             let message = tokio::select! {
                 () = stop.cancelled() => return,
+                () = stats.arrived() => {
+                    if pacer.review() {
+                        self.pace(&consumer, &mut pacer);
+                    }
+                    continue;
+                }
+                () = pacer.probe_due() => {
+                    if pacer.probe_async().await {
+                        self.pace(&consumer, &mut pacer);
+                    }
+                    continue;
+                }
                 message = consumer.recv() => message,
             };
             let message = match message {
@@ -301,6 +322,14 @@ impl Registry {
             if outcome == Outcome::Changed {
                 self.inner.changes.send_modify(|n| *n += 1);
             }
+        }
+    }
+
+    /// Pauses the topic while it is idle on a broker that answers fetches
+    /// at once (see [`Pacer`]).
+    fn pace(&self, consumer: &StreamConsumer<PacedContext>, pacer: &mut Pacer) {
+        if let Err(e) = pacer.apply(consumer) {
+            tracing::warn!(topic = %self.inner.settings.topic, error = %e, "cannot pause or resume the registry topic");
         }
     }
 
