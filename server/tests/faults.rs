@@ -215,37 +215,61 @@ async fn kill_9_under_load_with_an_external_broker_loses_nothing_acknowledged() 
     assert!(serve.wait(WAIT).await.success());
 }
 
+/// A server under load from two producers, with a follower, on the broker
+/// at `bootstrap`.
+struct Scene {
+    _dir: tempfile::TempDir,
+    serve: Serve,
+    grpc: String,
+    follower: Follower,
+    load: Load,
+}
+
+impl Scene {
+    /// Starts it and lets the load run for a while before any fault.
+    async fn start(bootstrap: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (serve, grpc) = serve(dir.path(), bootstrap).await;
+        open_road(&grpc, ROAD).await;
+        let follower = Follower::start(&grpc);
+        let load = Load::start(&grpc, ROAD, 2, 0, Duration::from_millis(20));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        Self { _dir: dir, serve, grpc, follower, load }
+    }
+
+    /// After a fault that `down` took to show in health and `up` to heal:
+    /// lets the load carry on, stops it, and checks what producers were
+    /// told against the topic at `bootstrap` and what the follower saw.
+    async fn finish(self, fault: &str, down: Duration, up: Duration, bootstrap: String) -> Tally {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let tally = self.load.stop().await;
+        eprintln!(
+            "{fault}: NOT_SERVING {down:?} after it began, SERVING {up:?} after it ended; {} \
+             acknowledged, failed {:?}, longest call {:?}, broken streams {}",
+            tally.acked.len(),
+            tally.failed,
+            tally.longest,
+            self.follower.broken.lock().expect("broken").len()
+        );
+        check_calls(&tally, 100);
+        check_topic(bootstrap, &tally).await;
+        self.follower.wait_for_all(&tally).await;
+        drop(self.serve);
+        tally
+    }
+}
+
 /// Under load, with a follower, `fault` begins, lasts [`OUTAGE`] and is
 /// ended by `heal`; then health must come back and the load carry on.
 async fn outage(link: &Link, broker: &TestBroker, fault: fn(&Link), heal: fn(&Link)) -> Tally {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let bootstrap = link.addr().to_string();
-    let (serve, grpc) = serve(dir.path(), &bootstrap).await;
-    open_road(&grpc, ROAD).await;
-    let follower = Follower::start(&grpc);
-    let load = Load::start(&grpc, ROAD, 2, 0, Duration::from_millis(20));
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let scene = Scene::start(&link.addr().to_string()).await;
     fault(link);
     let faulted = Instant::now();
-    let down = health_becomes(&grpc, ServingStatus::NotServing, OUTAGE).await;
+    let down = health_becomes(&scene.grpc, ServingStatus::NotServing, OUTAGE).await;
     tokio::time::sleep(OUTAGE.saturating_sub(faulted.elapsed())).await;
     heal(link);
-    let up = health_becomes(&grpc, ServingStatus::Serving, WAIT).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let tally = load.stop().await;
-    eprintln!(
-        "NOT_SERVING {down:?} after the fault, SERVING {up:?} after it ended; {} acknowledged, \
-         failed {:?}, longest call {:?}, broken streams {}",
-        tally.acked.len(),
-        tally.failed,
-        tally.longest,
-        follower.broken.lock().expect("broken").len()
-    );
-    check_calls(&tally, 100);
-    check_topic(broker.bootstrap(), &tally).await;
-    follower.wait_for_all(&tally).await;
-    drop(serve);
-    tally
+    let up = health_becomes(&scene.grpc, ServingStatus::Serving, WAIT).await;
+    scene.finish("outage", down, up, broker.bootstrap()).await
 }
 
 /// A broker on 127.0.0.1 reached through a link on 127.0.0.3 at the same
@@ -281,31 +305,14 @@ async fn a_broker_restarted_on_the_same_port_is_followed() {
     let any: SocketAddr = "127.0.0.1:0".parse().expect("address");
     let broker = EmbeddedBroker::start(any, data.path(), Fsync::Never).expect("broker");
     let addr = broker.addr();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (serve, grpc) = serve(dir.path(), &addr.to_string()).await;
-    open_road(&grpc, ROAD).await;
-    let follower = Follower::start(&grpc);
-    let load = Load::start(&grpc, ROAD, 2, 0, Duration::from_millis(20));
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let scene = Scene::start(&addr.to_string()).await;
     broker.shutdown().expect("clean shutdown");
     drop(broker);
-    let down = health_becomes(&grpc, ServingStatus::NotServing, WAIT).await;
+    let down = health_becomes(&scene.grpc, ServingStatus::NotServing, WAIT).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let broker = EmbeddedBroker::start(addr, data.path(), Fsync::Never).expect("restarts");
-    let up = health_becomes(&grpc, ServingStatus::Serving, WAIT).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let tally = load.stop().await;
-    eprintln!(
-        "restart: NOT_SERVING {down:?} after the broker stopped, SERVING {up:?} after it \
-         restarted; {} acknowledged, failed {:?}, broken streams {}",
-        tally.acked.len(),
-        tally.failed,
-        follower.broken.lock().expect("broken").len()
-    );
-    check_calls(&tally, 100);
-    check_topic(addr.to_string(), &tally).await;
-    follower.wait_for_all(&tally).await;
-    drop(serve);
+    let up = health_becomes(&scene.grpc, ServingStatus::Serving, WAIT).await;
+    scene.finish("restart", down, up, addr.to_string()).await;
     drop(broker);
 }
 
