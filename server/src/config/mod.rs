@@ -208,6 +208,14 @@ impl Settings {
                 retention_ms: parse(r.get("roads.retention"), positive_ms)?,
                 min_compaction_lag_ms: parse(r.get("roads.min_compaction_lag"), positive_ms)?,
                 tombstone_retention_ms: parse(r.get("roads.tombstone_retention"), positive_ms)?,
+                min_landing_interval_ms: parse(r.get("loading_bay.min_landing_interval"), |s| {
+                    let ms = positive_ms(s)?;
+                    if ms % 1_000 != 0 || ms > crate::roads::rules::MAX_LANDING_INTERVAL_MS {
+                        Err(format!("whole seconds from 1s to 1 day, not {s}"))
+                    } else {
+                        Ok(ms)
+                    }
+                })?,
             },
             onramp: OnrampSettings {
                 max_record_bytes,

@@ -214,6 +214,12 @@ pub const SETTINGS: &[Spec] = &[
         "Where Loading Bay lands roads as Parquet tables: file:///path or s3://bucket/prefix; empty turns it off",
     ),
     spec(
+        "loading_bay.min_landing_interval",
+        "5m",
+        "DURATION",
+        "The shortest landing_interval a road's Hive destination may have (whole seconds, 1s at least: for tests and demos)",
+    ),
+    spec(
         "loading_bay.target_file_size",
         "128MiB",
         "SIZE",

@@ -46,7 +46,8 @@ pub struct LoadingBaySettings {
 /// How often the scheduler looks for roads that are due.
 const SCHEDULE_EVERY: Duration = Duration::from_secs(5);
 
-/// Backoff after a failed landing, doubling up to the road's interval.
+/// Backoff after a failed landing (or the road's interval, if shorter),
+/// doubling up to the interval.
 const FIRST_RETRY: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
@@ -229,6 +230,8 @@ impl LoadingBay {
             // backoff of its failures.
             let mut due: HashMap<String, (tokio::time::Instant, Duration)> = HashMap::new();
             loop {
+                // New roads are noticed within SCHEDULE_EVERY; due ones on time.
+                let mut wake = tokio::time::Instant::now() + SCHEDULE_EVERY;
                 let roads: Vec<Arc<Road>> = bay
                     .inner
                     .registry
@@ -241,25 +244,28 @@ impl LoadingBay {
                 for road in roads {
                     let interval = Duration::from_millis(road.hive.landing_interval_ms);
                     let now = tokio::time::Instant::now();
+                    let first_retry = FIRST_RETRY.min(interval);
                     let (at, backoff) = match due.get(&road.name) {
                         Some(&entry) => entry,
-                        None => (first_due(&lander, &road, interval).await, FIRST_RETRY),
+                        None => (first_due(&lander, &road, interval).await, first_retry),
                     };
                     if at > now {
                         due.insert(road.name.clone(), (at, backoff));
+                        wake = wake.min(at);
                         continue;
                     }
                     let next = tokio::select! {
                         result = bay.land(&lander, &road) => match result {
-                            Ok(_) => (tokio::time::Instant::now() + interval, FIRST_RETRY),
+                            Ok(_) => (tokio::time::Instant::now() + interval, first_retry),
                             Err(_) => (tokio::time::Instant::now() + backoff, (backoff * 2).min(interval)),
                         },
                         () = stop.cancelled() => return,
                     };
+                    wake = wake.min(next.0);
                     due.insert(road.name.clone(), next);
                 }
                 tokio::select! {
-                    () = tokio::time::sleep(SCHEDULE_EVERY) => {}
+                    () = tokio::time::sleep_until(wake) => {}
                     () = stop.cancelled() => return,
                 }
             }

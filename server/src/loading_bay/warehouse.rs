@@ -5,11 +5,17 @@
 //! and region can also be settings.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+
+/// How long one request to an object store may take, and all the tries of
+/// one together.
+const STORE_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const STORE_RETRY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Settings of the warehouse, as validated at start.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -79,7 +85,20 @@ impl Warehouse {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         // Signing and TLS use ring, as the rest of the server does.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // A landing that cannot reach the store fails within a minute or so
+        // and is retried by the scheduler, rather than hanging for the
+        // client's default of three minutes of retries.
+        let retry = object_store::RetryConfig {
+            max_retries: 3,
+            retry_timeout: STORE_RETRY_TIMEOUT,
+            ..Default::default()
+        };
+        let options = object_store::ClientOptions::new()
+            .with_timeout(STORE_REQUEST_TIMEOUT)
+            .with_connect_timeout(Duration::from_secs(5));
         let mut builder = object_store::aws::AmazonS3Builder::from_env()
+            .with_retry(retry)
+            .with_client_options(options)
             .with_bucket_name(bucket)
             .with_conditional_put(object_store::aws::S3ConditionalPut::ETagMatch);
         if !settings.s3_endpoint.is_empty() {

@@ -31,6 +31,9 @@ pub struct RoadDefaults {
     pub retention_ms: u64,
     pub min_compaction_lag_ms: u64,
     pub tombstone_retention_ms: u64,
+    /// The shortest landing interval a Hive destination may have
+    /// (`loading_bay.min_landing_interval`).
+    pub min_landing_interval_ms: u64,
 }
 
 /// A road to create, as requested: `None` takes the default.
@@ -123,7 +126,7 @@ impl Paver {
             )]));
         };
         let road = self.road_from(new, road_type)?;
-        let mut problems = validate::road(&road);
+        let mut problems = validate::road(&road, self.defaults.min_landing_interval_ms);
         if road.enabled {
             problems.push(FieldViolation::new(
                 "road.enabled",
@@ -279,7 +282,7 @@ impl Paver {
                 for change in changes.clone() {
                     changes::apply(road, change, status)?;
                 }
-                let problems = validate::road(road);
+                let problems = validate::road(road, self.defaults.min_landing_interval_ms);
                 if problems.is_empty() { Ok(()) } else { Err(PaverError::InvalidRoad(problems)) }
             })
             .await?;

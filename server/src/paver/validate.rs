@@ -5,8 +5,9 @@ use crate::error::FieldViolation;
 use crate::roads::{Road, RoadKind, rules};
 use crate::schema::path::PartitionPath;
 
-/// Every problem with `road`'s fields.
-pub fn road(road: &Road) -> Vec<FieldViolation> {
+/// Every problem with `road`'s fields; a Hive destination lands at most
+/// every `min_landing_ms`.
+pub fn road(road: &Road, min_landing_ms: u64) -> Vec<FieldViolation> {
     let mut problems = Vec::new();
     let mut check = |field: &str, result: Result<(), String>| {
         if let Err(description) = result {
@@ -70,10 +71,14 @@ pub fn road(road: &Road) -> Vec<FieldViolation> {
         }
     }
     let interval = road.hive.landing_interval_ms;
-    if !rules::LANDING_INTERVAL_MS.contains(&interval) {
+    if !(min_landing_ms..=rules::MAX_LANDING_INTERVAL_MS).contains(&interval) {
         check(
             "road.hive_destination.landing_interval",
-            Err(format!("must be from 5 minutes to 1 day, not {}", fmt_ms(interval))),
+            Err(format!(
+                "must be from {} to 1 day, not {}",
+                fmt_interval(min_landing_ms),
+                fmt_ms(interval)
+            )),
         );
     }
     problems
@@ -93,6 +98,17 @@ pub fn partition_path_resolves(road: &Road, path: &str) -> Result<(), String> {
 
 fn authority_name(authority: &str) -> Result<(), String> {
     if authority.trim().is_empty() { Err("must not be empty".into()) } else { Ok(()) }
+}
+
+/// "5 minutes", "2 seconds": the lower bound as Data Highway words it.
+fn fmt_interval(ms: u64) -> String {
+    let (n, unit) = match ms {
+        ms if ms % 3_600_000 == 0 => (ms / 3_600_000, "hour"),
+        ms if ms % 60_000 == 0 => (ms / 60_000, "minute"),
+        ms if ms % 1_000 == 0 => (ms / 1_000, "second"),
+        ms => (ms, "millisecond"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 fn fmt_ms(ms: u64) -> String {

@@ -7,7 +7,10 @@ use std::net::IpAddr;
 pub const MAX_NAME_LEN: usize = 100;
 
 /// Landing intervals Loading Bay accepts: 5 minutes to 1 day.
-pub const LANDING_INTERVAL_MS: std::ops::RangeInclusive<u64> = 300_000..=86_400_000;
+/// The shortest landing interval by default (`loading_bay.min_landing_interval`).
+pub const MIN_LANDING_INTERVAL_MS: u64 = 300_000;
+/// The longest landing interval: a day.
+pub const MAX_LANDING_INTERVAL_MS: u64 = 86_400_000;
 
 /// At most this many partitions; Kafka handles more, but a road that needs
 /// more is a mistake more often than not.

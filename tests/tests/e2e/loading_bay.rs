@@ -395,3 +395,108 @@ async fn two_instances_landing_the_same_road_at_once_land_each_record_once() {
     one.shutdown().await;
     two.shutdown().await;
 }
+
+async fn set_landing_interval(
+    server: &TestServer,
+    road: &str,
+    interval: prost_types::Duration,
+) -> Result<pb::UpdateRoadResponse, tonic::Status> {
+    let destination =
+        pb::HiveDestination { enabled: true, landing_interval: Some(interval), status: None };
+    let road =
+        pb::Road { name: road.into(), hive_destination: Some(destination), ..Default::default() };
+    let paths = vec!["hive_destination.enabled".into(), "hive_destination.landing_interval".into()];
+    let mask = Some(prost_types::FieldMask { paths });
+    let mut paver = server.paver().await;
+    paver
+        .update_road(pb::UpdateRoadRequest { road: Some(road), update_mask: mask })
+        .await
+        .map(|r| r.into_inner())
+}
+
+/// The road's Hive status once `ready` holds for it.
+async fn hive_status(
+    server: &TestServer,
+    road: &str,
+    what: &str,
+    ready: impl Fn(&pb::HiveStatus) -> bool,
+) -> pb::HiveStatus {
+    roadroller_tests::eventually(Duration::from_secs(60), what, || {
+        let ready = &ready;
+        async move {
+            let mut paver = server.paver().await;
+            let got = paver.get_road(pb::GetRoadRequest { name: road.into() }).await.ok()?;
+            let status = got.into_inner().road?.hive_destination?.status?;
+            ready(&status).then_some(status)
+        }
+    })
+    .await
+}
+
+/// With `loading_bay.min_landing_interval` lowered, a road lands on its own
+/// every interval; while the object store cannot be reached the landing
+/// fails with its reason and is retried, and once the store is back every
+/// record is landed once.
+#[tokio::test(flavor = "multi_thread")]
+async fn scheduled_landings_retry_while_the_object_store_is_down_and_land_each_record_once() {
+    use roadroller_tests::link::Link;
+    let s3 = S3Server::start();
+    s3.create_bucket("sched");
+    let moto: std::net::SocketAddr =
+        s3.endpoint.trim_start_matches("http://").parse().expect("moto's address");
+    let link = Link::start("127.0.0.1:0".parse().expect("address"), moto);
+    let store = link.addr();
+    let broker = TestBroker::start();
+    let server = TestServer::start_on(&broker, move |s| {
+        s.roads.min_landing_interval_ms = 1_000;
+        s.loading_bay.warehouse.url = "s3://sched/wh".into();
+        s.loading_bay.warehouse.s3_endpoint = format!("http://{store}");
+        s.loading_bay.warehouse.s3_region = "us-east-1".into();
+        s.loading_bay.warehouse.s3_access_key_id = S3_KEY_ID.into();
+        s.loading_bay.warehouse.s3_secret_access_key = S3_SECRET.into();
+    })
+    .await;
+    let schema = json!({"type": "object", "properties": {"n": {"type": "integer"}}});
+    open_road(&server, stream_road("sched"), schema).await;
+    let refused = set_landing_interval(
+        &server,
+        "sched",
+        prost_types::Duration { seconds: 0, nanos: 500_000_000 },
+    )
+    .await
+    .expect_err("below the minimum");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(refused.message().contains("from 1 second to 1 day"), "{}", refused.message());
+    set_landing_interval(&server, "sched", prost_types::Duration { seconds: 2, nanos: 0 })
+        .await
+        .expect("two seconds");
+
+    let numbered = |from: i64, to: i64| (from..to).map(|n| (None, Some(json!({"n": n})))).collect();
+    produce(&server, "sched", numbered(0, 100)).await;
+    let landed = |n: i64| move |s: &pb::HiveStatus| s.offsets.values().sum::<i64>() == n;
+    let first = hive_status(&server, "sched", "a landing nobody asked for", landed(100)).await;
+    assert!(first.last_error.is_empty(), "{first:?}");
+
+    // The store goes away: connections to it are refused.
+    drop(link);
+    produce(&server, "sched", numbered(100, 200)).await;
+    let failing =
+        hive_status(&server, "sched", "the failure reported", |s| !s.last_error.is_empty()).await;
+    assert_eq!(failing.offsets.values().sum::<i64>(), 100, "nothing more landed: {failing:?}");
+    eprintln!("while the store is down: {}", failing.last_error);
+
+    // Back on the same address, the retries land the rest.
+    let link = Link::start(store, moto);
+    let healed = hive_status(&server, "sched", "the rest landed", |s| {
+        landed(200)(s) && s.last_error.is_empty()
+    })
+    .await;
+    assert!(healed.last_records > 0, "{healed:?}");
+    let table =
+        read_table(&Root::S3 { server: &s3, url: "s3://sched/wh" }, "sched", "pyarrow", None);
+    let seen = positions(&table);
+    assert_eq!(seen.len(), 200, "every record landed");
+    assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), 200, "no record twice");
+    drop(link);
+    server.shutdown().await;
+}
