@@ -11,8 +11,8 @@ pub enum StreamError {
     #[error("road {road:?} has no stream {stream:?}")]
     StreamNotFound { road: String, stream: String },
     #[error(
-        "stream {stream:?} of road {road:?} has {members} member(s); its position moves only \
-         while no subscriber is connected"
+        "stream {stream:?} of road {road:?} has {members} member(s), or one joining; its \
+         position moves only while no subscriber is connected"
     )]
     HasMembers { road: String, stream: String, members: usize },
     #[error("road {0:?} has no topic yet")]

@@ -66,7 +66,9 @@ fn unattended(
     stream: &str,
     group: &crate::kafka::GroupInfo,
 ) -> Result<(), StreamError> {
-    if group.members == 0 {
+    // A group between generations may list no member yet while one joins.
+    let joining = matches!(group.state.as_str(), "PreparingRebalance" | "CompletingRebalance");
+    if group.members == 0 && !joining {
         return Ok(());
     }
     Err(StreamError::HasMembers {
@@ -196,11 +198,15 @@ impl Streams {
                 offsets
             }
         };
-        self.kafka.commit_for(&name, &topic, &offsets).await.map_err(|e| {
+        if let Err(e) = self.kafka.commit_for(&name, &topic, &offsets).await {
             // The coordinator refuses a commit from outside a group that
-            // gained a member since it was asked.
-            StreamError::Kafka(format!("committing the new position of {name}: {e}"))
-        })?;
+            // gained a member since it was asked (or is gaining one): that
+            // is the caller's precondition, not an outage.
+            if let Some(group) = self.kafka.group(&name).await.map_err(Self::kafka_error)? {
+                unattended(road, stream, &group)?;
+            }
+            return Err(StreamError::Kafka(format!("committing the new position of {name}: {e}")));
+        }
         let what = format!("reset stream {stream} to {offsets:?}");
         self.guard.changed(
             caller,
@@ -224,7 +230,13 @@ impl Streams {
         Self::stream_name(stream)?;
         let group = self.existing(road, stream).await?;
         unattended(road, stream, &group)?;
-        self.kafka.delete_group(&group.name).await.map_err(Self::kafka_error)?;
+        if let Err(e) = self.kafka.delete_group(&group.name).await {
+            // As for a reset: a member that joined meanwhile is the reason.
+            if let Some(now) = self.kafka.group(&group.name).await.map_err(Self::kafka_error)? {
+                unattended(road, stream, &now)?;
+            }
+            return Err(Self::kafka_error(e));
+        }
         let what = format!("deleted stream {stream}");
         self.guard.changed(
             caller,

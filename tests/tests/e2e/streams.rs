@@ -129,3 +129,63 @@ async fn a_stream_shows_its_lag_and_moves_only_while_nobody_reads_it() {
     assert_eq!(unknown.code(), Code::NotFound);
     server.shutdown().await;
 }
+
+/// A reset racing a subscriber that is joining is refused as the caller's
+/// precondition (the stream gained a member), never as an outage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_racing_a_joining_subscriber_is_refused_for_its_members_never_as_an_outage() {
+    use roadroller_tests::{Subscriber, group_start};
+    let server = TestServer::start().await;
+    let lagging = lagging_stream(&server, "race", "readers", 20, 10).await;
+    drop(lagging.subscriber);
+    let streams = StreamServiceClient::new(server.channel().await);
+    let reset = pb::ResetStreamRequest {
+        road: "race".into(),
+        stream: "readers".into(),
+        to: Some(pb::StreamPosition {
+            to: Some(pb::stream_position::To::Boundary(pb::ResetBoundary::Earliest as i32)),
+        }),
+    };
+    let (mut moved, mut refused) = (0, 0);
+    for round in 0..8u64 {
+        eventually(WAIT, "the group empty again", || {
+            let mut streams = streams.clone();
+            async move { get(&mut streams, "race", "readers").await.ok().filter(|s| s.members == 0) }
+        })
+        .await;
+        let joining = {
+            let server = &server;
+            async move {
+                // Staggered so that resets meet every stage of the join.
+                tokio::time::sleep(Duration::from_millis(round * 40)).await;
+                Subscriber::start(server, group_start("race", "readers", 1)).await.expect("joins")
+            }
+        };
+        let (mut client, reset) = (streams.clone(), reset.clone());
+        let (subscriber, outcomes) = tokio::join!(joining, async move {
+            let mut outcomes = Vec::new();
+            for _ in 0..6 {
+                outcomes.push(client.reset_stream(reset.clone()).await.map(|_| ()));
+                tokio::time::sleep(Duration::from_millis(60)).await;
+            }
+            outcomes
+        });
+        for outcome in outcomes {
+            match outcome {
+                Ok(()) => moved += 1,
+                Err(status) => {
+                    assert_eq!(
+                        status.code(),
+                        Code::FailedPrecondition,
+                        "round {round}: {status:?}"
+                    );
+                    assert_eq!(error_reason(&status).as_deref(), Some("STREAM_HAS_MEMBERS"));
+                    refused += 1;
+                }
+            }
+        }
+        drop(subscriber);
+    }
+    eprintln!("{moved} resets moved the stream, {refused} were refused for its members");
+    assert!(moved > 0 && refused > 0, "the resets met both an empty and a joined group");
+}
