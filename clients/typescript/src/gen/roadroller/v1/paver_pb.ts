@@ -440,7 +440,8 @@ export const DeleteSchemaResponseSchema: GenMessage<DeleteSchemaResponse> = /*@_
  * - INVALID_ARGUMENT `INVALID_ROAD`: a road field breaks a rule (the name,
  *   `contact_email`, `partitions`, a duration, an empty metadata key or
  *   authority, an unknown grant, a CIDR block that does not parse, a quota
- *   of 0, a landing interval outside 5 minutes to 1 day, a `partition_path`
+ *   of 0, a landing interval outside 5 minutes (or the server's minimum) to
+ *   1 day, a `partition_path`
  *   that does not parse or resolve); CreateRoad without `road` or `type`, or
  *   with `enabled` set; a field of the other road type; an update mask that
  *   is empty or names an unknown, immutable, output-only or unset field;

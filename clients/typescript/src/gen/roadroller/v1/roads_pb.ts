@@ -499,7 +499,8 @@ export type HiveDestination = Message<"roadroller.v1.HiveDestination"> & {
   enabled: boolean;
 
   /**
-   * How often a landing runs, from 5 minutes to 1 day. Absent means 1 hour.
+   * How often a landing runs, from 5 minutes (the server's
+   * `loading_bay.min_landing_interval`) to 1 day. Absent means 1 hour.
    *
    * @generated from field: google.protobuf.Duration landing_interval = 2;
    */
