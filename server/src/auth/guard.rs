@@ -41,8 +41,9 @@ impl Guard {
         decision
     }
 
-    pub fn read(&self, caller: &Caller, road: &str) -> Result<(), Denied> {
-        self.check(self.policy.read(caller, road))
+    /// `road` is `None` when it does not exist or does not matter.
+    pub fn read(&self, caller: &Caller, name: &str, road: Option<&Road>) -> Result<(), Denied> {
+        self.check(self.policy.read(caller, name, road))
     }
 
     pub fn create(&self, caller: &Caller, road: &str) -> Result<(), Denied> {

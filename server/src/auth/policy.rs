@@ -10,7 +10,7 @@
 //!   most.
 //! - In a road's rules `*` matches every caller the server admits.
 //! - Reading road documents and schemas takes an authenticated principal,
-//!   or any caller with `auth.anonymous_read`.
+//!   a right to produce to or subscribe to the road, or `auth.anonymous_read`.
 //!
 //! With no authentication configured at all the server is open: it serves
 //! only loopback listeners (or says `auth.allow_anonymous`), and every
@@ -60,16 +60,24 @@ impl Policy {
         }
     }
 
-    /// Reading road documents and schemas.
-    pub fn read(&self, caller: &Caller, road: &str) -> Result<(), Denied> {
+    /// Reading road documents and schemas. A caller who may produce to or
+    /// subscribe to `road` may read it too: its type and schema are what a
+    /// client needs to use it (the gateway shapes records by the type).
+    pub fn read(&self, caller: &Caller, name: &str, road: Option<&Road>) -> Result<(), Denied> {
         if self.open || self.anonymous_read || caller.principal.is_some() {
+            return Ok(());
+        }
+        let user = road.is_some_and(|r| {
+            self.produce(caller, name, Some(r)).is_ok() || !self.grants(caller, r).is_empty()
+        });
+        if user {
             return Ok(());
         }
         Err(self.denied(
             caller,
             Action::ReadRoad,
-            road,
-            "reading roads needs an authenticated principal",
+            name,
+            "reading roads needs an authenticated principal, or a right to use the road",
         ))
     }
 
@@ -286,10 +294,30 @@ mod tests {
     #[test]
     fn reading_needs_a_principal_unless_anonymous_reading_is_on() {
         let mut p = policy(&[]);
-        assert!(p.read(&anonymous("127.0.0.1"), "r").is_err());
-        assert!(p.read(&caller("bob", &[]), "r").is_ok());
+        assert!(p.read(&anonymous("127.0.0.1"), "r", None).is_err());
+        assert!(p.read(&caller("bob", &[]), "r", None).is_ok());
         p.anonymous_read = true;
-        assert!(p.read(&anonymous("127.0.0.1"), "r").is_ok());
+        assert!(p.read(&anonymous("127.0.0.1"), "r", None).is_ok());
         assert!(Policy::open().create(&anonymous("127.0.0.1"), "r").is_ok());
+    }
+
+    #[test]
+    fn a_caller_who_may_use_a_road_may_read_it_and_no_other() {
+        let onramp =
+            OnrampAuthorisation { authorities: vec![], cidr_blocks: vec!["10.0.0.0/8".into()] };
+        let r = road(Authorisation { onramp, ..Default::default() });
+        let p = policy(&[]);
+        // The gateway reads the road's type before it produces for them.
+        assert!(p.read(&anonymous("10.1.2.3"), "r", Some(&r)).is_ok());
+        assert!(p.read(&anonymous("192.168.0.1"), "r", Some(&r)).is_err());
+        // A missing road reads the same as one the caller may not use.
+        let missing = p.read(&anonymous("10.1.2.3"), "r", None).expect_err("no road");
+        let other = p.read(&anonymous("192.168.0.1"), "r", Some(&r)).expect_err("no right");
+        assert_eq!(missing, other);
+        let offramp = OfframpAuthorisation {
+            authorities: BTreeMap::from([(ANY.to_string(), BTreeSet::from([Grant::Public]))]),
+        };
+        let public = road(Authorisation { offramp, ..Default::default() });
+        assert!(p.read(&anonymous("192.168.0.1"), "r", Some(&public)).is_ok());
     }
 }

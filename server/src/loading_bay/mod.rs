@@ -130,7 +130,7 @@ impl LoadingBay {
         name: &str,
     ) -> Result<TableDescription, LandingError> {
         let versioned = self.inner.registry.get(name);
-        self.inner.guard.read(caller, name)?;
+        self.inner.guard.read(caller, name, versioned.as_ref().map(|v| &*v.road))?;
         let road = versioned.ok_or_else(|| LandingError::RoadNotFound(name.to_string()))?.road;
         let lander = self.lander()?;
         let schema =

@@ -227,7 +227,8 @@ impl Paver {
     }
 
     pub fn get_road(&self, caller: &Caller, name: &str) -> Result<RoadView, PaverError> {
-        self.guard.read(caller, name)?;
+        let road = self.registry.get(name);
+        self.guard.read(caller, name, road.as_ref().map(|v| &*v.road))?;
         self.road(name)
     }
 
@@ -247,7 +248,7 @@ impl Paver {
         page_token: &str,
         road_type: Option<RoadType>,
     ) -> Result<(Vec<RoadView>, String), PaverError> {
-        self.guard.read(caller, "*")?;
+        self.guard.read(caller, "*", None)?;
         let size = match page_size {
             0 => DEFAULT_PAGE_SIZE,
             n => n.min(MAX_PAGE_SIZE),

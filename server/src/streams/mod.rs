@@ -120,7 +120,7 @@ impl Streams {
 
     /// Every stream of `road`.
     pub async fn list(&self, caller: &Caller, road: &str) -> Result<Vec<StreamView>, StreamError> {
-        self.guard.read(caller, road)?;
+        self.guard.read(caller, road, None)?;
         let (topic, partitions) = self.road(road)?;
         let prefix = format!("roadroller.{road}.");
         let groups = self.kafka.groups(&prefix).await.map_err(Self::kafka_error)?;
@@ -144,7 +144,7 @@ impl Streams {
         road: &str,
         stream: &str,
     ) -> Result<StreamView, StreamError> {
-        self.guard.read(caller, road)?;
+        self.guard.read(caller, road, None)?;
         let (topic, partitions) = self.road(road)?;
         Self::stream_name(stream)?;
         let group = self.existing(road, stream).await?;

@@ -141,7 +141,9 @@ async fn anonymous_producers_come_in_by_their_network_and_proxies_are_believed_o
                 s.auth = secured.auth();
                 s.auth.client_certificates = false;
                 s.auth.allow_anonymous = true;
-                s.auth.anonymous_read = true;
+                // Anonymous callers read no road in general, yet the gateway
+                // reads a road's type for those it lets produce.
+                s.auth.anonymous_read = false;
                 s.auth.trusted_proxies = trusted.iter().map(|n| n.parse().expect("cidr")).collect();
             })
             .await
@@ -169,6 +171,10 @@ async fn anonymous_producers_come_in_by_their_network_and_proxies_are_believed_o
     assert_eq!(ok.status, 200, "{}", ok.text());
     let refused = http("POST", &url("from_ten"), &headers, "[{}]").await;
     assert_eq!(refused.status, 403, "{}", refused.text());
+    // What they may use they may read, and nothing else.
+    let road = |name: &str| format!("{}/paver/v1/roads/{name}", server.gateway_url());
+    assert_eq!(http("GET", &road("from_loopback"), &[], "").await.status, 200);
+    assert_eq!(http("GET", &road("from_ten"), &[], "").await.status, 403);
     server.shutdown().await;
 
     // With loopback as a trusted proxy, its X-Forwarded-For names the client.
