@@ -154,7 +154,10 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
         tokio::task::spawn_blocking(move || throughput::raw_produce(&bootstrap, raw_topic, n))
             .await??;
     figures.push(Figure::new("1 raw rdkafka producer", raw, "records/s"));
-    cpu_figures(&mut figures, "1", cpu, n);
+    // The raw client process's CPU per record: what the server's is
+    // measured against, as the overhead factor, so figures compare across
+    // machines.
+    let (raw_producer_cpu, _) = cpu_figures(&mut figures, "1", cpu, n);
 
     show(&figures);
     step("2. Onramp ProduceStream");
@@ -164,7 +167,8 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
         Figure::new("2 Onramp ProduceStream", value, "records/s")
             .against(raw, Target::RatioAtLeast(0.85)),
     );
-    cpu_figures(&mut figures, "2", cpu, n);
+    let (_, server) = cpu_figures(&mut figures, "2", cpu, n);
+    figures.push(overhead("2", server, raw_producer_cpu, 1.0));
 
     show(&figures);
     step("3. Onramp Produce, 500 x 4 callers");
@@ -174,7 +178,8 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
         Figure::new("3 Onramp Produce 500 x 4", value, "records/s")
             .against(raw, Target::RatioAtLeast(0.70)),
     );
-    cpu_figures(&mut figures, "3", cpu, n);
+    let (_, server) = cpu_figures(&mut figures, "3", cpu, n);
+    figures.push(overhead("3", server, raw_producer_cpu, 1.2));
 
     let mut total = 2 * n;
     if !args.skip.contains(&4) {
@@ -186,7 +191,9 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
             Figure::new("4 HTTP Onramp 500 x 4", value, "records/s")
                 .against(raw, Target::RatioAtLeast(0.50)),
         );
-        cpu_figures(&mut figures, "4", cpu, n);
+        // The gateway runs in the server's process: both are counted.
+        let (_, server) = cpu_figures(&mut figures, "4", cpu, n);
+        figures.push(overhead("4", server, raw_producer_cpu, 1.6));
         total += n;
     }
 
@@ -199,7 +206,7 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
         tokio::task::spawn_blocking(move || throughput::raw_consume(&bootstrap, &topic, 6, total))
             .await??;
     figures.push(Figure::new("5 raw rdkafka consumer", raw, "records/s"));
-    cpu_figures(&mut figures, "5", cpu, total);
+    let (raw_consumer_cpu, _) = cpu_figures(&mut figures, "5", cpu, total);
 
     show(&figures);
     step("6. Offramp GROUP, push mode");
@@ -210,7 +217,8 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
         Figure::new("6 Offramp GROUP push", value, "records/s")
             .against(raw, Target::RatioAtLeast(0.85)),
     );
-    cpu_figures(&mut figures, "6", cpu, total);
+    let (_, server) = cpu_figures(&mut figures, "6", cpu, total);
+    figures.push(overhead("6", server, raw_consumer_cpu, 0.8));
 
     let mut snapshot_rate = None;
     // Scenario 7's raw read of the table, which scenario 16 compares with.
@@ -399,11 +407,25 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
     Ok(figures)
 }
 
-/// The CPU a scenario used per record, as two figures.
-fn cpu_figures(figures: &mut Vec<Figure>, scenario: &str, cpu: proc::Cpu, records: u64) {
+/// The CPU a scenario used per record, as two figures; returns them
+/// (this process's, the server's).
+fn cpu_figures(
+    figures: &mut Vec<Figure>,
+    scenario: &str,
+    cpu: proc::Cpu,
+    records: u64,
+) -> (f64, f64) {
     let (bench, server) = cpu.per_record(records);
     figures.push(Figure::new(format!("{scenario}: CPU clients+broker"), bench, "us/record"));
     figures.push(Figure::new(format!("{scenario}: CPU server"), server, "us/record"));
+    (bench, server)
+}
+
+/// The overhead factor: the server's CPU per record over the raw client
+/// process's in the same run.
+fn overhead(scenario: &str, server: f64, raw: f64, at_most: f64) -> Figure {
+    Figure::new(format!("{scenario}: overhead factor"), server / raw.max(f64::EPSILON), "x raw")
+        .target(Target::AtMost(at_most))
 }
 
 async fn create_topic(stage: &Stage, name: &str, partitions: i32) -> Result<()> {
