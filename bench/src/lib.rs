@@ -6,6 +6,7 @@ pub mod broker;
 pub mod figures;
 pub mod hostile;
 mod http;
+pub mod landing;
 pub mod observed;
 pub mod payload;
 pub mod proc;

@@ -206,6 +206,7 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
         tokio::task::spawn_blocking(move || throughput::raw_consume(&bootstrap, &topic, 6, total))
             .await??;
     figures.push(Figure::new("5 raw rdkafka consumer", raw, "records/s"));
+    let raw_consume_rate = raw;
     let (raw_consumer_cpu, _) = cpu_figures(&mut figures, "5", cpu, total);
 
     show(&figures);
@@ -385,6 +386,20 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
             h.hostile_values as f64,
             "values",
         ));
+    }
+
+    if !args.skip.contains(&18) {
+        show(&figures);
+        step("18. Loading Bay landing the road, against the raw consumer");
+        let l = roadroller_bench::landing::land_all(&stage, &bin, STREAM).await?;
+        figures.push(
+            Figure::new(
+                format!("18 landing {} records", l.records),
+                l.records as f64 / l.secs,
+                "records/s",
+            )
+            .against(raw_consume_rate, Target::RatioAtLeast(0.5)),
+        );
     }
 
     show(&figures);
