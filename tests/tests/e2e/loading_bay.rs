@@ -328,12 +328,12 @@ async fn a_landing_stopped_at_any_step_is_finished_after_a_restart_with_every_re
         assert_eq!(total, 350, "{fault:?}: {landed:?}");
         // Stopped before its manifest, the landing is finished first; after
         // it, only the new records are landed.
+        // The restarted instance's scheduler may have begun first (the road
+        // has no committed landing there, so it is due at once): then this
+        // call lands only what it left, a tail of the same landings.
         let expected = if fault == Fault::AfterCommit { vec![50] } else { vec![300, 50] };
-        assert_eq!(
-            landed.landings.iter().map(|l| l.records).collect::<Vec<_>>(),
-            expected,
-            "{fault:?}"
-        );
+        let got: Vec<i64> = landed.landings.iter().map(|l| l.records).collect();
+        assert!(expected.ends_with(&got), "{fault:?}: {got:?}, expected a tail of {expected:?}");
         for reader in ["pyarrow", "duckdb"] {
             let table = read_table(&Root::Dir(warehouse.path()), &road, reader, None);
             let seen = positions(&table);
