@@ -348,8 +348,10 @@ async fn churn(addr: String, stop: Arc<std::sync::atomic::AtomicBool>) -> usize 
 #[tokio::test(flavor = "multi_thread")]
 async fn memory_stays_flat_under_steady_load() {
     // Librdkafka's threads and the allocator's heaps settle within the
-    // first half minute (measured: 58 MiB at 10 s, 77–81 MiB from 30 s to
-    // 120 s); then two windows are compared.
+    // first half minute; after it the resident size swings by ±10 MiB
+    // within seconds (measured over 150 s: 55–82 MiB, no trend), as buffers
+    // come and go. So the windows are compared by their medians, which a
+    // leak raises and a passing peak does not.
     const WARM_UP: Duration = Duration::from_secs(30);
     const WINDOW: Duration = Duration::from_secs(15);
     let broker = TestBroker::start();
@@ -361,8 +363,8 @@ async fn memory_stays_flat_under_steady_load() {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let churning = tokio::spawn(churn(grpc.clone(), stop.clone()));
     let pid = serve.child.id();
-    // Peaks of the warm-up, the first window and the second.
-    let mut peaks = [0u64; 3];
+    // Samples of the warm-up, the first window and the second.
+    let mut samples: [Vec<u64>; 3] = Default::default();
     let start = Instant::now();
     while start.elapsed() < WARM_UP + WINDOW * 2 {
         let at = start.elapsed();
@@ -373,29 +375,38 @@ async fn memory_stays_flat_under_steady_load() {
         } else {
             2
         };
-        peaks[phase] = peaks[phase].max(resident(pid));
+        samples[phase].push(resident(pid));
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     stop.store(true, std::sync::atomic::Ordering::Release);
     let opened = churning.await.expect("churn");
     let tally = load.stop().await;
     let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let median = |s: &mut Vec<u64>| {
+        s.sort_unstable();
+        s[s.len() / 2]
+    };
+    let peaks: Vec<u64> = samples.iter().map(|s| s.iter().copied().max().unwrap_or(0)).collect();
+    let (first, last) = (median(&mut samples[1]), median(&mut samples[2]));
     eprintln!(
         "soak: {} records acknowledged, {opened} subscriptions opened and closed; resident peak \
-         in the warm-up {:.1} MiB, then {:.1} and {:.1} MiB",
+         in the warm-up {:.1} MiB, then {:.1} and {:.1} MiB; medians of the windows {:.1} and \
+         {:.1} MiB",
         tally.acked.len(),
         mib(peaks[0]),
         mib(peaks[1]),
-        mib(peaks[2])
+        mib(peaks[2]),
+        mib(first),
+        mib(last)
     );
     check_calls(&tally, 10_000);
     assert!(opened > 20, "subscriptions came and went: {opened}");
-    let allowance = (peaks[1] / 10).max(8 << 20);
+    let allowance = (first / 10).max(8 << 20);
     assert!(
-        peaks[2] <= peaks[1] + allowance,
-        "memory grew under steady load: {:.1} MiB after the warm-up, {:.1} MiB at the end",
-        mib(peaks[1]),
-        mib(peaks[2])
+        last <= first + allowance,
+        "memory grew under steady load: median {:.1} MiB after the warm-up, {:.1} MiB at the end",
+        mib(first),
+        mib(last)
     );
     follower.wait_for_all(&tally).await;
     drop(serve);
