@@ -1,5 +1,5 @@
-//! Loading Bay: a road's Hive destination, landings on demand, and the
-//! table's DDL.
+//! Loading Bay: a road's Hive destination, landings and snapshots on
+//! demand, and the table's DDL.
 
 use std::time::Duration;
 
@@ -45,6 +45,13 @@ impl Client {
     pub async fn land(&self, road: &str) -> Result<pb::LandResponse, Error> {
         let request = pb::LandRequest { road: road.into() };
         Ok(self.loading_bay.clone().land(request).await?.into_inner())
+    }
+
+    /// Takes today's snapshot of a COMPACTED road now (after landing it)
+    /// and waits for it to commit; returns today's committed one if taken.
+    pub async fn snapshot_table(&self, road: &str) -> Result<pb::SnapshotResponse, Error> {
+        let request = pb::SnapshotRequest { road: road.into() };
+        Ok(self.loading_bay.clone().snapshot(request).await?.into_inner())
     }
 
     /// The road's table: its location, committed partitions and Hive DDL.

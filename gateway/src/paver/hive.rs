@@ -66,12 +66,7 @@ pub async fn delete(
     Calling(gateway): Calling,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    set(
-        &gateway,
-        &name,
-        pb::HiveDestination { enabled: false, landing_interval: None, status: None },
-    )
-    .await?;
+    set(&gateway, &name, pb::HiveDestination { enabled: false, ..Default::default() }).await?;
     Ok(success("Request to delete Hive destination received."))
 }
 
@@ -92,7 +87,7 @@ fn parse(body: serde_json::Value) -> Result<pb::HiveDestination, ApiError> {
             })
         }
     };
-    Ok(pb::HiveDestination { enabled: json.enabled, landing_interval, status: None })
+    Ok(pb::HiveDestination { enabled: json.enabled, landing_interval, ..Default::default() })
 }
 
 async fn set(gateway: &Gateway, name: &str, hive: pb::HiveDestination) -> Result<(), ApiError> {
@@ -100,7 +95,13 @@ async fn set(gateway: &Gateway, name: &str, hive: pb::HiveDestination) -> Result
         pb::Road { name: name.to_string(), hive_destination: Some(hive), ..Default::default() };
     let request = pb::UpdateRoadRequest {
         road: Some(road),
-        update_mask: Some(prost_types::FieldMask { paths: vec!["hive_destination".into()] }),
+        // Data Highway's destination has no snapshot: leave the road's as it is.
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec![
+                "hive_destination.enabled".into(),
+                "hive_destination.landing_interval".into(),
+            ],
+        }),
     };
     gateway
         .upstream

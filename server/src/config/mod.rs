@@ -290,7 +290,17 @@ impl Settings {
                         }
                     })
                 })?,
+                snapshot_memory: parse(r.get("loading_bay.snapshot_memory"), |s| {
+                    size(s).and_then(|n| {
+                        if n < 1 << 20 {
+                            Err(format!("at least 1MiB, not {s}"))
+                        } else {
+                            Ok(n as u64)
+                        }
+                    })
+                })?,
                 fault: None,
+                skew_days: 0,
             },
         };
         settings.refuse_open_networks(r)?;

@@ -226,6 +226,12 @@ pub const SETTINGS: &[Spec] = &[
         "Size at which a landing's Parquet files roll over to the next",
     ),
     spec(
+        "loading_bay.snapshot_memory",
+        "256MiB",
+        "SIZE",
+        "About the most memory a snapshot's roll-up holds: keys are split into buckets of about this size, merged one at a time, spilled under the data directory",
+    ),
+    spec(
         "loading_bay.s3_endpoint",
         "",
         "URL",

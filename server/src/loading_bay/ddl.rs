@@ -32,24 +32,28 @@ fn column(field: &Field) -> String {
 }
 
 /// CREATE EXTERNAL TABLE for the table at `location`, then one ALTER TABLE
-/// ADD PARTITION per committed landing (`instant`, its directory's URL).
+/// ADD PARTITION per committed landing or snapshot (its value of the string
+/// column `partitioned_by`, its directory's URL).
 pub fn ddl(
     table: &str,
     schema: &Schema,
     location: &str,
+    partitioned_by: &str,
     partitions: &[(String, String)],
 ) -> String {
     let columns: Vec<String> = schema.fields().iter().map(|f| column(f)).collect();
     let mut out = format!(
-        "CREATE EXTERNAL TABLE IF NOT EXISTS {} (\n{}\n)\nPARTITIONED BY (`acquisition_instant` STRING)\nSTORED AS PARQUET\nLOCATION '{}'\n;\n",
+        "CREATE EXTERNAL TABLE IF NOT EXISTS {} (\n{}\n)\nPARTITIONED BY ({} STRING)\nSTORED AS PARQUET\nLOCATION '{}'\n;\n",
         quoted(table),
         columns.join(",\n"),
+        quoted(partitioned_by),
         location.replace('\'', "\\'")
     );
     for (instant, at) in partitions {
         out += &format!(
-            "ALTER TABLE {} ADD IF NOT EXISTS PARTITION (`acquisition_instant`='{}') LOCATION '{}'\n;\n",
+            "ALTER TABLE {} ADD IF NOT EXISTS PARTITION ({}='{}') LOCATION '{}'\n;\n",
             quoted(table),
+            quoted(partitioned_by),
             instant,
             at.replace('\'', "\\'")
         );
@@ -76,6 +80,7 @@ mod tests {
             "seed",
             &layout.schema(),
             "s3://lake/tables/seed",
+            "acquisition_instant",
             &[(
                 "20261202T203000Z".into(),
                 "s3://lake/tables/seed/acquisition_instant=20261202T203000Z".into(),

@@ -17,6 +17,8 @@ pub enum LandingError {
     NoDestination(String),
     #[error("road {0:?} has no schema yet, so it has no table")]
     NoSchema(String),
+    #[error("road {0:?} is not COMPACTED: only COMPACTED roads have snapshots")]
+    NotCompacted(String),
     #[error("the warehouse refused or failed: {0}")]
     Storage(String),
     #[error("road {road:?}: reading partition {partition} failed: {why}")]
@@ -45,6 +47,7 @@ impl Reportable for LandingError {
             LandingError::Off => (Code::FailedPrecondition, "LOADING_BAY_OFF"),
             LandingError::NoDestination(_) => (Code::FailedPrecondition, "NO_HIVE_DESTINATION"),
             LandingError::NoSchema(_) => (Code::FailedPrecondition, "ROAD_HAS_NO_SCHEMA"),
+            LandingError::NotCompacted(_) => (Code::FailedPrecondition, "ROAD_NOT_COMPACTED"),
             LandingError::Storage(_) => (Code::Unavailable, "WAREHOUSE_UNAVAILABLE"),
             LandingError::Kafka { .. } => (Code::Unavailable, "KAFKA_UNAVAILABLE"),
             LandingError::Encode { .. } => (Code::Internal, "LANDING_NOT_ENCODED"),

@@ -98,7 +98,7 @@ impl<'a> Roller<'a> {
     }
 }
 
-fn properties() -> WriterProperties {
+pub fn properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("a valid zstd level")))
         .build()

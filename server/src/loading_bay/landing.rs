@@ -127,6 +127,10 @@ pub struct Lander {
     pub topic_prefix: String,
     pub target_file_bytes: usize,
     pub fault: Option<Fault>,
+    /// About the most memory a snapshot's roll-up holds.
+    pub snapshot_memory: u64,
+    /// Where roll-ups spill their buckets.
+    pub spill_dir: std::path::PathBuf,
 }
 
 impl Lander {
@@ -487,7 +491,7 @@ fn rfc3339(instant: &str) -> String {
     )
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 

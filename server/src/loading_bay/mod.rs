@@ -6,7 +6,9 @@
 //! committed landing (read from the warehouse, so a restart keeps the
 //! rhythm). Landings of one road on one instance run one at a time; across
 //! instances the landing plan is claimed with a conditional write, so two
-//! instances never land the same records.
+//! instances never land the same records. COMPACTED roads may also have a
+//! daily snapshot (see `snapshot`), taken after a landing at the road's
+//! time of day.
 
 pub mod columns;
 pub mod ddl;
@@ -15,6 +17,8 @@ pub mod error;
 pub mod files;
 pub mod grpc;
 pub mod landing;
+pub mod roll;
+pub mod snapshot;
 pub mod warehouse;
 
 use std::collections::HashMap;
@@ -26,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use self::error::LandingError;
 use self::landing::{Lander, Manifest, Outcome};
+use self::snapshot::{SnapshotManifest, Taken};
 use self::warehouse::{Warehouse, WarehouseSettings};
 use crate::auth::{Action, Caller, Guard};
 use crate::kafka::Kafka;
@@ -39,8 +44,13 @@ pub struct LoadingBaySettings {
     pub warehouse: WarehouseSettings,
     /// Parquet files roll over at about this size.
     pub target_file_bytes: u64,
+    /// About the most memory a snapshot's roll-up holds.
+    pub snapshot_memory: u64,
     /// Where landings stop, for the crash tests; never set from outside.
     pub fault: Option<landing::Fault>,
+    /// Days added to today's date for snapshots, so that tests can take the
+    /// snapshots of several days; never set from outside.
+    pub skew_days: i64,
 }
 
 /// How often the scheduler looks for roads that are due.
@@ -62,6 +72,7 @@ struct Inner {
     guard: Guard,
     /// One landing at a time per road on this instance.
     running: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    skew_days: i64,
 }
 
 /// A table's description for metastores.
@@ -71,6 +82,9 @@ pub struct TableDescription {
     pub location: String,
     pub ddl: String,
     pub partitions: Vec<String>,
+    /// The snapshot table's DDL and dates; empty without snapshots.
+    pub snapshot_ddl: String,
+    pub snapshot_partitions: Vec<String>,
 }
 
 impl LoadingBay {
@@ -84,6 +98,7 @@ impl LoadingBay {
         guard: Guard,
         settings: &LoadingBaySettings,
         topic_prefix: String,
+        spill_dir: std::path::PathBuf,
     ) -> Result<Self, String> {
         let lander = if settings.warehouse.url.is_empty() {
             None
@@ -96,6 +111,8 @@ impl LoadingBay {
                 target_file_bytes: usize::try_from(settings.target_file_bytes)
                     .unwrap_or(usize::MAX),
                 fault: settings.fault,
+                snapshot_memory: settings.snapshot_memory,
+                spill_dir,
             })
         };
         Ok(Self {
@@ -105,6 +122,7 @@ impl LoadingBay {
                 board,
                 guard,
                 running: Mutex::new(HashMap::new()),
+                skew_days: settings.skew_days,
             }),
         })
     }
@@ -121,6 +139,26 @@ impl LoadingBay {
             return Err(LandingError::NoDestination(name.to_string()));
         }
         self.land(lander, &road).await
+    }
+
+    /// Takes today's snapshot of `road` now (after landing it), on a
+    /// caller's request.
+    pub async fn snapshot_now(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<(Outcome, Taken), LandingError> {
+        let road = self.road(name).ok();
+        self.inner.guard.administer(caller, Action::ChangeRoad, name, road.as_deref())?;
+        let road = road.ok_or_else(|| LandingError::RoadNotFound(name.to_string()))?;
+        let lander = self.lander()?;
+        if road.road_type() != crate::roads::RoadType::Compacted {
+            return Err(LandingError::NotCompacted(name.to_string()));
+        }
+        if !road.hive.enabled {
+            return Err(LandingError::NoDestination(name.to_string()));
+        }
+        self.snapshot(lander, &road).await
     }
 
     /// The road's table as Hive DDL.
@@ -147,11 +185,38 @@ impl LoadingBay {
             })
             .collect();
         let location = lander.warehouse.location(&road.name);
+        let snapshots = if road.road_type() == crate::roads::RoadType::Compacted {
+            lander.snapshots(&road).await?
+        } else {
+            Vec::new()
+        };
+        let snapshot_ddl = if snapshots.is_empty() && !road.hive.snapshot.enabled {
+            String::new()
+        } else {
+            let dates: Vec<(String, String)> =
+                snapshots.iter().map(|s| (s.date.clone(), self.snapshot_location(s))).collect();
+            let table = snapshot::table_dir(&road.name);
+            ddl::ddl(
+                &table,
+                &layout.schema(),
+                &lander.warehouse.location(&table),
+                "snapshot_date",
+                &dates,
+            )
+        };
         Ok(TableDescription {
             name: road.name.clone(),
-            ddl: ddl::ddl(&road.name, &layout.schema(), &location, &partitions),
+            ddl: ddl::ddl(
+                &road.name,
+                &layout.schema(),
+                &location,
+                "acquisition_instant",
+                &partitions,
+            ),
             location,
             partitions: partitions.into_iter().map(|(instant, _)| instant).collect(),
+            snapshot_ddl,
+            snapshot_partitions: snapshots.into_iter().map(|s| s.date).collect(),
         })
     }
 
@@ -163,6 +228,15 @@ impl LoadingBay {
             .map(|l| {
                 l.warehouse.location(&landing::partition_dir(&manifest.road, &manifest.instant))
             })
+            .unwrap_or_default()
+    }
+
+    /// The URL of a committed snapshot's directory.
+    pub fn snapshot_location(&self, taken: &SnapshotManifest) -> String {
+        self.inner
+            .lander
+            .as_ref()
+            .map(|l| l.warehouse.location(&snapshot::snapshot_dir(&taken.road, &taken.date)))
             .unwrap_or_default()
     }
 
@@ -179,18 +253,63 @@ impl LoadingBay {
         self.inner.lander.as_ref().ok_or(LandingError::Off)
     }
 
-    /// One landing of `road`, after any other of it on this instance; its
-    /// outcome goes into the road's status.
-    async fn land(&self, lander: &Lander, road: &Road) -> Result<Outcome, LandingError> {
-        let lock = self
-            .inner
+    /// Landings and snapshots of one road run one at a time on this
+    /// instance.
+    fn road_lock(&self, road: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.inner
             .running
             .lock()
             .expect("running lock")
-            .entry(road.name.clone())
+            .entry(road.to_string())
             .or_default()
-            .clone();
+            .clone()
+    }
+
+    /// One landing of `road`, after any other of it on this instance.
+    async fn land(&self, lander: &Lander, road: &Road) -> Result<Outcome, LandingError> {
+        let lock = self.road_lock(&road.name);
         let _one = lock.lock().await;
+        self.land_alone(lander, road).await
+    }
+
+    /// Today's snapshot of `road`, after landing it.
+    async fn snapshot(
+        &self,
+        lander: &Lander,
+        road: &Road,
+    ) -> Result<(Outcome, Taken), LandingError> {
+        let lock = self.road_lock(&road.name);
+        let _one = lock.lock().await;
+        let landed = self.land_alone(lander, road).await?;
+        let date = snapshot::date(std::time::SystemTime::now(), self.inner.skew_days);
+        let result = lander.snapshot(road, &date).await;
+        let mut status = self.inner.board.landing(&road.name).unwrap_or_default();
+        match &result {
+            Ok(taken) => {
+                status.last_snapshot_date = taken.snapshot.date.clone();
+                status.last_snapshot_keys = taken.snapshot.keys;
+                if taken.now {
+                    tracing::info!(
+                        road = %road.name,
+                        date = %taken.snapshot.date,
+                        keys = taken.snapshot.keys,
+                        files = taken.snapshot.files.len(),
+                        "snapshot taken"
+                    );
+                }
+            }
+            Err(e) => {
+                tracing::warn!(road = %road.name, error = %e, "snapshot failed");
+                status.last_error = e.to_string();
+            }
+        }
+        self.inner.board.set_landing(&road.name, status);
+        Ok((landed, result?))
+    }
+
+    /// One landing, its outcome written into the road's status; the
+    /// caller holds the road's lock.
+    async fn land_alone(&self, lander: &Lander, road: &Road) -> Result<Outcome, LandingError> {
         let result = lander.land(road).await;
         let mut status = self.inner.board.landing(&road.name).unwrap_or_default();
         match &result {
@@ -229,6 +348,8 @@ impl LoadingBay {
             // Road → when it is due next (a monotonic instant), and the
             // backoff of its failures.
             let mut due: HashMap<String, (tokio::time::Instant, Duration)> = HashMap::new();
+            // Road → the date of its last snapshot seen, or when to retry.
+            let mut snapshots: HashMap<String, Snapshotted> = HashMap::new();
             loop {
                 // New roads are noticed within SCHEDULE_EVERY; due ones on time.
                 let mut wake = tokio::time::Instant::now() + SCHEDULE_EVERY;
@@ -241,7 +362,7 @@ impl LoadingBay {
                     .filter(|r| r.hive.enabled && !r.deleting && r.latest_schema().is_some())
                     .collect();
                 due.retain(|name, _| roads.iter().any(|r| &r.name == name));
-                for road in roads {
+                for road in &roads {
                     let interval = Duration::from_millis(road.hive.landing_interval_ms);
                     let now = tokio::time::Instant::now();
                     let first_retry = FIRST_RETRY.min(interval);
@@ -264,12 +385,62 @@ impl LoadingBay {
                     wake = wake.min(next.0);
                     due.insert(road.name.clone(), next);
                 }
+                snapshots.retain(|name, _| roads.iter().any(|r| &r.name == name));
+                for road in roads.iter().filter(|r| r.hive.snapshot.enabled) {
+                    if !bay.snapshot_due(&road.hive.snapshot, snapshots.get(&road.name)) {
+                        continue;
+                    }
+                    let next = tokio::select! {
+                        result = bay.snapshot(&lander, road) => match result {
+                            Ok((_, taken)) => Snapshotted::On(taken.snapshot.date),
+                            Err(_) => Snapshotted::RetryAt(tokio::time::Instant::now() + SNAPSHOT_RETRY),
+                        },
+                        () = stop.cancelled() => return,
+                    };
+                    snapshots.insert(road.name.clone(), next);
+                }
                 tokio::select! {
                     () = tokio::time::sleep_until(wake) => {}
                     () = stop.cancelled() => return,
                 }
             }
         }))
+    }
+}
+
+/// What the scheduler knows of a road's snapshots.
+enum Snapshotted {
+    /// Taken (or found taken) on this date.
+    On(String),
+    /// The last attempt failed.
+    RetryAt(tokio::time::Instant),
+}
+
+/// After a failed snapshot.
+const SNAPSHOT_RETRY: Duration = Duration::from_secs(60);
+
+impl LoadingBay {
+    /// Whether today's snapshot is due: its time of day has passed and it
+    /// is not known to be taken (the snapshot call itself finds one taken
+    /// by another instance, or before a restart).
+    fn snapshot_due(
+        &self,
+        daily: &crate::roads::DailySnapshot,
+        seen: Option<&Snapshotted>,
+    ) -> bool {
+        let now = std::time::SystemTime::now();
+        let today = snapshot::date(now, self.inner.skew_days);
+        let minute = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| (d.as_secs() % 86_400 / 60) as u32);
+        if minute < daily.minute_of_day {
+            return false;
+        }
+        match seen {
+            Some(Snapshotted::On(date)) => *date < today,
+            Some(Snapshotted::RetryAt(at)) => *at <= tokio::time::Instant::now(),
+            None => true,
+        }
     }
 }
 

@@ -27,6 +27,8 @@ pub enum Change {
     OfframpAuthorities(BTreeMap<String, BTreeSet<Grant>>),
     HiveEnabled(bool),
     HiveLandingIntervalMs(u64),
+    HiveSnapshotEnabled(bool),
+    HiveSnapshotMinute(u32),
     /// The whole of `quotas`, or one of its fields (the others kept).
     Quotas(RoadQuotas, QuotaFields),
     Materialized(bool),
@@ -79,6 +81,8 @@ impl Change {
             Change::OfframpAuthorities(_) => "authorisation.offramp.authorities",
             Change::HiveEnabled(_) => "hive_destination.enabled",
             Change::HiveLandingIntervalMs(_) => "hive_destination.landing_interval",
+            Change::HiveSnapshotEnabled(_) => "hive_destination.snapshot.enabled",
+            Change::HiveSnapshotMinute(_) => "hive_destination.snapshot.time",
             Change::Quotas(..) => "quotas",
             Change::Materialized(_) => "materialized",
         }
@@ -168,6 +172,8 @@ pub fn apply(road: &mut Road, change: Change, status: &RoadStatus) -> Result<(),
         Change::Materialized(v) => road.materialized = v,
         Change::HiveEnabled(v) => road.hive.enabled = v,
         Change::HiveLandingIntervalMs(v) => road.hive.landing_interval_ms = v,
+        Change::HiveSnapshotEnabled(v) => road.hive.snapshot.enabled = v,
+        Change::HiveSnapshotMinute(v) => road.hive.snapshot.minute_of_day = v,
         Change::Quotas(v, fields) => {
             let q = &mut road.quotas;
             match fields {

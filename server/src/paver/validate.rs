@@ -2,7 +2,7 @@
 //! field violation named by its path in the request (`road.contact_email`).
 
 use crate::error::FieldViolation;
-use crate::roads::{Road, RoadKind, rules};
+use crate::roads::{Road, RoadKind, RoadType, rules};
 use crate::schema::path::PartitionPath;
 
 /// Every problem with `road`'s fields; a Hive destination lands at most
@@ -69,6 +69,13 @@ pub fn road(road: &Road, min_landing_ms: u64) -> Vec<FieldViolation> {
                     .into()),
             );
         }
+    }
+    if road.hive.snapshot.enabled && road.road_type() != RoadType::Compacted {
+        check(
+            "road.hive_destination.snapshot.enabled",
+            Err("only COMPACTED roads have snapshots: a STREAM road has no latest value per key"
+                .into()),
+        );
     }
     let interval = road.hive.landing_interval_ms;
     if !(min_landing_ms..=rules::MAX_LANDING_INTERVAL_MS).contains(&interval) {

@@ -163,11 +163,28 @@ pub struct OfframpAuthorisation {
 pub struct HiveDestination {
     pub enabled: bool,
     pub landing_interval_ms: u64,
+    #[serde(default, skip_serializing_if = "DailySnapshot::is_off")]
+    pub snapshot: DailySnapshot,
 }
 
 impl Default for HiveDestination {
     fn default() -> Self {
-        Self { enabled: false, landing_interval_ms: 3_600_000 }
+        Self { enabled: false, landing_interval_ms: 3_600_000, snapshot: DailySnapshot::default() }
+    }
+}
+
+/// A daily snapshot of a COMPACTED road's table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailySnapshot {
+    pub enabled: bool,
+    /// When it is taken: minutes after midnight, UTC.
+    #[serde(default)]
+    pub minute_of_day: u32,
+}
+
+impl DailySnapshot {
+    fn is_off(&self) -> bool {
+        *self == Self::default()
     }
 }
 

@@ -55,6 +55,9 @@ pub struct LandingStatus {
     pub last_files: u32,
     /// Why the last attempt failed; empty once one succeeded after it.
     pub last_error: String,
+    /// The date of the last snapshot taken, and its live keys.
+    pub last_snapshot_date: String,
+    pub last_snapshot_keys: u64,
 }
 
 /// Statuses by road name: the topic's, from Traffic Control, the view's,

@@ -401,8 +401,11 @@ async fn set_landing_interval(
     road: &str,
     interval: prost_types::Duration,
 ) -> Result<pb::UpdateRoadResponse, tonic::Status> {
-    let destination =
-        pb::HiveDestination { enabled: true, landing_interval: Some(interval), status: None };
+    let destination = pb::HiveDestination {
+        enabled: true,
+        landing_interval: Some(interval),
+        ..Default::default()
+    };
     let road =
         pb::Road { name: road.into(), hive_destination: Some(destination), ..Default::default() };
     let paths = vec!["hive_destination.enabled".into(), "hive_destination.landing_interval".into()];

@@ -9,6 +9,7 @@ mod gateway_events;
 mod gateway_standalone;
 mod hostile;
 mod loading_bay;
+mod loading_bay_snapshots;
 mod offramp;
 mod offramp_snapshot;
 mod onramp;

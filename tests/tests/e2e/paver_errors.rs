@@ -208,7 +208,7 @@ async fn bad_requests_get_precise_answers() {
         hive_destination: Some(pb::HiveDestination {
             enabled: true,
             landing_interval: Some(prost_types::Duration { seconds: 60, nanos: 0 }),
-            status: None,
+            ..Default::default()
         }),
         ..stream_road("hive")
     };

@@ -129,6 +129,13 @@ pub struct Fields {
     /// How often the road is landed, from 5m to 1d
     #[arg(long, value_parser = duration)]
     landing_interval: Option<prost_types::Duration>,
+    /// COMPACTED roads: take a daily snapshot of the Hive table, one row per
+    /// live key
+    #[arg(long, value_name = "BOOL")]
+    snapshot: Option<bool>,
+    /// When the daily snapshot is taken, HH:MM in UTC
+    #[arg(long, value_name = "HH:MM")]
+    snapshot_time: Option<String>,
 }
 
 /// A quota as given on the command line: a positive number, or none.
@@ -167,11 +174,19 @@ impl Fields {
         road.materialized = self.materialized.unwrap_or_default();
         set(self.hive.is_some(), "hive_destination.enabled");
         set(self.landing_interval.is_some(), "hive_destination.landing_interval");
-        if self.hive.is_some() || self.landing_interval.is_some() {
+        set(self.snapshot.is_some(), "hive_destination.snapshot.enabled");
+        set(self.snapshot_time.is_some(), "hive_destination.snapshot.time");
+        let snapshot =
+            (self.snapshot.is_some() || self.snapshot_time.is_some()).then(|| pb::HiveSnapshot {
+                enabled: self.snapshot.unwrap_or_default(),
+                time: self.snapshot_time.clone().unwrap_or_default(),
+            });
+        if self.hive.is_some() || self.landing_interval.is_some() || snapshot.is_some() {
             road.hive_destination = Some(pb::HiveDestination {
                 enabled: self.hive.unwrap_or_default(),
                 landing_interval: self.landing_interval,
                 status: None,
+                snapshot,
             });
         }
         road.description = self.description.unwrap_or_default();
@@ -364,6 +379,15 @@ fn print_road(road: &pb::Road) {
             _ => String::new(),
         };
         println!("hive        landed every {every}{last}");
+        if let Some(daily) = hive.snapshot.as_ref().filter(|s| s.enabled) {
+            let last = match hive.status.as_ref() {
+                Some(s) if !s.last_snapshot_date.is_empty() => {
+                    format!("; last {} ({} keys)", s.last_snapshot_date, s.last_snapshot_keys)
+                }
+                _ => String::new(),
+            };
+            println!("snapshot    daily at {} UTC{last}", daily.time);
+        }
     }
     let quotas = quota_list(road);
     if !quotas.is_empty() {

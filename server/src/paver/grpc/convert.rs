@@ -9,7 +9,7 @@ use roadroller_api::v1 as pb;
 use crate::error::FieldViolation;
 use crate::paver::{Change, NewRoad, QuotaFields, RoadView};
 use crate::roads::{
-    Authorisation, CompatibilityMode, Grant, HiveDestination, OfframpAuthorisation,
+    Authorisation, CompatibilityMode, DailySnapshot, Grant, HiveDestination, OfframpAuthorisation,
     OnrampAuthorisation, RoadKind, RoadQuotas, RoadType, SchemaVersion,
 };
 
@@ -123,7 +123,35 @@ fn hive(h: &pb::HiveDestination, p: &mut Problems) -> HiveDestination {
             .unwrap_or(HiveDestination::default().landing_interval_ms),
         None => HiveDestination::default().landing_interval_ms,
     };
-    HiveDestination { enabled: h.enabled, landing_interval_ms }
+    let snapshot = h.snapshot.as_ref().map_or_else(DailySnapshot::default, |d| DailySnapshot {
+        enabled: d.enabled,
+        minute_of_day: match time_of_day(&d.time) {
+            Ok(minute) => minute,
+            Err(e) => {
+                p.add("road.hive_destination.snapshot.time", e);
+                0
+            }
+        },
+    });
+    HiveDestination { enabled: h.enabled, landing_interval_ms, snapshot }
+}
+
+/// `HH:MM` (UTC) as minutes after midnight; empty is midnight.
+fn time_of_day(text: &str) -> Result<u32, String> {
+    if text.is_empty() {
+        return Ok(0);
+    }
+    let refuse = || format!("must be a UTC time of day as HH:MM (00:00 to 23:59), not {text:?}");
+    let (h, m) = text.split_once(':').ok_or_else(refuse)?;
+    let digits = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(h) || !digits(m) {
+        return Err(refuse());
+    }
+    let (h, m): (u32, u32) = (h.parse().map_err(|_| refuse())?, m.parse().map_err(|_| refuse())?);
+    if h > 23 || m > 59 {
+        return Err(refuse());
+    }
+    Ok(h * 60 + m)
 }
 
 fn quotas(q: Option<&pb::RoadQuotas>) -> RoadQuotas {
@@ -303,13 +331,24 @@ pub fn changes(road: &pb::Road, paths: &[String]) -> Result<Vec<Change>, Vec<Fie
             }
             "hive_destination"
             | "hive_destination.enabled"
-            | "hive_destination.landing_interval" => {
+            | "hive_destination.landing_interval"
+            | "hive_destination.snapshot"
+            | "hive_destination.snapshot.enabled"
+            | "hive_destination.snapshot.time" => {
                 let h = hive(&road.hive_destination.clone().unwrap_or_default(), &mut p);
-                if path != "hive_destination.landing_interval" {
+                let whole = path == "hive_destination";
+                if whole || path == "hive_destination.enabled" {
                     out.push(Change::HiveEnabled(h.enabled));
                 }
-                if path != "hive_destination.enabled" {
+                if whole || path == "hive_destination.landing_interval" {
                     out.push(Change::HiveLandingIntervalMs(h.landing_interval_ms));
+                }
+                let snapshot = whole || path == "hive_destination.snapshot";
+                if snapshot || path == "hive_destination.snapshot.enabled" {
+                    out.push(Change::HiveSnapshotEnabled(h.snapshot.enabled));
+                }
+                if snapshot || path == "hive_destination.snapshot.time" {
+                    out.push(Change::HiveSnapshotMinute(h.snapshot.minute_of_day));
                 }
             }
             path if path == "quotas" || path.starts_with("quotas.") => {
@@ -422,6 +461,14 @@ pub fn road_to_pb(view: &RoadView) -> pb::Road {
         hive_destination: Some(pb::HiveDestination {
             enabled: road.hive.enabled,
             landing_interval: Some(duration(road.hive.landing_interval_ms)),
+            snapshot: (road.hive.snapshot != DailySnapshot::default()).then(|| pb::HiveSnapshot {
+                enabled: road.hive.snapshot.enabled,
+                time: format!(
+                    "{:02}:{:02}",
+                    road.hive.snapshot.minute_of_day / 60,
+                    road.hive.snapshot.minute_of_day % 60
+                ),
+            }),
             status: view.landing.as_ref().map(|l| pb::HiveStatus {
                 last_landing_time: (l.last_landing_ms > 0)
                     .then(|| roadroller_api::timestamp_from_millis(l.last_landing_ms)),
@@ -430,6 +477,8 @@ pub fn road_to_pb(view: &RoadView) -> pb::Road {
                 last_records: l.last_records as i64,
                 last_files: l.last_files as i32,
                 last_error: l.last_error.clone(),
+                last_snapshot_date: l.last_snapshot_date.clone(),
+                last_snapshot_keys: l.last_snapshot_keys as i64,
             }),
         }),
         quotas: (!road.quotas.is_empty()).then(|| quotas_to_pb(&road.quotas)),

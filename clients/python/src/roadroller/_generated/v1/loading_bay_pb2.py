@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1froadroller/v1/loading_bay.proto\x12\rroadroller.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1b\n\x0bLandRequest\x12\x0c\n\x04road\x18\x01 \x01(\t\"\xa3\x01\n\x0cLandResponse\x12(\n\x08landings\x18\x01 \x03(\x0b\x32\x16.roadroller.v1.Landing\x12\x39\n\x07offsets\x18\x02 \x03(\x0b\x32(.roadroller.v1.LandResponse.OffsetsEntry\x1a.\n\x0cOffsetsEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xef\x01\n\x07Landing\x12\x1b\n\x13\x61\x63quisition_instant\x18\x01 \x01(\t\x12\x10\n\x08location\x18\x02 \x01(\t\x12\x0f\n\x07records\x18\x03 \x01(\x03\x12\r\n\x05\x66iles\x18\x04 \x01(\x05\x12\x34\n\x07offsets\x18\x05 \x03(\x0b\x32#.roadroller.v1.Landing.OffsetsEntry\x12/\n\x0b\x63ommit_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a.\n\x0cOffsetsEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\x1f\n\x0fGetTableRequest\x12\x0c\n\x04road\x18\x01 \x01(\t\"S\n\x10GetTableResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08location\x18\x02 \x01(\t\x12\x0b\n\x03\x64\x64l\x18\x03 \x01(\t\x12\x12\n\npartitions\x18\x04 \x03(\t2\xa1\x01\n\x11LoadingBayService\x12?\n\x04Land\x12\x1a.roadroller.v1.LandRequest\x1a\x1b.roadroller.v1.LandResponse\x12K\n\x08GetTable\x12\x1e.roadroller.v1.GetTableRequest\x1a\x1f.roadroller.v1.GetTableResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1froadroller/v1/loading_bay.proto\x12\rroadroller.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x1b\n\x0bLandRequest\x12\x0c\n\x04road\x18\x01 \x01(\t\"\xa3\x01\n\x0cLandResponse\x12(\n\x08landings\x18\x01 \x03(\x0b\x32\x16.roadroller.v1.Landing\x12\x39\n\x07offsets\x18\x02 \x03(\x0b\x32(.roadroller.v1.LandResponse.OffsetsEntry\x1a.\n\x0cOffsetsEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xef\x01\n\x07Landing\x12\x1b\n\x13\x61\x63quisition_instant\x18\x01 \x01(\t\x12\x10\n\x08location\x18\x02 \x01(\t\x12\x0f\n\x07records\x18\x03 \x01(\x03\x12\r\n\x05\x66iles\x18\x04 \x01(\x05\x12\x34\n\x07offsets\x18\x05 \x03(\x0b\x32#.roadroller.v1.Landing.OffsetsEntry\x12/\n\x0b\x63ommit_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a.\n\x0cOffsetsEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\x1f\n\x0fSnapshotRequest\x12\x0c\n\x04road\x18\x01 \x01(\t\"\x7f\n\x10SnapshotResponse\x12(\n\x08landings\x18\x01 \x03(\x0b\x32\x16.roadroller.v1.Landing\x12.\n\x08snapshot\x18\x02 \x01(\x0b\x32\x1c.roadroller.v1.TableSnapshot\x12\x11\n\ttaken_now\x18\x03 \x01(\x08\"\xb7\x02\n\rTableSnapshot\x12\x15\n\rsnapshot_date\x18\x01 \x01(\t\x12\x10\n\x08location\x18\x02 \x01(\t\x12\x0c\n\x04keys\x18\x03 \x01(\x03\x12\r\n\x05\x66iles\x18\x04 \x01(\x05\x12:\n\x07offsets\x18\x05 \x03(\x0b\x32).roadroller.v1.TableSnapshot.OffsetsEntry\x12#\n\x1bthrough_acquisition_instant\x18\x06 \x01(\t\x12\x1e\n\x16previous_snapshot_date\x18\x07 \x01(\t\x12/\n\x0b\x63ommit_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a.\n\x0cOffsetsEntry\x12\x0b\n\x03key\x18\x01 \x01(\x05\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\x1f\n\x0fGetTableRequest\x12\x0c\n\x04road\x18\x01 \x01(\t\"\x86\x01\n\x10GetTableResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08location\x18\x02 \x01(\t\x12\x0b\n\x03\x64\x64l\x18\x03 \x01(\t\x12\x12\n\npartitions\x18\x04 \x03(\t\x12\x14\n\x0csnapshot_ddl\x18\x05 \x01(\t\x12\x1b\n\x13snapshot_partitions\x18\x06 \x03(\t2\xee\x01\n\x11LoadingBayService\x12?\n\x04Land\x12\x1a.roadroller.v1.LandRequest\x1a\x1b.roadroller.v1.LandResponse\x12K\n\x08Snapshot\x12\x1e.roadroller.v1.SnapshotRequest\x1a\x1f.roadroller.v1.SnapshotResponse\x12K\n\x08GetTable\x12\x1e.roadroller.v1.GetTableRequest\x1a\x1f.roadroller.v1.GetTableResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,6 +36,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LANDRESPONSE_OFFSETSENTRY']._serialized_options = b'8\001'
   _globals['_LANDING_OFFSETSENTRY']._loaded_options = None
   _globals['_LANDING_OFFSETSENTRY']._serialized_options = b'8\001'
+  _globals['_TABLESNAPSHOT_OFFSETSENTRY']._loaded_options = None
+  _globals['_TABLESNAPSHOT_OFFSETSENTRY']._serialized_options = b'8\001'
   _globals['_LANDREQUEST']._serialized_start=83
   _globals['_LANDREQUEST']._serialized_end=110
   _globals['_LANDRESPONSE']._serialized_start=113
@@ -46,10 +48,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LANDING']._serialized_end=518
   _globals['_LANDING_OFFSETSENTRY']._serialized_start=230
   _globals['_LANDING_OFFSETSENTRY']._serialized_end=276
-  _globals['_GETTABLEREQUEST']._serialized_start=520
-  _globals['_GETTABLEREQUEST']._serialized_end=551
-  _globals['_GETTABLERESPONSE']._serialized_start=553
-  _globals['_GETTABLERESPONSE']._serialized_end=636
-  _globals['_LOADINGBAYSERVICE']._serialized_start=639
-  _globals['_LOADINGBAYSERVICE']._serialized_end=800
+  _globals['_SNAPSHOTREQUEST']._serialized_start=520
+  _globals['_SNAPSHOTREQUEST']._serialized_end=551
+  _globals['_SNAPSHOTRESPONSE']._serialized_start=553
+  _globals['_SNAPSHOTRESPONSE']._serialized_end=680
+  _globals['_TABLESNAPSHOT']._serialized_start=683
+  _globals['_TABLESNAPSHOT']._serialized_end=994
+  _globals['_TABLESNAPSHOT_OFFSETSENTRY']._serialized_start=230
+  _globals['_TABLESNAPSHOT_OFFSETSENTRY']._serialized_end=276
+  _globals['_GETTABLEREQUEST']._serialized_start=996
+  _globals['_GETTABLEREQUEST']._serialized_end=1027
+  _globals['_GETTABLERESPONSE']._serialized_start=1030
+  _globals['_GETTABLERESPONSE']._serialized_end=1164
+  _globals['_LOADINGBAYSERVICE']._serialized_start=1167
+  _globals['_LOADINGBAYSERVICE']._serialized_end=1405
 # @@protoc_insertion_point(module_scope)

@@ -56,6 +56,19 @@ class LoadingBayServiceStub:
     maps, tuples, oneOf of objects, $ref) is kept as its JSON text. PII fields
     are blanked as the Offramp blanks them for a reader without the PII grant.
 
+    Snapshots. A COMPACTED road's daily snapshot (`hive_destination.snapshot`)
+    is the table `<warehouse>/<road>_snapshot/`, partitioned by
+    `snapshot_date` (a string, `YYYY-MM-DD`, the UTC date it was taken): one
+    row per live key with its latest value as of the snapshot's offsets, in the
+    road's table columns; deleted keys are left out. It is computed by rolling
+    the landings since the previous snapshot into that snapshot, so it needs
+    the landings (not the topic, where compaction may have removed deletes),
+    with memory bounded by the server's `loading_bay.snapshot_memory`: keys are
+    hashed into buckets, spilled to local disk and merged one bucket at a time.
+    Each bucket becomes one Parquet file, sorted by key; `_manifest.json`,
+    written last, commits the snapshot with its offsets. A date has one
+    snapshot, never replaced (Hive readers read the directory whole).
+
     Error conditions, as code and ErrorInfo reason:
     - NOT_FOUND `ROAD_NOT_FOUND`: no such road (for Land, also one being
     deleted).
@@ -63,6 +76,7 @@ class LoadingBayServiceStub:
     - FAILED_PRECONDITION `NO_HIVE_DESTINATION`: Land of a road without an
     enabled Hive destination.
     - FAILED_PRECONDITION `ROAD_HAS_NO_SCHEMA`: the road has no schema.
+    - FAILED_PRECONDITION `ROAD_NOT_COMPACTED`: Snapshot of a STREAM road.
     - UNAVAILABLE `WAREHOUSE_UNAVAILABLE`: the warehouse refuses or fails.
     - UNAVAILABLE `KAFKA_UNAVAILABLE`: reading a partition from Kafka fails.
     - INTERNAL `LANDING_NOT_ENCODED`: a landing file cannot be encoded.
@@ -84,6 +98,11 @@ class LoadingBayServiceStub:
                 '/roadroller.v1.LoadingBayService/Land',
                 request_serializer=roadroller_dot_v1_dot_loading__bay__pb2.LandRequest.SerializeToString,
                 response_deserializer=roadroller_dot_v1_dot_loading__bay__pb2.LandResponse.FromString,
+                _registered_method=True)
+        self.Snapshot = channel.unary_unary(
+                '/roadroller.v1.LoadingBayService/Snapshot',
+                request_serializer=roadroller_dot_v1_dot_loading__bay__pb2.SnapshotRequest.SerializeToString,
+                response_deserializer=roadroller_dot_v1_dot_loading__bay__pb2.SnapshotResponse.FromString,
                 _registered_method=True)
         self.GetTable = channel.unary_unary(
                 '/roadroller.v1.LoadingBayService/GetTable',
@@ -123,6 +142,19 @@ class LoadingBayServiceServicer:
     maps, tuples, oneOf of objects, $ref) is kept as its JSON text. PII fields
     are blanked as the Offramp blanks them for a reader without the PII grant.
 
+    Snapshots. A COMPACTED road's daily snapshot (`hive_destination.snapshot`)
+    is the table `<warehouse>/<road>_snapshot/`, partitioned by
+    `snapshot_date` (a string, `YYYY-MM-DD`, the UTC date it was taken): one
+    row per live key with its latest value as of the snapshot's offsets, in the
+    road's table columns; deleted keys are left out. It is computed by rolling
+    the landings since the previous snapshot into that snapshot, so it needs
+    the landings (not the topic, where compaction may have removed deletes),
+    with memory bounded by the server's `loading_bay.snapshot_memory`: keys are
+    hashed into buckets, spilled to local disk and merged one bucket at a time.
+    Each bucket becomes one Parquet file, sorted by key; `_manifest.json`,
+    written last, commits the snapshot with its offsets. A date has one
+    snapshot, never replaced (Hive readers read the directory whole).
+
     Error conditions, as code and ErrorInfo reason:
     - NOT_FOUND `ROAD_NOT_FOUND`: no such road (for Land, also one being
     deleted).
@@ -130,6 +162,7 @@ class LoadingBayServiceServicer:
     - FAILED_PRECONDITION `NO_HIVE_DESTINATION`: Land of a road without an
     enabled Hive destination.
     - FAILED_PRECONDITION `ROAD_HAS_NO_SCHEMA`: the road has no schema.
+    - FAILED_PRECONDITION `ROAD_NOT_COMPACTED`: Snapshot of a STREAM road.
     - UNAVAILABLE `WAREHOUSE_UNAVAILABLE`: the warehouse refuses or fails.
     - UNAVAILABLE `KAFKA_UNAVAILABLE`: reading a partition from Kafka fails.
     - INTERNAL `LANDING_NOT_ENCODED`: a landing file cannot be encoded.
@@ -154,6 +187,18 @@ class LoadingBayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Snapshot(self, request, context):
+        """Takes today's snapshot of a COMPACTED road now and waits for it to
+        commit: lands the road first (as Land), then rolls the landings since
+        the previous snapshot into it. When today's snapshot is committed
+        already, returns it (`taken_now` false). Needs the right to administer
+        the road; FAILED_PRECONDITION as for Land, and `ROAD_NOT_COMPACTED` for
+        a STREAM road.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetTable(self, request, context):
         """The road's table as Hive DDL (CREATE EXTERNAL TABLE, then one ALTER
         TABLE ADD PARTITION per committed landing), to register it in a Hive
@@ -170,6 +215,11 @@ def add_LoadingBayServiceServicer_to_server(servicer, server):
                     servicer.Land,
                     request_deserializer=roadroller_dot_v1_dot_loading__bay__pb2.LandRequest.FromString,
                     response_serializer=roadroller_dot_v1_dot_loading__bay__pb2.LandResponse.SerializeToString,
+            ),
+            'Snapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.Snapshot,
+                    request_deserializer=roadroller_dot_v1_dot_loading__bay__pb2.SnapshotRequest.FromString,
+                    response_serializer=roadroller_dot_v1_dot_loading__bay__pb2.SnapshotResponse.SerializeToString,
             ),
             'GetTable': grpc.unary_unary_rpc_method_handler(
                     servicer.GetTable,
@@ -215,6 +265,19 @@ class LoadingBayService:
     maps, tuples, oneOf of objects, $ref) is kept as its JSON text. PII fields
     are blanked as the Offramp blanks them for a reader without the PII grant.
 
+    Snapshots. A COMPACTED road's daily snapshot (`hive_destination.snapshot`)
+    is the table `<warehouse>/<road>_snapshot/`, partitioned by
+    `snapshot_date` (a string, `YYYY-MM-DD`, the UTC date it was taken): one
+    row per live key with its latest value as of the snapshot's offsets, in the
+    road's table columns; deleted keys are left out. It is computed by rolling
+    the landings since the previous snapshot into that snapshot, so it needs
+    the landings (not the topic, where compaction may have removed deletes),
+    with memory bounded by the server's `loading_bay.snapshot_memory`: keys are
+    hashed into buckets, spilled to local disk and merged one bucket at a time.
+    Each bucket becomes one Parquet file, sorted by key; `_manifest.json`,
+    written last, commits the snapshot with its offsets. A date has one
+    snapshot, never replaced (Hive readers read the directory whole).
+
     Error conditions, as code and ErrorInfo reason:
     - NOT_FOUND `ROAD_NOT_FOUND`: no such road (for Land, also one being
     deleted).
@@ -222,6 +285,7 @@ class LoadingBayService:
     - FAILED_PRECONDITION `NO_HIVE_DESTINATION`: Land of a road without an
     enabled Hive destination.
     - FAILED_PRECONDITION `ROAD_HAS_NO_SCHEMA`: the road has no schema.
+    - FAILED_PRECONDITION `ROAD_NOT_COMPACTED`: Snapshot of a STREAM road.
     - UNAVAILABLE `WAREHOUSE_UNAVAILABLE`: the warehouse refuses or fails.
     - UNAVAILABLE `KAFKA_UNAVAILABLE`: reading a partition from Kafka fails.
     - INTERNAL `LANDING_NOT_ENCODED`: a landing file cannot be encoded.
@@ -250,6 +314,33 @@ class LoadingBayService:
             '/roadroller.v1.LoadingBayService/Land',
             roadroller_dot_v1_dot_loading__bay__pb2.LandRequest.SerializeToString,
             roadroller_dot_v1_dot_loading__bay__pb2.LandResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Snapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/roadroller.v1.LoadingBayService/Snapshot',
+            roadroller_dot_v1_dot_loading__bay__pb2.SnapshotRequest.SerializeToString,
+            roadroller_dot_v1_dot_loading__bay__pb2.SnapshotResponse.FromString,
             options,
             channel_credentials,
             insecure,

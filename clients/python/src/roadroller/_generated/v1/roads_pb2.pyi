@@ -190,17 +190,27 @@ class Grants(_message.Message):
     def __init__(self, grants: _Optional[_Iterable[_Union[Grant, str]]] = ...) -> None: ...
 
 class HiveDestination(_message.Message):
-    __slots__ = ("enabled", "landing_interval", "status")
+    __slots__ = ("enabled", "landing_interval", "status", "snapshot")
     ENABLED_FIELD_NUMBER: _ClassVar[int]
     LANDING_INTERVAL_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
     enabled: bool
     landing_interval: _duration_pb2.Duration
     status: HiveStatus
-    def __init__(self, enabled: _Optional[bool] = ..., landing_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., status: _Optional[_Union[HiveStatus, _Mapping]] = ...) -> None: ...
+    snapshot: HiveSnapshot
+    def __init__(self, enabled: _Optional[bool] = ..., landing_interval: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., status: _Optional[_Union[HiveStatus, _Mapping]] = ..., snapshot: _Optional[_Union[HiveSnapshot, _Mapping]] = ...) -> None: ...
+
+class HiveSnapshot(_message.Message):
+    __slots__ = ("enabled", "time")
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    enabled: bool
+    time: str
+    def __init__(self, enabled: _Optional[bool] = ..., time: _Optional[str] = ...) -> None: ...
 
 class HiveStatus(_message.Message):
-    __slots__ = ("last_landing_time", "last_acquisition_instant", "offsets", "last_records", "last_files", "last_error")
+    __slots__ = ("last_landing_time", "last_acquisition_instant", "offsets", "last_records", "last_files", "last_error", "last_snapshot_date", "last_snapshot_keys")
     class OffsetsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -214,13 +224,17 @@ class HiveStatus(_message.Message):
     LAST_RECORDS_FIELD_NUMBER: _ClassVar[int]
     LAST_FILES_FIELD_NUMBER: _ClassVar[int]
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    LAST_SNAPSHOT_DATE_FIELD_NUMBER: _ClassVar[int]
+    LAST_SNAPSHOT_KEYS_FIELD_NUMBER: _ClassVar[int]
     last_landing_time: _timestamp_pb2.Timestamp
     last_acquisition_instant: str
     offsets: _containers.ScalarMap[int, int]
     last_records: int
     last_files: int
     last_error: str
-    def __init__(self, last_landing_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_acquisition_instant: _Optional[str] = ..., offsets: _Optional[_Mapping[int, int]] = ..., last_records: _Optional[int] = ..., last_files: _Optional[int] = ..., last_error: _Optional[str] = ...) -> None: ...
+    last_snapshot_date: str
+    last_snapshot_keys: int
+    def __init__(self, last_landing_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_acquisition_instant: _Optional[str] = ..., offsets: _Optional[_Mapping[int, int]] = ..., last_records: _Optional[int] = ..., last_files: _Optional[int] = ..., last_error: _Optional[str] = ..., last_snapshot_date: _Optional[str] = ..., last_snapshot_keys: _Optional[int] = ...) -> None: ...
 
 class RoadStatus(_message.Message):
     __slots__ = ("topic_name", "topic_created", "partitions", "replication_factor", "last_problem", "drift", "update_time")

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file roadroller/v1/loading_bay.proto.
  */
 export const file_roadroller_v1_loading_bay: GenFile = /*@__PURE__*/
-  fileDesc("Ch9yb2Fkcm9sbGVyL3YxL2xvYWRpbmdfYmF5LnByb3RvEg1yb2Fkcm9sbGVyLnYxIhsKC0xhbmRSZXF1ZXN0EgwKBHJvYWQYASABKAkiowEKDExhbmRSZXNwb25zZRIoCghsYW5kaW5ncxgBIAMoCzIWLnJvYWRyb2xsZXIudjEuTGFuZGluZxI5CgdvZmZzZXRzGAIgAygLMigucm9hZHJvbGxlci52MS5MYW5kUmVzcG9uc2UuT2Zmc2V0c0VudHJ5Gi4KDE9mZnNldHNFbnRyeRILCgNrZXkYASABKAUSDQoFdmFsdWUYAiABKAM6AjgBIu8BCgdMYW5kaW5nEhsKE2FjcXVpc2l0aW9uX2luc3RhbnQYASABKAkSEAoIbG9jYXRpb24YAiABKAkSDwoHcmVjb3JkcxgDIAEoAxINCgVmaWxlcxgEIAEoBRI0CgdvZmZzZXRzGAUgAygLMiMucm9hZHJvbGxlci52MS5MYW5kaW5nLk9mZnNldHNFbnRyeRIvCgtjb21taXRfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaLgoMT2Zmc2V0c0VudHJ5EgsKA2tleRgBIAEoBRINCgV2YWx1ZRgCIAEoAzoCOAEiHwoPR2V0VGFibGVSZXF1ZXN0EgwKBHJvYWQYASABKAkiUwoQR2V0VGFibGVSZXNwb25zZRIMCgRuYW1lGAEgASgJEhAKCGxvY2F0aW9uGAIgASgJEgsKA2RkbBgDIAEoCRISCgpwYXJ0aXRpb25zGAQgAygJMqEBChFMb2FkaW5nQmF5U2VydmljZRI/CgRMYW5kEhoucm9hZHJvbGxlci52MS5MYW5kUmVxdWVzdBobLnJvYWRyb2xsZXIudjEuTGFuZFJlc3BvbnNlEksKCEdldFRhYmxlEh4ucm9hZHJvbGxlci52MS5HZXRUYWJsZVJlcXVlc3QaHy5yb2Fkcm9sbGVyLnYxLkdldFRhYmxlUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Ch9yb2Fkcm9sbGVyL3YxL2xvYWRpbmdfYmF5LnByb3RvEg1yb2Fkcm9sbGVyLnYxIhsKC0xhbmRSZXF1ZXN0EgwKBHJvYWQYASABKAkiowEKDExhbmRSZXNwb25zZRIoCghsYW5kaW5ncxgBIAMoCzIWLnJvYWRyb2xsZXIudjEuTGFuZGluZxI5CgdvZmZzZXRzGAIgAygLMigucm9hZHJvbGxlci52MS5MYW5kUmVzcG9uc2UuT2Zmc2V0c0VudHJ5Gi4KDE9mZnNldHNFbnRyeRILCgNrZXkYASABKAUSDQoFdmFsdWUYAiABKAM6AjgBIu8BCgdMYW5kaW5nEhsKE2FjcXVpc2l0aW9uX2luc3RhbnQYASABKAkSEAoIbG9jYXRpb24YAiABKAkSDwoHcmVjb3JkcxgDIAEoAxINCgVmaWxlcxgEIAEoBRI0CgdvZmZzZXRzGAUgAygLMiMucm9hZHJvbGxlci52MS5MYW5kaW5nLk9mZnNldHNFbnRyeRIvCgtjb21taXRfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAaLgoMT2Zmc2V0c0VudHJ5EgsKA2tleRgBIAEoBRINCgV2YWx1ZRgCIAEoAzoCOAEiHwoPU25hcHNob3RSZXF1ZXN0EgwKBHJvYWQYASABKAkifwoQU25hcHNob3RSZXNwb25zZRIoCghsYW5kaW5ncxgBIAMoCzIWLnJvYWRyb2xsZXIudjEuTGFuZGluZxIuCghzbmFwc2hvdBgCIAEoCzIcLnJvYWRyb2xsZXIudjEuVGFibGVTbmFwc2hvdBIRCgl0YWtlbl9ub3cYAyABKAgitwIKDVRhYmxlU25hcHNob3QSFQoNc25hcHNob3RfZGF0ZRgBIAEoCRIQCghsb2NhdGlvbhgCIAEoCRIMCgRrZXlzGAMgASgDEg0KBWZpbGVzGAQgASgFEjoKB29mZnNldHMYBSADKAsyKS5yb2Fkcm9sbGVyLnYxLlRhYmxlU25hcHNob3QuT2Zmc2V0c0VudHJ5EiMKG3Rocm91Z2hfYWNxdWlzaXRpb25faW5zdGFudBgGIAEoCRIeChZwcmV2aW91c19zbmFwc2hvdF9kYXRlGAcgASgJEi8KC2NvbW1pdF90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBouCgxPZmZzZXRzRW50cnkSCwoDa2V5GAEgASgFEg0KBXZhbHVlGAIgASgDOgI4ASIfCg9HZXRUYWJsZVJlcXVlc3QSDAoEcm9hZBgBIAEoCSKGAQoQR2V0VGFibGVSZXNwb25zZRIMCgRuYW1lGAEgASgJEhAKCGxvY2F0aW9uGAIgASgJEgsKA2RkbBgDIAEoCRISCgpwYXJ0aXRpb25zGAQgAygJEhQKDHNuYXBzaG90X2RkbBgFIAEoCRIbChNzbmFwc2hvdF9wYXJ0aXRpb25zGAYgAygJMu4BChFMb2FkaW5nQmF5U2VydmljZRI/CgRMYW5kEhoucm9hZHJvbGxlci52MS5MYW5kUmVxdWVzdBobLnJvYWRyb2xsZXIudjEuTGFuZFJlc3BvbnNlEksKCFNuYXBzaG90Eh4ucm9hZHJvbGxlci52MS5TbmFwc2hvdFJlcXVlc3QaHy5yb2Fkcm9sbGVyLnYxLlNuYXBzaG90UmVzcG9uc2USSwoIR2V0VGFibGUSHi5yb2Fkcm9sbGVyLnYxLkdldFRhYmxlUmVxdWVzdBofLnJvYWRyb2xsZXIudjEuR2V0VGFibGVSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message roadroller.v1.LandRequest
@@ -107,6 +107,121 @@ export const LandingSchema: GenMessage<Landing> = /*@__PURE__*/
   messageDesc(file_roadroller_v1_loading_bay, 2);
 
 /**
+ * @generated from message roadroller.v1.SnapshotRequest
+ */
+export type SnapshotRequest = Message<"roadroller.v1.SnapshotRequest"> & {
+  /**
+   * @generated from field: string road = 1;
+   */
+  road: string;
+};
+
+/**
+ * Describes the message roadroller.v1.SnapshotRequest.
+ * Use `create(SnapshotRequestSchema)` to create a new message.
+ */
+export const SnapshotRequestSchema: GenMessage<SnapshotRequest> = /*@__PURE__*/
+  messageDesc(file_roadroller_v1_loading_bay, 3);
+
+/**
+ * @generated from message roadroller.v1.SnapshotResponse
+ */
+export type SnapshotResponse = Message<"roadroller.v1.SnapshotResponse"> & {
+  /**
+   * The landings committed first, as LandResponse's.
+   *
+   * @generated from field: repeated roadroller.v1.Landing landings = 1;
+   */
+  landings: Landing[];
+
+  /**
+   * @generated from field: roadroller.v1.TableSnapshot snapshot = 2;
+   */
+  snapshot?: TableSnapshot | undefined;
+
+  /**
+   * False when today's snapshot was committed before this call.
+   *
+   * @generated from field: bool taken_now = 3;
+   */
+  takenNow: boolean;
+};
+
+/**
+ * Describes the message roadroller.v1.SnapshotResponse.
+ * Use `create(SnapshotResponseSchema)` to create a new message.
+ */
+export const SnapshotResponseSchema: GenMessage<SnapshotResponse> = /*@__PURE__*/
+  messageDesc(file_roadroller_v1_loading_bay, 4);
+
+/**
+ * One committed snapshot.
+ *
+ * @generated from message roadroller.v1.TableSnapshot
+ */
+export type TableSnapshot = Message<"roadroller.v1.TableSnapshot"> & {
+  /**
+   * Its partition value, `YYYY-MM-DD`.
+   *
+   * @generated from field: string snapshot_date = 1;
+   */
+  snapshotDate: string;
+
+  /**
+   * The URL of its directory.
+   *
+   * @generated from field: string location = 2;
+   */
+  location: string;
+
+  /**
+   * Live keys, one row each.
+   *
+   * @generated from field: int64 keys = 3;
+   */
+  keys: bigint;
+
+  /**
+   * @generated from field: int32 files = 4;
+   */
+  files: number;
+
+  /**
+   * Partition to the next offset: the snapshot reflects every record
+   * before.
+   *
+   * @generated from field: map<int32, int64> offsets = 5;
+   */
+  offsets: { [key: number]: bigint };
+
+  /**
+   * The last landing rolled in; empty when there was none.
+   *
+   * @generated from field: string through_acquisition_instant = 6;
+   */
+  throughAcquisitionInstant: string;
+
+  /**
+   * The previous snapshot rolled in; empty for the first.
+   *
+   * @generated from field: string previous_snapshot_date = 7;
+   */
+  previousSnapshotDate: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp commit_time = 8;
+   */
+  commitTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message roadroller.v1.TableSnapshot.
+ * Use `create(TableSnapshotSchema)` to create a new message.
+ */
+export const TableSnapshotSchema: GenMessage<TableSnapshot> = /*@__PURE__*/
+  messageDesc(file_roadroller_v1_loading_bay, 5);
+
+/**
  * @generated from message roadroller.v1.GetTableRequest
  */
 export type GetTableRequest = Message<"roadroller.v1.GetTableRequest"> & {
@@ -121,7 +236,7 @@ export type GetTableRequest = Message<"roadroller.v1.GetTableRequest"> & {
  * Use `create(GetTableRequestSchema)` to create a new message.
  */
 export const GetTableRequestSchema: GenMessage<GetTableRequest> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_loading_bay, 3);
+  messageDesc(file_roadroller_v1_loading_bay, 6);
 
 /**
  * @generated from message roadroller.v1.GetTableResponse
@@ -155,6 +270,22 @@ export type GetTableResponse = Message<"roadroller.v1.GetTableResponse"> & {
    * @generated from field: repeated string partitions = 4;
    */
   partitions: string[];
+
+  /**
+   * COMPACTED roads with snapshots: the snapshot table `<road>_snapshot`,
+   * partitioned by `snapshot_date`, as CREATE EXTERNAL TABLE and one ALTER
+   * TABLE ADD PARTITION per committed snapshot; empty otherwise.
+   *
+   * @generated from field: string snapshot_ddl = 5;
+   */
+  snapshotDdl: string;
+
+  /**
+   * The committed snapshots' `snapshot_date` values, oldest first.
+   *
+   * @generated from field: repeated string snapshot_partitions = 6;
+   */
+  snapshotPartitions: string[];
 };
 
 /**
@@ -162,7 +293,7 @@ export type GetTableResponse = Message<"roadroller.v1.GetTableResponse"> & {
  * Use `create(GetTableResponseSchema)` to create a new message.
  */
 export const GetTableResponseSchema: GenMessage<GetTableResponse> = /*@__PURE__*/
-  messageDesc(file_roadroller_v1_loading_bay, 4);
+  messageDesc(file_roadroller_v1_loading_bay, 7);
 
 /**
  * LoadingBayService lands roads into Hive-layout Parquet tables in the
@@ -195,6 +326,19 @@ export const GetTableResponseSchema: GenMessage<GetTableResponse> = /*@__PURE__*
  * maps, tuples, oneOf of objects, $ref) is kept as its JSON text. PII fields
  * are blanked as the Offramp blanks them for a reader without the PII grant.
  *
+ * Snapshots. A COMPACTED road's daily snapshot (`hive_destination.snapshot`)
+ * is the table `<warehouse>/<road>_snapshot/`, partitioned by
+ * `snapshot_date` (a string, `YYYY-MM-DD`, the UTC date it was taken): one
+ * row per live key with its latest value as of the snapshot's offsets, in the
+ * road's table columns; deleted keys are left out. It is computed by rolling
+ * the landings since the previous snapshot into that snapshot, so it needs
+ * the landings (not the topic, where compaction may have removed deletes),
+ * with memory bounded by the server's `loading_bay.snapshot_memory`: keys are
+ * hashed into buckets, spilled to local disk and merged one bucket at a time.
+ * Each bucket becomes one Parquet file, sorted by key; `_manifest.json`,
+ * written last, commits the snapshot with its offsets. A date has one
+ * snapshot, never replaced (Hive readers read the directory whole).
+ *
  * Error conditions, as code and ErrorInfo reason:
  * - NOT_FOUND `ROAD_NOT_FOUND`: no such road (for Land, also one being
  *   deleted).
@@ -202,6 +346,7 @@ export const GetTableResponseSchema: GenMessage<GetTableResponse> = /*@__PURE__*
  * - FAILED_PRECONDITION `NO_HIVE_DESTINATION`: Land of a road without an
  *   enabled Hive destination.
  * - FAILED_PRECONDITION `ROAD_HAS_NO_SCHEMA`: the road has no schema.
+ * - FAILED_PRECONDITION `ROAD_NOT_COMPACTED`: Snapshot of a STREAM road.
  * - UNAVAILABLE `WAREHOUSE_UNAVAILABLE`: the warehouse refuses or fails.
  * - UNAVAILABLE `KAFKA_UNAVAILABLE`: reading a partition from Kafka fails.
  * - INTERNAL `LANDING_NOT_ENCODED`: a landing file cannot be encoded.
@@ -230,6 +375,21 @@ export const LoadingBayService: GenService<{
     methodKind: "unary";
     input: typeof LandRequestSchema;
     output: typeof LandResponseSchema;
+  },
+  /**
+   * Takes today's snapshot of a COMPACTED road now and waits for it to
+   * commit: lands the road first (as Land), then rolls the landings since
+   * the previous snapshot into it. When today's snapshot is committed
+   * already, returns it (`taken_now` false). Needs the right to administer
+   * the road; FAILED_PRECONDITION as for Land, and `ROAD_NOT_COMPACTED` for
+   * a STREAM road.
+   *
+   * @generated from rpc roadroller.v1.LoadingBayService.Snapshot
+   */
+  snapshot: {
+    methodKind: "unary";
+    input: typeof SnapshotRequestSchema;
+    output: typeof SnapshotResponseSchema;
   },
   /**
    * The road's table as Hive DDL (CREATE EXTERNAL TABLE, then one ALTER

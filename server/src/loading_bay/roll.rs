@@ -1,0 +1,258 @@
+//! Rolling rows of a COMPACTED road's table into one row per live key, in
+//! memory bounded by a budget rather than by the number of keys.
+//!
+//! Rows arrive in order of their sources (the previous snapshot first, then
+//! each landing since, oldest first). Each row goes to one of `buckets`
+//! spill files on local disk by a hash of its key, so every version of a key
+//! meets in one bucket; the buckets are then merged one at a time: the last
+//! version of each key wins (by source, then offset), deletes are dropped,
+//! and the rest are written as one Parquet file per bucket, sorted by key.
+//! Only one bucket is in memory at a time.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{
+    Array, ArrayRef, Int64Array, RecordBatch, StringArray, StructArray, UInt32Array, new_null_array,
+};
+use arrow_ipc::reader::StreamReader;
+use arrow_ipc::writer::StreamWriter;
+use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
+use bytes::Bytes;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::files::properties;
+
+/// Rows read from a Parquet file at a time.
+const READ_BATCH: usize = 65_536;
+
+/// At most this many buckets (so that many spill files are open at once).
+pub const MAX_BUCKETS: u32 = 512;
+
+/// How much larger a table's rows are in memory than in zstd Parquet, about.
+const EXPANSION: u64 = 6;
+
+/// Buckets for inputs of `input_bytes` (Parquet) under `budget` bytes of
+/// memory.
+pub fn buckets_for(input_bytes: u64, budget: u64) -> u32 {
+    let wanted = (input_bytes.saturating_mul(EXPANSION)).div_ceil(budget.max(1));
+    u32::try_from(wanted).unwrap_or(MAX_BUCKETS).clamp(1, MAX_BUCKETS)
+}
+
+/// FNV-1a: stable across builds and instances, so a redone snapshot puts
+/// each key in the same bucket and writes the same files.
+fn bucket_of(key: &str, buckets: u32) -> u32 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in key.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash % u64::from(buckets)) as u32
+}
+
+/// The spill files of one roll-up.
+pub struct Spill {
+    table: SchemaRef,
+    /// The table's columns and `_source`, the input's rank.
+    spilled: SchemaRef,
+    dir: tempfile::TempDir,
+    writers: Vec<Option<StreamWriter<BufWriter<File>>>>,
+}
+
+/// One merged bucket, as Parquet.
+pub struct Merged {
+    pub bucket: u32,
+    pub keys: u64,
+    pub bytes: Vec<u8>,
+}
+
+impl Spill {
+    /// Spill files in a new directory under `parent`.
+    pub fn new(table: SchemaRef, buckets: u32, parent: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(parent)?;
+        let mut fields: Vec<Field> = table.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields.push(Field::new("_source", DataType::UInt32, false));
+        Ok(Self {
+            spilled: Arc::new(Schema::new(fields)),
+            table,
+            dir: tempfile::Builder::new().prefix("snapshot-").tempdir_in(parent)?,
+            writers: (0..buckets).map(|_| None).collect(),
+        })
+    }
+
+    fn path(&self, bucket: usize) -> PathBuf {
+        self.dir.path().join(format!("bucket-{bucket:05}.arrows"))
+    }
+
+    /// Adds the rows of one Parquet file of source `source` (a higher
+    /// source is newer).
+    pub fn add(&mut self, parquet: Bytes, source: u32) -> Result<(), ArrowError> {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(parquet)
+            .map_err(|e| ArrowError::ExternalError(Box::new(e)))?
+            .with_batch_size(READ_BATCH)
+            .build()
+            .map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
+        let buckets = self.writers.len() as u32;
+        for batch in reader {
+            let batch = conform(&batch?, &self.table)?;
+            let keys = keys(&batch)?;
+            let mut rows: Vec<Vec<u32>> = vec![Vec::new(); buckets as usize];
+            for (row, key) in keys.iter().enumerate() {
+                rows[bucket_of(key.unwrap_or_default(), buckets) as usize].push(row as u32);
+            }
+            let mut columns = batch.columns().to_vec();
+            columns.push(Arc::new(UInt32Array::from(vec![source; batch.num_rows()])));
+            let tagged = RecordBatch::try_new(self.spilled.clone(), columns)?;
+            for (bucket, rows) in rows.into_iter().enumerate() {
+                if rows.is_empty() {
+                    continue;
+                }
+                let part =
+                    arrow_select::take::take_record_batch(&tagged, &UInt32Array::from(rows))?;
+                if self.writers[bucket].is_none() {
+                    let file = BufWriter::new(File::create(self.path(bucket))?);
+                    self.writers[bucket] = Some(StreamWriter::try_new(file, &self.spilled)?);
+                }
+                let writer = self.writers[bucket].as_mut().expect("opened above");
+                writer.write(&part)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges each bucket in turn, handing its file to `each` (which may
+    /// upload it) before the next is read.
+    pub fn merge(
+        mut self,
+        mut each: impl FnMut(Merged) -> Result<(), ArrowError>,
+    ) -> Result<(), ArrowError> {
+        for bucket in 0..self.writers.len() {
+            let Some(mut writer) = self.writers[bucket].take() else { continue };
+            writer.finish()?;
+            drop(writer);
+            let file = BufReader::new(File::open(self.path(bucket))?);
+            let batches: Vec<RecordBatch> =
+                StreamReader::try_new(file, None)?.collect::<Result<_, _>>()?;
+            std::fs::remove_file(self.path(bucket))?;
+            let all = arrow_select::concat::concat_batches(&self.spilled, &batches)?;
+            drop(batches);
+            let (latest, keys) = latest(&all)?;
+            let kept = arrow_select::take::take_record_batch(&all, &latest)?;
+            drop(all);
+            // Without `_source`.
+            let kept = kept.project(&(0..self.table.fields().len()).collect::<Vec<_>>())?;
+            let mut writer =
+                ArrowWriter::try_new(Vec::new(), self.table.clone(), Some(properties()))
+                    .map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
+            writer.write(&kept).map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
+            let bytes = writer.into_inner().map_err(|e| ArrowError::ExternalError(Box::new(e)))?;
+            each(Merged { bucket: bucket as u32, keys, bytes })?;
+        }
+        Ok(())
+    }
+}
+
+fn keys(batch: &RecordBatch) -> Result<&StringArray, ArrowError> {
+    batch
+        .column_by_name("key")
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .ok_or_else(|| ArrowError::SchemaError("a COMPACTED table has a string `key`".into()))
+}
+
+/// The rows holding each key's last version that is not a delete, sorted
+/// by key, and how many there are.
+fn latest(all: &RecordBatch) -> Result<(UInt32Array, u64), ArrowError> {
+    let keys = keys(all)?;
+    let column = |name: &str| {
+        all.column_by_name(name).ok_or_else(|| ArrowError::SchemaError(format!("no column {name}")))
+    };
+    let payload = column("payload")?;
+    let offsets = column("_offset")?
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .ok_or_else(|| ArrowError::SchemaError("_offset is a bigint".into()))?;
+    let sources = column("_source")?
+        .as_any()
+        .downcast_ref::<UInt32Array>()
+        .ok_or_else(|| ArrowError::SchemaError("_source is an int".into()))?;
+    let mut last: HashMap<&str, (u32, i64, u32)> = HashMap::with_capacity(all.num_rows());
+    for row in 0..all.num_rows() {
+        let rank = (sources.value(row), offsets.value(row), row as u32);
+        last.entry(keys.value(row)).and_modify(|held| *held = (*held).max(rank)).or_insert(rank);
+    }
+    let mut live: Vec<(&str, u32)> = last
+        .into_iter()
+        .filter(|(_, (_, _, row))| payload.is_valid(*row as usize))
+        .map(|(key, (_, _, row))| (key, row))
+        .collect();
+    live.sort_unstable();
+    let count = live.len() as u64;
+    Ok((UInt32Array::from_iter_values(live.into_iter().map(|(_, row)| row)), count))
+}
+
+/// `batch` in the columns of `table`: a file of an older schema version
+/// gets nulls for the fields added since; a value whose type changed is cast
+/// where Arrow can, else null (as landings treat such values).
+pub fn conform(batch: &RecordBatch, table: &SchemaRef) -> Result<RecordBatch, ArrowError> {
+    if batch.schema() == *table {
+        return Ok(batch.clone());
+    }
+    let columns = table
+        .fields()
+        .iter()
+        .map(|field| match batch.column_by_name(field.name()) {
+            Some(column) => conform_array(column, field.data_type()),
+            None => new_null_array(field.data_type(), batch.num_rows()),
+        })
+        .collect();
+    RecordBatch::try_new(table.clone(), columns)
+}
+
+fn conform_array(array: &ArrayRef, to: &DataType) -> ArrayRef {
+    if array.data_type() == to {
+        return array.clone();
+    }
+    if let (Some(from), DataType::Struct(fields)) =
+        (array.as_any().downcast_ref::<StructArray>(), to)
+    {
+        let children: Vec<ArrayRef> = fields
+            .iter()
+            .map(|f| match from.column_by_name(f.name()) {
+                Some(child) => conform_array(child, f.data_type()),
+                None => new_null_array(f.data_type(), from.len()),
+            })
+            .collect();
+        if let Ok(conformed) = StructArray::try_new(fields.clone(), children, from.nulls().cloned())
+        {
+            return Arc::new(conformed);
+        }
+    }
+    arrow_cast::cast(array, to).unwrap_or_else(|_| new_null_array(to, array.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_spread_over_the_buckets_the_same_way_every_time() {
+        let spread: Vec<u32> = (0..8).map(|i| bucket_of(&format!("key-{i}"), 4)).collect();
+        assert_eq!(spread, (0..8).map(|i| bucket_of(&format!("key-{i}"), 4)).collect::<Vec<_>>());
+        let mut seen = spread.clone();
+        seen.sort_unstable();
+        seen.dedup();
+        assert!(seen.len() > 1, "{spread:?}");
+    }
+
+    #[test]
+    fn the_bucket_count_follows_the_input_and_the_budget() {
+        assert_eq!(buckets_for(0, 1 << 20), 1);
+        assert_eq!(buckets_for(1 << 20, 6 << 20), 1);
+        assert_eq!(buckets_for(10 << 20, 6 << 20), 10);
+        assert_eq!(buckets_for(u64::MAX, 1), MAX_BUCKETS);
+    }
+}
