@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use roadroller_bench::figures::{self, Figure, Target};
-use roadroller_bench::stage::{Result, STREAM, Stage};
+use roadroller_bench::stage::{Result, STREAM, Stage, TABLE};
 use roadroller_bench::{proc, scenarios, throughput};
 
 #[derive(Parser, Debug)]
@@ -399,6 +399,28 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
                 "records/s",
             )
             .against(raw_consume_rate, Target::RatioAtLeast(0.5)),
+        );
+    }
+
+    if let (false, Some(raw_secs)) = (args.skip.contains(&19), table_raw_secs) {
+        show(&figures);
+        step("19. Loading Bay's daily snapshot of the table road, rolled up from its landing");
+        let r = roadroller_bench::landing::snapshot_all(&stage, &bin, TABLE).await?;
+        let mib = |b: u64| b as f64 / f64::from(1 << 20);
+        figures.push(
+            Figure::new(format!("19 landing {} records", r.records), r.landing_secs, "seconds")
+                .against(raw_secs, Target::RatioAtMost(2.0)),
+        );
+        figures.push(Figure::new(
+            format!("19 snapshot roll-up to {} keys, {} files", r.keys, r.files),
+            r.snapshot_secs,
+            "seconds",
+        ));
+        figures.push(Figure::new("19 server RSS before the roll-up", mib(r.before_bytes), "MiB"));
+        // The default loading_bay.snapshot_memory is 256 MiB.
+        figures.push(
+            Figure::new("19 server peak RSS during the roll-up", mib(r.peak_bytes), "MiB")
+                .target(Target::AtMost(512.0)),
         );
     }
 

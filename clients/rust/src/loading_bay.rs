@@ -41,6 +41,27 @@ impl Client {
         .await
     }
 
+    /// Turns a COMPACTED road's daily snapshot on or off; `time` is `HH:MM`
+    /// in UTC, empty for midnight.
+    pub async fn set_daily_snapshot(
+        &self,
+        road: &str,
+        enabled: bool,
+        time: &str,
+    ) -> Result<pb::Road, Error> {
+        let snapshot = pb::HiveSnapshot { enabled, time: time.into() };
+        let destination = pb::HiveDestination { snapshot: Some(snapshot), ..Default::default() };
+        self.update_road(
+            pb::Road {
+                name: road.into(),
+                hive_destination: Some(destination),
+                ..Default::default()
+            },
+            &["hive_destination.snapshot"],
+        )
+        .await
+    }
+
     /// Lands the road now and waits for the landing to commit.
     pub async fn land(&self, road: &str) -> Result<pb::LandResponse, Error> {
         let request = pb::LandRequest { road: road.into() };
