@@ -301,6 +301,7 @@ impl Settings {
                 })?,
                 fault: None,
                 skew_days: 0,
+                claim_lease: crate::loading_bay::CLAIM_LEASE,
             },
         };
         settings.refuse_open_networks(r)?;

@@ -14,6 +14,15 @@
 //!   the same records, and a landing interrupted at any step is redone from
 //!   it with the same instant, ranges and file names.
 //!
+//! - `<road>/_loading_bay/landing-<after>.p<partition>.claim` and
+//!   `….done`: the instances that find the plan share its partitions. Each
+//!   claims one partition at a time (a conditional create, renewed while it
+//!   works; a claim not renewed for the lease is taken over), lands it, and
+//!   records its files in the partition's `done`; once every partition is
+//!   done, any of them commits. Two instances landing one partition (a
+//!   lease taken over from one that was only slow) write the same files, so
+//!   sharing never duplicates a record.
+//!
 //! A crash before the manifest leaves files no reader sees; the redo writes
 //! the same files again, deletes any other file in the directory, then
 //! commits. A crash after the manifest leaves only the intent, which the
@@ -22,8 +31,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
+use futures::{StreamExt, TryStreamExt};
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -75,6 +86,13 @@ pub struct Manifest {
     /// Values that did not fit their column and were landed as null.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub lenient: bool,
+    /// Which instance landed each partition.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub landed_by: BTreeMap<i32, String>,
+    /// The file size the plan's files roll at, whichever instance lands
+    /// them, so that every one writes the same files.
+    #[serde(default)]
+    pub target_file_bytes: u64,
 }
 
 /// What one call to [`Lander::land`] did.
@@ -96,9 +114,48 @@ fn manifest_key(road: &str, instant: &str) -> String {
 }
 
 fn intent_key(road: &str, after: &str) -> String {
-    let after = if after.is_empty() { "start" } else { after };
-    format!("{road}/_loading_bay/landing-{after}.json")
+    format!("{road}/_loading_bay/{}.json", intent_name(after))
 }
+
+/// The plan's name without `.json`; its claims and done markers start with
+/// it and a dot.
+fn intent_name(after: &str) -> String {
+    let after = if after.is_empty() { "start" } else { after };
+    format!("landing-{after}")
+}
+
+fn claim_key(road: &str, after: &str, partition: i32) -> String {
+    format!("{road}/_loading_bay/{}.p{partition:04}.claim", intent_name(after))
+}
+
+fn done_key(road: &str, after: &str, partition: i32) -> String {
+    format!("{road}/_loading_bay/{}.p{partition:04}.done", intent_name(after))
+}
+
+/// An instance's hold on one partition of a planned landing.
+#[derive(Serialize, Deserialize)]
+struct Claim {
+    owner: String,
+    /// When it was made or last renewed.
+    at_ms: i64,
+}
+
+/// One partition of a planned landing, landed.
+#[derive(Clone, Serialize, Deserialize)]
+struct Done {
+    owner: String,
+    files: Vec<FileEntry>,
+    lenient: bool,
+}
+
+/// Partitions one instance lands at once: one per core.
+fn parallelism() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+}
+
+/// How often an instance waiting for partitions that others hold looks
+/// again.
+const CLAIM_POLL: Duration = Duration::from_millis(250);
 
 /// `yyyyMMdd'T'HHmmss'Z'`, Data Highway's partition format.
 pub fn instant(at: SystemTime) -> String {
@@ -113,6 +170,8 @@ pub enum Fault {
     BeforeFiles,
     /// One file is written.
     BetweenFiles,
+    /// One partition is landed (its done marker written), others not.
+    AfterPartition,
     /// Every file is written, the manifest not.
     BeforeCommit,
     /// The manifest is written, the plan not yet tidied away.
@@ -131,6 +190,10 @@ pub struct Lander {
     pub snapshot_memory: u64,
     /// Where roll-ups spill their buckets.
     pub spill_dir: std::path::PathBuf,
+    /// This instance, in the claims it makes.
+    pub owner: String,
+    /// How long a claim holds without renewal.
+    pub claim_lease: Duration,
 }
 
 impl Lander {
@@ -208,11 +271,10 @@ impl Lander {
         // Plans of committed landings (a crash after the commit leaves one)
         // are only tidied away.
         let after = last.as_ref().map(|m| m.instant.clone()).unwrap_or_default();
-        let current = intent_key(&road.name, &after);
+        let current = format!("{}.", intent_name(&after));
         for name in self.warehouse.files(&format!("{}/_loading_bay", road.name)).await? {
-            let key = format!("{}/_loading_bay/{name}", road.name);
-            if name.starts_with("landing-") && key != current {
-                self.warehouse.delete(&key).await?;
+            if name.starts_with("landing-") && !name.starts_with(&current) {
+                self.warehouse.delete(&format!("{}/_loading_bay/{name}", road.name)).await?;
             }
         }
 
@@ -249,6 +311,8 @@ impl Lander {
             schema_version: schema.version,
             committed_ms: 0,
             lenient: false,
+            landed_by: BTreeMap::new(),
+            target_file_bytes: self.target_file_bytes as u64,
         };
         let text = serde_json::to_vec_pretty(&plan).expect("a manifest serializes");
         let plan = if self.warehouse.create(&intent_key(&road.name, &after), text).await? {
@@ -272,7 +336,7 @@ impl Lander {
         };
         let committed = self.write(road, plan).await?;
         self.reached(Fault::AfterCommit)?;
-        self.warehouse.delete(&intent_key(&road.name, &after)).await?;
+        self.tidy(road, &after).await?;
         outcome.offsets = committed.offsets.clone();
         outcome.committed.push(committed);
         Ok(outcome)
@@ -291,8 +355,23 @@ impl Lander {
         Ok((intent.road_created_ms == road.create_time_ms).then_some(intent))
     }
 
-    /// Writes the planned landing's files and commits it; a landing that is
-    /// committed already (by another instance) is returned as it is.
+    /// Deletes the plan of the committed landing after `after`, with its
+    /// claims and done markers (the plan last: its presence says the rest
+    /// may be there).
+    async fn tidy(&self, road: &Road, after: &str) -> Result<(), LandingError> {
+        let prefix = format!("{}.", intent_name(after));
+        for name in self.warehouse.files(&format!("{}/_loading_bay", road.name)).await? {
+            if name.starts_with(&prefix) && !name.ends_with(".json") {
+                self.warehouse.delete(&format!("{}/_loading_bay/{name}", road.name)).await?;
+            }
+        }
+        self.warehouse.delete(&intent_key(&road.name, after)).await?;
+        Ok(())
+    }
+
+    /// Lands the planned landing's partitions, sharing them with any other
+    /// instance doing the same, and commits it; a landing that is committed
+    /// already (by another instance) is returned as it is.
     async fn write(&self, road: &Road, mut plan: Manifest) -> Result<Manifest, LandingError> {
         if let Some(done) = self.manifest(road, &plan.instant).await? {
             return Ok(done);
@@ -305,24 +384,45 @@ impl Lander {
             serde_json::from_str(&schema.schema).unwrap_or(serde_json::Value::Bool(true));
         let layout = Layout::new(road.road_type(), &document);
         let dir = partition_dir(&road.name, &plan.instant);
-
-        let (tx, mut rx) = mpsc::channel::<(FileEntry, Vec<u8>)>(1);
-        let reader = {
-            let (road, plan, lander) = (road.clone(), plan.clone(), self.clone());
-            tokio::task::spawn_blocking(move || lander.read(&road, &plan, &layout, &tx))
-        };
-        let mut files = Vec::new();
         self.reached(Fault::BeforeFiles)?;
-        while let Some((entry, bytes)) = rx.recv().await {
-            if !files.is_empty() {
-                self.reached(Fault::BetweenFiles)?;
+        let written = AtomicUsize::new(0);
+        let done = loop {
+            // Committed meanwhile by another instance that landed the rest.
+            if let Some(committed) = self.manifest(road, &plan.instant).await? {
+                return Ok(committed);
             }
-            self.warehouse.put(&format!("{dir}/{}", entry.name), bytes).await?;
-            files.push(entry);
-        }
-        let lenient = reader
-            .await
-            .map_err(|e| LandingError::Encode { road: road.name.clone(), why: e.to_string() })??;
+            let done = self.done(road, &plan).await?;
+            let pending: Vec<i32> =
+                plan.ranges.keys().filter(|p| !done.contains_key(p)).copied().collect();
+            if pending.is_empty() {
+                break done;
+            }
+            // Partitions are independent: a few at once use the cores.
+            let landed: Vec<bool> = futures::stream::iter(pending)
+                .map(|partition| {
+                    let (plan, layout, written) = (&plan, &layout, &written);
+                    async move {
+                        if !self.claim(road, &plan.after, partition).await? {
+                            return Ok(false);
+                        }
+                        let done =
+                            self.land_partition(road, plan, partition, layout, written).await?;
+                        let text = serde_json::to_vec(&done).expect("a done marker serializes");
+                        let key = done_key(&road.name, &plan.after, partition);
+                        self.warehouse.put(&key, text).await?;
+                        self.reached(Fault::AfterPartition)?;
+                        Ok::<_, LandingError>(true)
+                    }
+                })
+                .buffer_unordered(parallelism())
+                .try_collect()
+                .await?;
+            if !landed.contains(&true) {
+                // Others hold the rest: wait for them, or for their leases.
+                tokio::time::sleep(CLAIM_POLL).await;
+            }
+        };
+        let files: Vec<FileEntry> = done.values().flat_map(|d| d.files.iter().cloned()).collect();
         // Files of an earlier attempt that this one did not write again.
         for name in self.warehouse.files(&dir).await? {
             if name != "_manifest.json" && !files.iter().any(|f| f.name == name) {
@@ -331,8 +431,9 @@ impl Lander {
         }
         self.reached(Fault::BeforeCommit)?;
         plan.records = files.iter().map(|f| f.records).sum();
+        plan.lenient = done.values().any(|d| d.lenient);
+        plan.landed_by = done.iter().map(|(p, d)| (*p, d.owner.clone())).collect();
         plan.files = files;
-        plan.lenient = lenient;
         plan.committed_ms = now_ms();
         let text = serde_json::to_vec_pretty(&plan).expect("a manifest serializes");
         if !self.warehouse.create(&manifest_key(&road.name, &plan.instant), text).await? {
@@ -344,17 +445,116 @@ impl Lander {
         Ok(plan)
     }
 
-    /// Reads each planned range and sends its files (blocking).
+    /// The planned partitions landed so far, by any instance.
+    async fn done(
+        &self,
+        road: &Road,
+        plan: &Manifest,
+    ) -> Result<BTreeMap<i32, Done>, LandingError> {
+        let prefix = format!("{}.p", intent_name(&plan.after));
+        let mut done = BTreeMap::new();
+        for name in self.warehouse.files(&format!("{}/_loading_bay", road.name)).await? {
+            let Some(partition) = name
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.strip_suffix(".done"))
+                .and_then(|p| p.parse::<i32>().ok())
+            else {
+                continue;
+            };
+            let key = done_key(&road.name, &plan.after, partition);
+            let Some(bytes) = self.warehouse.get(&key).await? else { continue };
+            let marker: Done =
+                serde_json::from_slice(&bytes).map_err(|e| LandingError::Manifest {
+                    road: road.name.clone(),
+                    instant: key.clone(),
+                    why: e.to_string(),
+                })?;
+            done.insert(partition, marker);
+        }
+        Ok(done)
+    }
+
+    /// Claims a partition of the landing after `after`: free, ours, or held
+    /// by an instance that has not renewed it within the lease.
+    async fn claim(&self, road: &Road, after: &str, partition: i32) -> Result<bool, LandingError> {
+        let key = claim_key(&road.name, after, partition);
+        let mine = serde_json::to_vec(&Claim { owner: self.owner.clone(), at_ms: now_ms() })
+            .expect("a claim serializes");
+        if self.warehouse.create(&key, mine.clone()).await? {
+            return Ok(true);
+        }
+        let Some(bytes) = self.warehouse.get(&key).await? else { return Ok(false) };
+        let lease = i64::try_from(self.claim_lease.as_millis()).unwrap_or(i64::MAX);
+        match serde_json::from_slice::<Claim>(&bytes) {
+            Ok(held) if held.owner == self.owner => Ok(true),
+            Ok(held) if now_ms().saturating_sub(held.at_ms) < lease => Ok(false),
+            // Stale or unreadable: taken over.
+            _ => {
+                self.warehouse.put(&key, mine).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Lands one claimed partition's range, renewing the claim meanwhile.
+    async fn land_partition(
+        &self,
+        road: &Road,
+        plan: &Manifest,
+        partition: i32,
+        layout: &Layout,
+        written: &AtomicUsize,
+    ) -> Result<Done, LandingError> {
+        let dir = partition_dir(&road.name, &plan.instant);
+        let (tx, mut rx) = mpsc::channel::<(FileEntry, Vec<u8>)>(1);
+        let reader = {
+            let (road, plan, lander, layout) =
+                (road.clone(), plan.clone(), self.clone(), layout.clone());
+            tokio::task::spawn_blocking(move || lander.read(&road, &plan, partition, &layout, &tx))
+        };
+        let mut renew = tokio::time::interval(self.claim_lease / 3);
+        renew.tick().await;
+        let mut files = Vec::new();
+        loop {
+            tokio::select! {
+                file = rx.recv() => {
+                    let Some((entry, bytes)) = file else { break };
+                    if written.load(Ordering::Acquire) > 0 {
+                        self.reached(Fault::BetweenFiles)?;
+                    }
+                    self.warehouse.put(&format!("{dir}/{}", entry.name), bytes).await?;
+                    written.fetch_add(1, Ordering::AcqRel);
+                    files.push(entry);
+                }
+                _ = renew.tick() => {
+                    let claim = Claim { owner: self.owner.clone(), at_ms: now_ms() };
+                    let text = serde_json::to_vec(&claim).expect("a claim serializes");
+                    self.warehouse.put(&claim_key(&road.name, &plan.after, partition), text).await?;
+                }
+            }
+        }
+        let lenient = reader
+            .await
+            .map_err(|e| LandingError::Encode { road: road.name.clone(), why: e.to_string() })??;
+        Ok(Done { owner: self.owner.clone(), files, lenient })
+    }
+
+    /// Reads one planned partition's range and sends its files (blocking).
     fn read(
         &self,
         road: &Road,
         plan: &Manifest,
+        partition: i32,
         layout: &Layout,
         files: &mpsc::Sender<(FileEntry, Vec<u8>)>,
     ) -> Result<bool, LandingError> {
         let topic = format!("{}{}", self.topic_prefix, road.name);
         let encode = |why: String| LandingError::Encode { road: road.name.clone(), why };
-        let mut roller = Roller::new(&road.name, layout, self.target_file_bytes);
+        let target = match usize::try_from(plan.target_file_bytes) {
+            Ok(0) | Err(_) => self.target_file_bytes,
+            Ok(planned) => planned,
+        };
+        let mut roller = Roller::new(&road.name, layout, target);
         let send = |file: Option<(FileEntry, Vec<u8>)>| -> Result<(), LandingError> {
             match file {
                 Some(file) => files.blocking_send(file).map_err(|_| {
@@ -363,62 +563,59 @@ impl Lander {
                 None => Ok(()),
             }
         };
-        for (&partition, &(from, to)) in &plan.ranges {
-            let kafka =
-                |why: String| LandingError::Kafka { road: road.name.clone(), partition, why };
-            let consumer: BaseConsumer =
-                self.consumer.create().map_err(|e| kafka(e.to_string()))?;
-            let mut assignment = TopicPartitionList::new();
-            assignment
-                .add_partition_offset(&topic, partition, Offset::Offset(from))
-                .map_err(|e| kafka(e.to_string()))?;
-            consumer.assign(&assignment).map_err(|e| kafka(e.to_string()))?;
-            let mut rows = Vec::with_capacity(CHUNK);
-            let mut idle = Duration::ZERO;
-            loop {
-                let Some(message) = consumer.poll(POLL) else {
-                    // Compaction may have removed the range's last records:
-                    // the consumer's position tells that it is past them.
-                    if position(&consumer) >= to {
-                        break;
-                    }
-                    idle += POLL;
-                    if idle > KAFKA_TIMEOUT {
-                        return Err(kafka(format!(
-                            "no record between offsets {from} and {to} arrived within {KAFKA_TIMEOUT:?}"
-                        )));
-                    }
-                    continue;
-                };
-                idle = Duration::ZERO;
-                let m = message.map_err(|e| kafka(e.to_string()))?;
-                if m.offset() >= to {
+        let Some(&(from, to)) = plan.ranges.get(&partition) else { return Ok(false) };
+        let kafka = |why: String| LandingError::Kafka { road: road.name.clone(), partition, why };
+        let consumer: BaseConsumer = self.consumer.create().map_err(|e| kafka(e.to_string()))?;
+        let mut assignment = TopicPartitionList::new();
+        assignment
+            .add_partition_offset(&topic, partition, Offset::Offset(from))
+            .map_err(|e| kafka(e.to_string()))?;
+        consumer.assign(&assignment).map_err(|e| kafka(e.to_string()))?;
+        let mut rows = Vec::with_capacity(CHUNK);
+        let mut idle = Duration::ZERO;
+        loop {
+            let Some(message) = consumer.poll(POLL) else {
+                // Compaction may have removed the range's last records:
+                // the consumer's position tells that it is past them.
+                if position(&consumer) >= to {
                     break;
                 }
-                let version = crate::kafka::schema_version(&m);
-                let payload = m.payload().map(|p| self.blank(road, version, p));
-                rows.push(Row {
-                    key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
-                    payload,
-                    partition,
-                    offset: m.offset(),
-                    timestamp_ms: m.timestamp().to_millis().unwrap_or(0),
-                    schema_version: version,
-                });
-                let last = m.offset() + 1 >= to;
-                if rows.len() == CHUNK || last {
-                    send(roller.push(&rows).map_err(|e| encode(e.to_string()))?)?;
-                    rows.clear();
+                idle += POLL;
+                if idle > KAFKA_TIMEOUT {
+                    return Err(kafka(format!(
+                        "no record between offsets {from} and {to} arrived within {KAFKA_TIMEOUT:?}"
+                    )));
                 }
-                if last {
-                    break;
-                }
+                continue;
+            };
+            idle = Duration::ZERO;
+            let m = message.map_err(|e| kafka(e.to_string()))?;
+            if m.offset() >= to {
+                break;
             }
-            if !rows.is_empty() {
+            let version = crate::kafka::schema_version(&m);
+            let payload = m.payload().map(|p| self.blank(road, version, p));
+            rows.push(Row {
+                key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
+                payload,
+                partition,
+                offset: m.offset(),
+                timestamp_ms: m.timestamp().to_millis().unwrap_or(0),
+                schema_version: version,
+            });
+            let last = m.offset() + 1 >= to;
+            if rows.len() == CHUNK || last {
                 send(roller.push(&rows).map_err(|e| encode(e.to_string()))?)?;
+                rows.clear();
             }
-            send(roller.finish().map_err(|e| encode(e.to_string()))?)?;
+            if last {
+                break;
+            }
         }
+        if !rows.is_empty() {
+            send(roller.push(&rows).map_err(|e| encode(e.to_string()))?)?;
+        }
+        send(roller.finish().map_err(|e| encode(e.to_string()))?)?;
         Ok(roller.lenient_batches > 0)
     }
 

@@ -51,7 +51,14 @@ pub struct LoadingBaySettings {
     /// Days added to today's date for snapshots, so that tests can take the
     /// snapshots of several days; never set from outside.
     pub skew_days: i64,
+    /// How long an instance's claim on a partition of a landing holds
+    /// without renewal ([`CLAIM_LEASE`]; shorter in the crash tests).
+    pub claim_lease: Duration,
 }
+
+/// After this long without renewal, a claim on a partition of a landing
+/// (its instance stopped) is taken over by another instance.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(30);
 
 /// How often the scheduler looks for roads that are due.
 const SCHEDULE_EVERY: Duration = Duration::from_secs(5);
@@ -113,6 +120,8 @@ impl LoadingBay {
                 fault: settings.fault,
                 snapshot_memory: settings.snapshot_memory,
                 spill_dir,
+                owner: instance_id(),
+                claim_lease: settings.claim_lease,
             })
         };
         Ok(Self {
@@ -280,8 +289,13 @@ impl LoadingBay {
     ) -> Result<(Outcome, Taken), LandingError> {
         let lock = self.road_lock(&road.name);
         let _one = lock.lock().await;
-        let landed = self.land_alone(lander, road).await?;
         let date = snapshot::date(std::time::SystemTime::now(), self.inner.skew_days);
+        // Taken already (before a restart, or by another instance): no
+        // landing ahead of the road's interval.
+        let landed = match lander.snapshot_on(road, &date).await? {
+            Some(_) => Outcome::default(),
+            None => self.land_alone(lander, road).await?,
+        };
         let result = lander.snapshot(road, &date).await;
         let mut status = self.inner.board.landing(&road.name).unwrap_or_default();
         match &result {
@@ -406,6 +420,16 @@ impl LoadingBay {
             }
         }))
     }
+}
+
+/// This instance in claims: its host, process and a random part (several
+/// servers may run in one process, in tests).
+fn instance_id() -> String {
+    use std::hash::BuildHasher;
+    let random =
+        std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now());
+    let host = std::env::var("HOSTNAME").unwrap_or_default();
+    format!("{host}-{}-{random:016x}", std::process::id())
 }
 
 /// What the scheduler knows of a road's snapshots.

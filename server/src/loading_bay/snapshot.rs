@@ -117,19 +117,31 @@ impl Lander {
         Ok(committed)
     }
 
+    /// The committed snapshot of `date`, if any.
+    pub async fn snapshot_on(
+        &self,
+        road: &Road,
+        date: &str,
+    ) -> Result<Option<SnapshotManifest>, LandingError> {
+        Ok(self
+            .read_manifest(road, &manifest_key(&road.name, date))
+            .await?
+            .filter(|s| s.road_created_ms == road.create_time_ms))
+    }
+
     /// Takes the road's snapshot of `date` from what the table holds, unless
     /// it is taken already (then returns it).
     pub async fn snapshot(&self, road: &Road, date: &str) -> Result<Taken, LandingError> {
         if road.road_type() != RoadType::Compacted {
             return Err(LandingError::NotCompacted(road.name.clone()));
         }
-        let committed = self.snapshots(road).await?;
-        if let Some(done) = committed.iter().find(|s| s.date == date) {
-            return Ok(Taken { snapshot: done.clone(), now: false });
+        if let Some(done) = self.snapshot_on(road, date).await? {
+            return Ok(Taken { snapshot: done, now: false });
         }
         let plan = match self.plan(road, date).await? {
             Some(plan) => plan,
             None => {
+                let committed = self.snapshots(road).await?;
                 let plan = self.new_plan(road, date, &committed).await?;
                 let text = serde_json::to_vec_pretty(&plan).expect("a manifest serializes");
                 if self.warehouse.create(&plan_key(&road.name, date), text).await? {
@@ -282,8 +294,9 @@ impl Lander {
         }
 
         let (tx, mut rx) = mpsc::channel::<Merged>(1);
+        let (budget, target) = (self.snapshot_memory, self.target_file_bytes);
         let merging = tokio::task::spawn_blocking(move || {
-            spill.merge(|merged| {
+            spill.merge(budget, target, |merged| {
                 tx.blocking_send(merged).map_err(|_| {
                     arrow_schema::ArrowError::IoError(
                         "the upload of a snapshot file stopped".into(),
@@ -298,7 +311,7 @@ impl Lander {
             if merged.keys == 0 {
                 continue;
             }
-            let name = format!("{}-{}-b{:05}.parquet", road.name, plan.date, merged.bucket);
+            let name = format!("{}-{}-{:05}.parquet", road.name, plan.date, merged.index);
             let bytes = merged.bytes.len() as u64;
             self.warehouse.put(&format!("{dir}/{name}"), merged.bytes).await?;
             files.push(SnapshotFile { name, keys: merged.keys, bytes });

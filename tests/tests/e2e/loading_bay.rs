@@ -282,6 +282,9 @@ async fn produce_keyed(server: &TestServer, road: &str, records: Vec<(String, Va
     server.produce_accepted(road, records).await;
 }
 
+/// A claim not renewed for this long is taken over (30 s in service).
+const LEASE: Duration = Duration::from_secs(1);
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_landing_stopped_at_any_step_is_finished_after_a_restart_with_every_record_once() {
     use roadroller_server::loading_bay::landing::Fault;
@@ -289,14 +292,20 @@ async fn a_landing_stopped_at_any_step_is_finished_after_a_restart_with_every_re
     let url = format!("file://{}", warehouse.path().display());
     let broker = TestBroker::start();
     let schema = json!({"type": "object", "properties": {"v": {"type": "string"}}});
-    for fault in [Fault::BeforeFiles, Fault::BetweenFiles, Fault::BeforeCommit, Fault::AfterCommit]
-    {
+    for fault in [
+        Fault::BeforeFiles,
+        Fault::BetweenFiles,
+        Fault::AfterPartition,
+        Fault::BeforeCommit,
+        Fault::AfterCommit,
+    ] {
         let road = format!("crash_{fault:?}").to_lowercase();
         let crashing = {
             let url = url.clone();
             TestServer::start_on(&broker, move |s| {
                 s.loading_bay.warehouse.url = url;
                 s.loading_bay.fault = Some(fault);
+                s.loading_bay.claim_lease = LEASE;
             })
             .await
         };
@@ -320,7 +329,11 @@ async fn a_landing_stopped_at_any_step_is_finished_after_a_restart_with_every_re
         // Another instance, after more records arrived.
         let restarted = {
             let url = url.clone();
-            TestServer::start_on(&broker, move |s| s.loading_bay.warehouse.url = url).await
+            TestServer::start_on(&broker, move |s| {
+                s.loading_bay.warehouse.url = url;
+                s.loading_bay.claim_lease = LEASE;
+            })
+            .await
         };
         produce_keyed(&restarted, &road, keyed(300, 350)).await;
         let landed = land(&restarted, &road).await;
@@ -344,6 +357,28 @@ async fn a_landing_stopped_at_any_step_is_finished_after_a_restart_with_every_re
                 let held = unique.iter().filter(|(p, _)| *p == i64::from(partition)).count();
                 assert_eq!(held as i64, end, "{fault:?} {reader}: partition {partition} whole");
             }
+        }
+        // Stopped after a partition, the stopped instance's partition is
+        // kept and the rest taken over once its claims are not renewed.
+        if fault == Fault::AfterPartition {
+            let mut instants: Vec<std::path::PathBuf> =
+                std::fs::read_dir(warehouse.path().join(&road))
+                    .expect("table")
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.to_string_lossy().contains("acquisition_instant="))
+                    .collect();
+            instants.sort();
+            let first: Value = serde_json::from_slice(
+                &std::fs::read(instants[0].join("_manifest.json")).expect("manifest"),
+            )
+            .expect("json");
+            let owners: BTreeSet<&str> = first["landed_by"]
+                .as_object()
+                .expect("landed_by")
+                .values()
+                .filter_map(Value::as_str)
+                .collect();
+            assert_eq!(owners.len(), 2, "landed by both instances: {first}");
         }
         // The plan is gone once its landing is committed.
         let plans = std::fs::read_dir(warehouse.path().join(&road).join("_loading_bay"))

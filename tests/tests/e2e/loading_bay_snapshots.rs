@@ -23,8 +23,10 @@ async fn server(broker: &TestBroker, url: &str, skew_days: i64) -> TestServer {
     TestServer::start_on(broker, move |s| {
         s.loading_bay.warehouse.url = url;
         s.loading_bay.skew_days = skew_days;
-        // Small enough that a few hundred thousand keys take many buckets.
+        // Small enough that a few hundred thousand keys take many buckets,
+        // split again where one turns out too large, and several files.
         s.loading_bay.snapshot_memory = 1 << 20;
+        s.loading_bay.target_file_bytes = 1 << 20;
     })
     .await
 }
@@ -263,7 +265,7 @@ async fn a_snapshot_of_200000_keys_equals_an_offramp_snapshot_row_for_row() {
     produce(&today, "catalog", version(1)).await;
     let first = snapshot(&today, "catalog").await.expect("first").snapshot.expect("snapshot");
     assert_eq!(first.keys, KEYS as i64);
-    assert!(first.files > 1, "many buckets: {first:?}");
+    assert!(first.files > 1, "files of about the target size: {first:?}");
     today.shutdown().await;
 
     let tomorrow = server(&broker, &url, 1).await;
