@@ -48,8 +48,8 @@ pub struct Rolled {
 }
 
 /// Lands all of `road`, then times its snapshot alone: the roll-up of that
-/// landing into one row per live key.
-pub async fn snapshot_all(stage: &Stage, bin: &Path, road: &str) -> Result<Rolled> {
+/// landing into one row per live key, in about `memory` (a size setting).
+pub async fn snapshot_all(stage: &Stage, bin: &Path, road: &str, memory: &str) -> Result<Rolled> {
     let warehouse = tempfile::tempdir()?;
     let url = format!("file://{}", warehouse.path().display());
     let data = tempfile::tempdir()?;
@@ -57,7 +57,14 @@ pub async fn snapshot_all(stage: &Stage, bin: &Path, road: &str) -> Result<Rolle
     let server = Server::spawn_with(
         bin,
         &stage.bootstrap(),
-        &["--loading-bay-warehouse", &url, "--data-dir", &data_dir],
+        &[
+            "--loading-bay-warehouse",
+            &url,
+            "--data-dir",
+            &data_dir,
+            "--loading-bay-snapshot-memory",
+            memory,
+        ],
     )?;
     let client = Client::connect(format!("http://{}", server.grpc)).await?;
     client.set_hive_destination(road, true).await?;

@@ -5,8 +5,9 @@
 //! destination is landed once its interval has passed since the last
 //! committed landing (read from the warehouse, so a restart keeps the
 //! rhythm). Landings of one road on one instance run one at a time; across
-//! instances the landing plan is claimed with a conditional write, so two
-//! instances never land the same records. COMPACTED roads may also have a
+//! instances the landing plan is created with a conditional write, so two
+//! instances never plan the same records twice, and the instances that find
+//! a plan share its partitions (see `landing`). COMPACTED roads may also have a
 //! daily snapshot (see `snapshot`), taken after a landing at the road's
 //! time of day.
 

@@ -4,8 +4,9 @@
 //!
 //! A road's snapshots live next to its table, under `<road>_snapshot/`:
 //!
-//! - `snapshot_date=<YYYY-MM-DD>/` holds one snapshot's Parquet files (one
-//!   per key bucket) and, written last, its `_manifest.json`, the commit. A
+//! - `snapshot_date=<YYYY-MM-DD>/` holds one snapshot's Parquet files
+//!   (rolled at the target file size) and, written last, its
+//!   `_manifest.json`, the commit. A
 //!   date has one snapshot, never replaced, since Hive readers read its
 //!   directory whole.
 //! - `_loading_bay/snapshot-<date>.json` is the plan, created only if

@@ -453,7 +453,7 @@ async fn set_landing_interval(
 }
 
 /// The road's Hive status once `ready` holds for it.
-async fn hive_status(
+pub async fn hive_status(
     server: &TestServer,
     road: &str,
     what: &str,

@@ -31,15 +31,17 @@ async fn server(broker: &TestBroker, url: &str, skew_days: i64) -> TestServer {
     .await
 }
 
-async fn enable_snapshots(
+/// Turns on the road's destination, and its daily snapshots at `daily`
+/// (`HH:MM`); without them, only the Snapshot calls take snapshots.
+async fn enable_destination(
     server: &TestServer,
     road: &str,
+    daily: Option<&str>,
 ) -> Result<pb::UpdateRoadResponse, tonic::Status> {
-    let destination = pb::HiveDestination {
-        enabled: true,
-        snapshot: Some(pb::HiveSnapshot { enabled: true, time: "23:59".into() }),
-        ..Default::default()
-    };
+    let snapshot =
+        pb::HiveSnapshot { enabled: daily.is_some(), time: daily.unwrap_or_default().to_string() };
+    let destination =
+        pb::HiveDestination { enabled: true, snapshot: Some(snapshot), ..Default::default() };
     server
         .paver()
         .await
@@ -99,14 +101,15 @@ async fn the_road_roller_example_snapshots_to_its_one_live_key() {
     let server = server(&broker, &url, 0).await;
     let schema = json!({"type": "object", "properties": {"v": {"type": "string"}}});
     open_road(&server, compacted_road("seed", Duration::from_secs(3600)), schema.clone()).await;
-    enable_snapshots(&server, "seed").await.expect("snapshots on");
+    enable_destination(&server, "seed", None).await.expect("destination on");
     produce(
         &server,
         "seed",
         vec![("a".into(), Some(json!({"v": "one"}))), ("b".into(), Some(json!({"v": "two"})))],
     )
     .await;
-    // Two landings: the first two records, then the rest.
+    // Two landings at least (the scheduler may land too): the first two
+    // records, then the rest.
     let first = server
         .loading_bay()
         .await
@@ -114,13 +117,12 @@ async fn the_road_roller_example_snapshots_to_its_one_live_key() {
         .await
         .expect("land")
         .into_inner();
-    assert_eq!(first.landings.len(), 1);
+    assert_eq!(first.offsets.values().sum::<i64>(), 2, "{first:?}");
     produce(&server, "seed", vec![("a".into(), Some(json!({"v": "three"}))), ("b".into(), None)])
         .await;
 
     let taken = snapshot(&server, "seed").await.expect("snapshot");
     assert!(taken.taken_now, "{taken:?}");
-    assert_eq!(taken.landings.len(), 1, "the snapshot landed the rest first: {taken:?}");
     let s = taken.snapshot.expect("a snapshot");
     assert_eq!((s.keys, s.files), (1, 1), "{s:?}");
     assert_eq!(s.offsets.values().sum::<i64>(), 4, "as of every record: {s:?}");
@@ -205,7 +207,8 @@ async fn snapshots_are_refused_clearly_where_they_cannot_be() {
     let server = server(&broker, &format!("file://{}", warehouse.path().display()), 0).await;
     let schema = json!({"type": "object"});
     open_road(&server, stream_road("events"), schema.clone()).await;
-    let refused = enable_snapshots(&server, "events").await.expect_err("a STREAM road");
+    let refused =
+        enable_destination(&server, "events", Some("00:00")).await.expect_err("a STREAM road");
     assert_eq!(refused.code(), Code::InvalidArgument, "{refused:?}");
     assert!(refused.message().contains("road.hive_destination.snapshot.enabled"), "{refused:?}");
     let refused = snapshot(&server, "events").await.expect_err("a STREAM road");
@@ -256,7 +259,7 @@ async fn a_snapshot_of_200000_keys_equals_an_offramp_snapshot_row_for_row() {
         "v": {"type": "string"}, "n": {"type": "integer"}
     }});
     open_road(&today, compacted_road("catalog", Duration::from_secs(3600)), schema).await;
-    enable_snapshots(&today, "catalog").await.expect("snapshots on");
+    enable_destination(&today, "catalog", None).await.expect("destination on");
     let version = |n: usize| -> Vec<(String, Option<Value>)> {
         (0..KEYS)
             .map(|i| (format!("k{i:06}"), Some(json!({"v": format!("{i}-{n}"), "n": n}))))
@@ -318,4 +321,37 @@ async fn a_snapshot_of_200000_keys_equals_an_offramp_snapshot_row_for_row() {
     assert_eq!(landed.len(), live);
     assert_eq!(landed, offramp, "row for row");
     tomorrow.shutdown().await;
+}
+
+/// With its time of day passed, the scheduler lands the road and takes the
+/// day's snapshot on its own, once; the road's status says so.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scheduler_takes_the_daily_snapshot_once_its_time_has_passed() {
+    let warehouse = tempfile::tempdir().expect("tempdir");
+    let broker = TestBroker::start();
+    let server = server(&broker, &format!("file://{}", warehouse.path().display()), 0).await;
+    let schema = json!({"type": "object", "properties": {"v": {"type": "string"}}});
+    open_road(&server, compacted_road("daily", Duration::from_secs(3600)), schema).await;
+    produce(
+        &server,
+        "daily",
+        vec![("x".into(), Some(json!({"v": "1"}))), ("y".into(), Some(json!({"v": "2"})))],
+    )
+    .await;
+    // Midnight has always passed today.
+    enable_destination(&server, "daily", Some("00:00")).await.expect("snapshots on");
+    let status = crate::loading_bay::hive_status(&server, "daily", "the day's snapshot", |s| {
+        !s.last_snapshot_date.is_empty()
+    })
+    .await;
+    assert_eq!(status.last_snapshot_keys, 2, "{status:?}");
+    // Asked now, the scheduler's snapshot is the day's.
+    let asked = snapshot(&server, "daily").await.expect("snapshot");
+    assert!(!asked.taken_now, "{asked:?}");
+    let table = read_table(&Root::Dir(warehouse.path()), "daily_snapshot", "pyarrow", None);
+    assert_eq!(
+        rows(&table),
+        [("x".to_string(), json!({"v": "1"})), ("y".to_string(), json!({"v": "2"}))]
+    );
+    server.shutdown().await;
 }

@@ -47,6 +47,12 @@ class LoadingBayServiceStub:
     a plan that the next landing, on any instance, finishes with the same files
     before it lands anything new. No record is landed twice or lost.
 
+    Sharing. Instances that find a landing's plan share its partitions: each
+    claims one partition at a time, renewing the claim while it lands it; any
+    of them commits once every partition is landed. A claim not renewed for
+    30 s (its instance stopped) is taken over; a partition landed twice gives
+    the same files, never duplicate records.
+
     Columns. A STREAM road's columns are its payload's properties (the latest
     schema version's); a COMPACTED road's are a string `key` and a nullable
     struct `payload` (null for a delete). Then `_partition` (int), `_offset`
@@ -65,15 +71,17 @@ class LoadingBayServiceStub:
     the landings (not the topic, where compaction may have removed deletes),
     with memory bounded by the server's `loading_bay.snapshot_memory`: keys are
     hashed into buckets, spilled to local disk and merged one bucket at a time.
-    Each bucket becomes one Parquet file, sorted by key; `_manifest.json`,
-    written last, commits the snapshot with its offsets. A date has one
+    A bucket too large for the budget once measured is split again by another
+    hash. Merged rows (sorted by key within a bucket) go into Parquet files
+    that roll at `loading_bay.target_file_size`; `_manifest.json`, written
+    last, commits the snapshot with its offsets. A date has one
     snapshot, never replaced (Hive readers read the directory whole).
 
     Error conditions, as code and ErrorInfo reason:
     - NOT_FOUND `ROAD_NOT_FOUND`: no such road (for Land, also one being
     deleted).
     - FAILED_PRECONDITION `LOADING_BAY_OFF`: `loading_bay.warehouse` is empty.
-    - FAILED_PRECONDITION `NO_HIVE_DESTINATION`: Land of a road without an
+    - FAILED_PRECONDITION `NO_HIVE_DESTINATION`: Land or Snapshot of a road without an
     enabled Hive destination.
     - FAILED_PRECONDITION `ROAD_HAS_NO_SCHEMA`: the road has no schema.
     - FAILED_PRECONDITION `ROAD_NOT_COMPACTED`: Snapshot of a STREAM road.
@@ -133,6 +141,12 @@ class LoadingBayServiceServicer:
     a plan that the next landing, on any instance, finishes with the same files
     before it lands anything new. No record is landed twice or lost.
 
+    Sharing. Instances that find a landing's plan share its partitions: each
+    claims one partition at a time, renewing the claim while it lands it; any
+    of them commits once every partition is landed. A claim not renewed for
+    30 s (its instance stopped) is taken over; a partition landed twice gives
+    the same files, never duplicate records.
+
     Columns. A STREAM road's columns are its payload's properties (the latest
     schema version's); a COMPACTED road's are a string `key` and a nullable
     struct `payload` (null for a delete). Then `_partition` (int), `_offset`
@@ -151,15 +165,17 @@ class LoadingBayServiceServicer:
     the landings (not the topic, where compaction may have removed deletes),
     with memory bounded by the server's `loading_bay.snapshot_memory`: keys are
     hashed into buckets, spilled to local disk and merged one bucket at a time.
-    Each bucket becomes one Parquet file, sorted by key; `_manifest.json`,
-    written last, commits the snapshot with its offsets. A date has one
+    A bucket too large for the budget once measured is split again by another
+    hash. Merged rows (sorted by key within a bucket) go into Parquet files
+    that roll at `loading_bay.target_file_size`; `_manifest.json`, written
+    last, commits the snapshot with its offsets. A date has one
     snapshot, never replaced (Hive readers read the directory whole).
 
     Error conditions, as code and ErrorInfo reason:
     - NOT_FOUND `ROAD_NOT_FOUND`: no such road (for Land, also one being
     deleted).
     - FAILED_PRECONDITION `LOADING_BAY_OFF`: `loading_bay.warehouse` is empty.
-    - FAILED_PRECONDITION `NO_HIVE_DESTINATION`: Land of a road without an
+    - FAILED_PRECONDITION `NO_HIVE_DESTINATION`: Land or Snapshot of a road without an
     enabled Hive destination.
     - FAILED_PRECONDITION `ROAD_HAS_NO_SCHEMA`: the road has no schema.
     - FAILED_PRECONDITION `ROAD_NOT_COMPACTED`: Snapshot of a STREAM road.
@@ -256,6 +272,12 @@ class LoadingBayService:
     a plan that the next landing, on any instance, finishes with the same files
     before it lands anything new. No record is landed twice or lost.
 
+    Sharing. Instances that find a landing's plan share its partitions: each
+    claims one partition at a time, renewing the claim while it lands it; any
+    of them commits once every partition is landed. A claim not renewed for
+    30 s (its instance stopped) is taken over; a partition landed twice gives
+    the same files, never duplicate records.
+
     Columns. A STREAM road's columns are its payload's properties (the latest
     schema version's); a COMPACTED road's are a string `key` and a nullable
     struct `payload` (null for a delete). Then `_partition` (int), `_offset`
@@ -274,15 +296,17 @@ class LoadingBayService:
     the landings (not the topic, where compaction may have removed deletes),
     with memory bounded by the server's `loading_bay.snapshot_memory`: keys are
     hashed into buckets, spilled to local disk and merged one bucket at a time.
-    Each bucket becomes one Parquet file, sorted by key; `_manifest.json`,
-    written last, commits the snapshot with its offsets. A date has one
+    A bucket too large for the budget once measured is split again by another
+    hash. Merged rows (sorted by key within a bucket) go into Parquet files
+    that roll at `loading_bay.target_file_size`; `_manifest.json`, written
+    last, commits the snapshot with its offsets. A date has one
     snapshot, never replaced (Hive readers read the directory whole).
 
     Error conditions, as code and ErrorInfo reason:
     - NOT_FOUND `ROAD_NOT_FOUND`: no such road (for Land, also one being
     deleted).
     - FAILED_PRECONDITION `LOADING_BAY_OFF`: `loading_bay.warehouse` is empty.
-    - FAILED_PRECONDITION `NO_HIVE_DESTINATION`: Land of a road without an
+    - FAILED_PRECONDITION `NO_HIVE_DESTINATION`: Land or Snapshot of a road without an
     enabled Hive destination.
     - FAILED_PRECONDITION `ROAD_HAS_NO_SCHEMA`: the road has no schema.
     - FAILED_PRECONDITION `ROAD_NOT_COMPACTED`: Snapshot of a STREAM road.

@@ -441,8 +441,8 @@ export const DeleteSchemaResponseSchema: GenMessage<DeleteSchemaResponse> = /*@_
  *   `contact_email`, `partitions`, a duration, an empty metadata key or
  *   authority, an unknown grant, a CIDR block that does not parse, a quota
  *   of 0, a landing interval outside 5 minutes (or the server's minimum) to
- *   1 day, a `partition_path`
- *   that does not parse or resolve); CreateRoad without `road` or `type`, or
+ *   1 day, a `partition_path` that does not parse or resolve, a snapshot
+ *   on a STREAM road, a snapshot time that is not `HH:MM`); CreateRoad without `road` or `type`, or
  *   with `enabled` set; a field of the other road type; an update mask that
  *   is empty or names an unknown, immutable, output-only or unset field;
  *   `partitions` that shrink, or change on a COMPACTED road; an etag or page
