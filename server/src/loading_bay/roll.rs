@@ -154,10 +154,15 @@ impl Buckets {
     }
 }
 
-/// Merged rows appended to Parquet files that roll at a target size.
+/// Merged rows appended to Parquet files that roll at a target size. A
+/// file is built in memory until it is uploaded, and a row group until it is
+/// encoded, so both are bounded by the budget too.
 struct Output {
     table: SchemaRef,
+    /// A file's size at most.
     target: usize,
+    /// A row group's buffered size at most.
+    row_group: usize,
     open: Option<(ArrowWriter<Vec<u8>>, u64)>,
     next: u32,
 }
@@ -179,6 +184,9 @@ impl Output {
         let (writer, keys) = self.open.as_mut().expect("opened above");
         writer.write(batch).map_err(parquet_error)?;
         *keys += batch.num_rows() as u64;
+        if writer.in_progress_size() >= self.row_group {
+            writer.flush().map_err(parquet_error)?;
+        }
         if writer.bytes_written() + writer.in_progress_size() >= self.target {
             self.finish()
         } else {
@@ -228,15 +236,22 @@ impl Spill {
     }
 
     /// Merges each bucket in turn, in memory of about `budget` bytes,
-    /// handing each finished file (of about `target` bytes) to `each`,
-    /// which may upload it, before going on.
+    /// handing each finished file (of about `target` bytes, or half the
+    /// budget if less) to `each`, which may upload it, before going on.
     pub fn merge(
         mut self,
         budget: u64,
         target: usize,
         mut each: impl FnMut(Merged) -> Result<(), ArrowError>,
     ) -> Result<(), ArrowError> {
-        let mut out = Output { table: self.table.clone(), target, open: None, next: 0 };
+        let budget_bytes = usize::try_from(budget).unwrap_or(usize::MAX);
+        let mut out = Output {
+            table: self.table.clone(),
+            target: target.min(budget_bytes / 2),
+            row_group: budget_bytes / 8,
+            open: None,
+            next: 0,
+        };
         for (path, size) in self.buckets.close()? {
             self.merge_bucket(&path, size, 1, budget, &mut out, &mut each)?;
         }
