@@ -30,7 +30,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use super::files::properties;
 
 /// Rows read from a Parquet file at a time.
-const READ_BATCH: usize = 65_536;
+const READ_BATCH: usize = 8_192;
 
 /// At most this many buckets (so that many spill files are open at once).
 pub const MAX_BUCKETS: u32 = 512;
