@@ -224,9 +224,7 @@ pub async fn run(
         board.clone(),
         schemas.clone(),
         guard.clone(),
-        &settings.loading_bay,
-        settings.traffic_control.topic_prefix.clone(),
-        settings.data_dir.join("loading_bay"),
+        &settings,
     )
     .map_err(ServeError::LoadingBay)?;
     let landings = loading_bay.spawn(stop_tasks.clone());

@@ -96,18 +96,20 @@ pub struct TableDescription {
 }
 
 impl LoadingBay {
-    /// Loading Bay over the warehouse of `settings`; off (every call says
-    /// so) without one.
+    /// Loading Bay over the warehouse of the server's `loading_bay`
+    /// settings; off (every call says so) without one. Roll-ups spill under
+    /// the data directory.
     pub fn new(
         kafka: &Kafka,
         registry: Registry,
         board: Arc<StatusBoard>,
         schemas: Arc<SchemaCache>,
         guard: Guard,
-        settings: &LoadingBaySettings,
-        topic_prefix: String,
-        spill_dir: std::path::PathBuf,
+        server: &crate::config::Settings,
     ) -> Result<Self, String> {
+        let settings = &server.loading_bay;
+        let topic_prefix = server.traffic_control.topic_prefix.clone();
+        let spill_dir = server.data_dir.join("loading_bay");
         let lander = if settings.warehouse.url.is_empty() {
             None
         } else {
@@ -383,7 +385,7 @@ impl LoadingBay {
                     let first_retry = FIRST_RETRY.min(interval);
                     let (at, backoff) = match due.get(&road.name) {
                         Some(&entry) => entry,
-                        None => (first_due(&lander, &road, interval).await, first_retry),
+                        None => (first_due(&lander, road, interval).await, first_retry),
                     };
                     if at > now {
                         due.insert(road.name.clone(), (at, backoff));
@@ -391,7 +393,7 @@ impl LoadingBay {
                         continue;
                     }
                     let next = tokio::select! {
-                        result = bay.land(&lander, &road) => match result {
+                        result = bay.land(&lander, road) => match result {
                             Ok(_) => (tokio::time::Instant::now() + interval, first_retry),
                             Err(_) => (tokio::time::Instant::now() + backoff, (backoff * 2).min(interval)),
                         },

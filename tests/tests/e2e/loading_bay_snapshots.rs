@@ -168,7 +168,7 @@ async fn the_road_roller_example_snapshots_to_its_one_live_key() {
         .await
         .expect("table")
         .into_inner();
-    assert_eq!(described.snapshot_partitions, [s.snapshot_date.clone()]);
+    assert_eq!(described.snapshot_partitions, std::slice::from_ref(&s.snapshot_date));
     assert!(
         described.snapshot_ddl.contains("PARTITIONED BY (`snapshot_date` STRING)"),
         "{}",
