@@ -281,24 +281,8 @@ impl Settings {
                         Ok(s.to_string())
                     })?,
                 },
-                target_file_bytes: parse(r.get("loading_bay.target_file_size"), |s| {
-                    size(s).and_then(|n| {
-                        if n < 1 << 20 {
-                            Err(format!("at least 1MiB, not {s}"))
-                        } else {
-                            Ok(n as u64)
-                        }
-                    })
-                })?,
-                snapshot_memory: parse(r.get("loading_bay.snapshot_memory"), |s| {
-                    size(s).and_then(|n| {
-                        if n < 1 << 20 {
-                            Err(format!("at least 1MiB, not {s}"))
-                        } else {
-                            Ok(n as u64)
-                        }
-                    })
-                })?,
+                target_file_bytes: parse(r.get("loading_bay.target_file_size"), at_least_mib)?,
+                snapshot_memory: parse(r.get("loading_bay.snapshot_memory"), at_least_mib)?,
                 fault: None,
                 skew_days: 0,
                 claim_lease: crate::loading_bay::CLAIM_LEASE,
@@ -624,6 +608,13 @@ fn positive_ms(s: &str) -> Result<u64, String> {
 }
 
 /// A size in bytes: `1048576`, `512KiB`, `1MiB`.
+/// A size of 1 MiB or more.
+fn at_least_mib(s: &str) -> Result<u64, String> {
+    size(s).and_then(|n| {
+        if n < 1 << 20 { Err(format!("at least 1MiB, not {s}")) } else { Ok(n as u64) }
+    })
+}
+
 fn size(s: &str) -> Result<usize, String> {
     let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => s.split_at(i),

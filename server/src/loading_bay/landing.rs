@@ -376,13 +376,7 @@ impl Lander {
         if let Some(done) = self.manifest(road, &plan.instant).await? {
             return Ok(done);
         }
-        let schema = road
-            .schema(plan.schema_version)
-            .or_else(|| road.latest_schema())
-            .ok_or_else(|| LandingError::NoSchema(road.name.clone()))?;
-        let document: serde_json::Value =
-            serde_json::from_str(&schema.schema).unwrap_or(serde_json::Value::Bool(true));
-        let layout = Layout::new(road.road_type(), &document);
+        let layout = layout_of(road, road.road_type(), plan.schema_version)?;
         let dir = partition_dir(&road.name, &plan.instant);
         self.reached(Fault::BeforeFiles)?;
         let written = AtomicUsize::new(0);
@@ -636,6 +630,22 @@ impl Lander {
             Err(_) => b"null".to_vec(),
         }
     }
+}
+
+/// The table layout of `road`'s schema `version` (or its latest, if that
+/// version is gone), as a road of `road_type`.
+pub(crate) fn layout_of(
+    road: &Road,
+    road_type: crate::roads::RoadType,
+    version: u32,
+) -> Result<Layout, LandingError> {
+    let schema = road
+        .schema(version)
+        .or_else(|| road.latest_schema())
+        .ok_or_else(|| LandingError::NoSchema(road.name.clone()))?;
+    let document: serde_json::Value =
+        serde_json::from_str(&schema.schema).unwrap_or(serde_json::Value::Bool(true));
+    Ok(Layout::new(road_type, &document))
 }
 
 /// Each partition's low and high watermarks.

@@ -23,9 +23,8 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use super::encode::Layout;
 use super::error::LandingError;
-use super::landing::{Lander, Manifest, Offsets, now_ms, partition_dir};
+use super::landing::{Lander, Manifest, Offsets, layout_of, now_ms, partition_dir};
 use super::roll::{self, Merged, Spill};
 use crate::roads::{Road, RoadType};
 
@@ -273,13 +272,7 @@ impl Lander {
             );
         }
 
-        let schema = road
-            .schema(plan.schema_version)
-            .or_else(|| road.latest_schema())
-            .ok_or_else(|| LandingError::NoSchema(road.name.clone()))?;
-        let document: serde_json::Value =
-            serde_json::from_str(&schema.schema).unwrap_or(serde_json::Value::Bool(true));
-        let table = Layout::new(RoadType::Compacted, &document).schema();
+        let table = layout_of(road, RoadType::Compacted, plan.schema_version)?.schema();
         let mut spill =
             Spill::new(table, plan.buckets, &self.spill_dir).map_err(|e| encode(e.to_string()))?;
         for (source, key) in inputs {
