@@ -236,24 +236,26 @@ impl Spill {
     }
 
     /// Merges each bucket in turn, in memory of about `budget` bytes,
-    /// handing each finished file (of about `target` bytes, or half the
-    /// budget if less) to `each`, which may upload it, before going on.
+    /// handing each finished file (of about `target` bytes, or a quarter of
+    /// the budget if less) to `each`, which may upload it, before going on.
     pub fn merge(
         mut self,
         budget: u64,
         target: usize,
         mut each: impl FnMut(Merged) -> Result<(), ArrowError>,
     ) -> Result<(), ArrowError> {
+        // Half for the bucket being merged, a quarter for the file being
+        // built, a sixteenth for its row group.
         let budget_bytes = usize::try_from(budget).unwrap_or(usize::MAX);
         let mut out = Output {
             table: self.table.clone(),
-            target: target.min(budget_bytes / 2),
-            row_group: budget_bytes / 8,
+            target: target.min(budget_bytes / 4),
+            row_group: budget_bytes / 16,
             open: None,
             next: 0,
         };
         for (path, size) in self.buckets.close()? {
-            self.merge_bucket(&path, size, 1, budget, &mut out, &mut each)?;
+            self.merge_bucket(&path, size, 1, budget / 2, &mut out, &mut each)?;
         }
         if let Some(file) = out.finish()? {
             each(file)?;
