@@ -73,9 +73,10 @@ class LoadingBayServiceStub:
     hashed into buckets, spilled to local disk and merged one bucket at a time.
     A bucket too large for the budget once measured is split again by another
     hash. Merged rows (sorted by key within a bucket) go into Parquet files
-    that roll at `loading_bay.target_file_size`; `_manifest.json`, written
-    last, commits the snapshot with its offsets. A date has one
-    snapshot, never replaced (Hive readers read the directory whole).
+    that roll at `loading_bay.target_file_size` (or a quarter of the snapshot
+    memory, if smaller); `_manifest.json`, written last, commits the snapshot
+    with its offsets. A date has one snapshot, never replaced (Hive readers
+    read the directory whole).
 
     Error conditions, as code and ErrorInfo reason:
     - NOT_FOUND `ROAD_NOT_FOUND`: no such road (for Land, also one being
@@ -167,9 +168,10 @@ class LoadingBayServiceServicer:
     hashed into buckets, spilled to local disk and merged one bucket at a time.
     A bucket too large for the budget once measured is split again by another
     hash. Merged rows (sorted by key within a bucket) go into Parquet files
-    that roll at `loading_bay.target_file_size`; `_manifest.json`, written
-    last, commits the snapshot with its offsets. A date has one
-    snapshot, never replaced (Hive readers read the directory whole).
+    that roll at `loading_bay.target_file_size` (or a quarter of the snapshot
+    memory, if smaller); `_manifest.json`, written last, commits the snapshot
+    with its offsets. A date has one snapshot, never replaced (Hive readers
+    read the directory whole).
 
     Error conditions, as code and ErrorInfo reason:
     - NOT_FOUND `ROAD_NOT_FOUND`: no such road (for Land, also one being
@@ -298,9 +300,10 @@ class LoadingBayService:
     hashed into buckets, spilled to local disk and merged one bucket at a time.
     A bucket too large for the budget once measured is split again by another
     hash. Merged rows (sorted by key within a bucket) go into Parquet files
-    that roll at `loading_bay.target_file_size`; `_manifest.json`, written
-    last, commits the snapshot with its offsets. A date has one
-    snapshot, never replaced (Hive readers read the directory whole).
+    that roll at `loading_bay.target_file_size` (or a quarter of the snapshot
+    memory, if smaller); `_manifest.json`, written last, commits the snapshot
+    with its offsets. A date has one snapshot, never replaced (Hive readers
+    read the directory whole).
 
     Error conditions, as code and ErrorInfo reason:
     - NOT_FOUND `ROAD_NOT_FOUND`: no such road (for Land, also one being
