@@ -115,3 +115,13 @@ pub fn read_table(root: &Root, table: &str, reader: &str, ddl: Option<&Path>) ->
         panic!("read_table.py printed no JSON ({e}):\n{}", String::from_utf8_lossy(&done.stdout))
     })
 }
+
+/// The column names of a table as `read_table` printed it, in order.
+pub fn column_names(table: &serde_json::Value) -> Vec<&str> {
+    table["schema"]
+        .as_array()
+        .expect("schema")
+        .iter()
+        .map(|f| f["name"].as_str().expect("a column name"))
+        .collect()
+}

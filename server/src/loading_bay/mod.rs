@@ -234,22 +234,16 @@ impl LoadingBay {
 
     /// The URL of a committed landing's directory.
     pub fn location(&self, manifest: &Manifest) -> String {
-        self.inner
-            .lander
-            .as_ref()
-            .map(|l| {
-                l.warehouse.location(&landing::partition_dir(&manifest.road, &manifest.instant))
-            })
-            .unwrap_or_default()
+        self.url(&landing::partition_dir(&manifest.road, &manifest.instant))
     }
 
     /// The URL of a committed snapshot's directory.
     pub fn snapshot_location(&self, taken: &SnapshotManifest) -> String {
-        self.inner
-            .lander
-            .as_ref()
-            .map(|l| l.warehouse.location(&snapshot::snapshot_dir(&taken.road, &taken.date)))
-            .unwrap_or_default()
+        self.url(&snapshot::snapshot_dir(&taken.road, &taken.date))
+    }
+
+    fn url(&self, key: &str) -> String {
+        self.inner.lander.as_ref().map(|l| l.warehouse.location(key)).unwrap_or_default()
     }
 
     fn road(&self, name: &str) -> Result<Arc<Road>, LandingError> {
@@ -295,11 +289,10 @@ impl LoadingBay {
         let date = snapshot::date(std::time::SystemTime::now(), self.inner.skew_days);
         // Taken already (before a restart, or by another instance): no
         // landing ahead of the road's interval.
-        let landed = match lander.snapshot_on(road, &date).await? {
-            Some(_) => Outcome::default(),
-            None => self.land_alone(lander, road).await?,
+        let (landed, result) = match lander.snapshot_on(road, &date).await? {
+            Some(snapshot) => (Outcome::default(), Ok(Taken { snapshot, now: false })),
+            None => (self.land_alone(lander, road).await?, lander.snapshot(road, &date).await),
         };
-        let result = lander.snapshot(road, &date).await;
         let mut status = self.inner.board.landing(&road.name).unwrap_or_default();
         match &result {
             Ok(taken) => {

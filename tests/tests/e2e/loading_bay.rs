@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use roadroller_api::v1 as pb;
-use roadroller_tests::warehouse::{Root, S3_KEY_ID, S3_SECRET, S3Server, read_table};
+use roadroller_tests::warehouse::{Root, S3_KEY_ID, S3_SECRET, S3Server, column_names, read_table};
 use roadroller_tests::{
     TestBroker, TestServer, compacted_road, error_reason, open_road, stream_road,
 };
@@ -114,12 +114,7 @@ async fn the_road_roller_example_lands_as_a_wrapped_table_that_readers_and_the_d
     for reader in ["pyarrow", "duckdb"] {
         let table = read_table(&root, "seed", reader, None);
         assert_eq!(table["partitions"], json!([first.acquisition_instant]), "{reader}");
-        let names: Vec<&str> = table["schema"]
-            .as_array()
-            .expect("schema")
-            .iter()
-            .map(|f| f["name"].as_str().unwrap())
-            .collect();
+        let names = column_names(&table);
         assert_eq!(
             names,
             [

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use roadroller_api::v1 as pb;
 use roadroller_api::v1::subscribe_response::Kind as Got;
-use roadroller_tests::warehouse::{Root, read_table};
+use roadroller_tests::warehouse::{Root, column_names, read_table};
 use roadroller_tests::{
     Subscriber, TestBroker, TestServer, compacted_road, error_reason, open_road, snapshot_start,
     stream_road,
@@ -134,12 +134,7 @@ async fn the_road_roller_example_snapshots_to_its_one_live_key() {
         let table = read_table(&root, "seed_snapshot", reader, None);
         assert_eq!(table["partitions"], json!([s.snapshot_date]), "{reader}");
         assert_eq!(rows(&table), [("a".to_string(), json!({"v": "three"}))], "{reader}");
-        let names: Vec<&str> = table["schema"]
-            .as_array()
-            .expect("schema")
-            .iter()
-            .filter_map(|f| f["name"].as_str())
-            .collect();
+        let names = column_names(&table);
         assert_eq!(
             names,
             [
