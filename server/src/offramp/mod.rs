@@ -9,6 +9,7 @@ pub mod grpc;
 mod held;
 mod render;
 mod session;
+mod shared_pages;
 mod slots;
 mod snapshot;
 mod snapshot_view;
@@ -160,6 +161,8 @@ pub struct Offramp {
     telemetry: crate::telemetry::Telemetry,
     /// Materialized roads' views, which SNAPSHOTs are served from.
     tables: crate::tables::Tables,
+    /// Snapshot pages shared by concurrent subscribers of a view.
+    pages: shared_pages::SharedPages,
     slots: slots::Slots,
 }
 
@@ -199,6 +202,7 @@ impl Offramp {
             quotas,
             telemetry,
             tables,
+            pages: shared_pages::SharedPages::default(),
         }
     }
 
@@ -348,6 +352,7 @@ impl Offramp {
                     (Some(_), _) => session.run_group(commands, assignments).await,
                     (None, Some(view)) => {
                         let resume = start.resume.clone();
+                        let view = (view, offramp.pages.clone());
                         snapshot_view::run(session, view, resume, commands, assignments).await
                     }
                     (None, None) => {

@@ -54,6 +54,10 @@ impl Renderer {
         }
     }
 
+    pub fn pii_granted(&self) -> bool {
+        self.pii_granted
+    }
+
     /// The record as delivered, or why it cannot be delivered.
     pub fn render(&mut self, m: &impl Message) -> Result<Delivered, String> {
         let header = |name: &str| {

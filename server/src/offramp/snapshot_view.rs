@@ -7,7 +7,9 @@
 //! 2. Live keys go out in key order, a page at a time and only as credit and
 //!    the held buffer allow, each with a resume token. An entry written at or
 //!    after the boundary is left out: its newer value follows among the
-//!    changes (as a key compacted during a topic snapshot is).
+//!    changes (as a key compacted during a topic snapshot is). Subscribers of
+//!    the same boundary share each page, read and rendered once
+//!    ([`SharedPages`]).
 //! 3. `snapshot_complete` with the boundary, then every record from exactly
 //!    the boundary offsets, deletes included.
 
@@ -17,16 +19,17 @@ use tokio::sync::mpsc;
 
 use super::context::Assignment;
 use super::session::{Outgoing, Session};
+use super::shared_pages::{Page, PageKey, SharedPages};
 use super::snapshot::during_snapshot;
 use super::{Command, Event, OfframpError};
-use crate::tables::{ResumeToken, SnapshotSource};
+use crate::tables::{Offsets, ResumeToken, SnapshotSource};
 
 /// Keys read from the view at a time.
-const PAGE: usize = 500;
+const PAGE: usize = 1_000;
 
 pub async fn run(
     mut session: Session,
-    view: SnapshotSource,
+    (view, pages): (SnapshotSource, SharedPages),
     resume: Option<ResumeToken>,
     mut commands: mpsc::Receiver<Command>,
     assignments: mpsc::UnboundedReceiver<Assignment>,
@@ -43,25 +46,22 @@ pub async fn run(
         let mut done = false;
         loop {
             if !done && session.held.has_room() {
-                let (source, from) = (view.clone(), after.clone());
-                let page = tokio::task::spawn_blocking(move || source.page(from.as_deref(), PAGE))
-                    .await
-                    .map_err(|e| OfframpError::View(e.to_string()))?
-                    .map_err(OfframpError::View)?;
-                done = page.len() < PAGE;
-                if let Some((last, _)) = page.last() {
-                    after = Some(last.clone());
-                }
-                for (key, entry) in &page {
-                    if boundary.get(&entry.partition).is_none_or(|end| entry.offset >= *end) {
-                        continue;
-                    }
-                    match session.renderer.render_stored(key, entry) {
-                        Ok(mut delivered) => {
-                            delivered.resume_token = Some(ResumeToken::after_key(&prefix, key));
-                            session.held.push(Outgoing::Message(delivered));
-                        }
-                        Err(reason) => session.send(Event::Error(reason)).await?,
+                let key = PageKey {
+                    road: view.road().to_string(),
+                    road_created_ms: view.road_created_ms(),
+                    generation: view.generation(),
+                    boundary: boundary.clone(),
+                    pii_granted: session.renderer.pii_granted(),
+                    after: after.clone(),
+                };
+                let page =
+                    pages.get(key, || read(&mut session, &view, &boundary, &prefix, after)).await?;
+                done = page.done;
+                after = page.last.clone();
+                for message in &page.messages {
+                    match message {
+                        Ok(delivered) => session.held.push(Outgoing::Message(delivered.clone())),
+                        Err(reason) => session.send(Event::Error(reason.clone())).await?,
                     }
                 }
                 if done {
@@ -100,4 +100,35 @@ pub async fn run(
     .await;
     super::close(session.consumer.clone());
     session.fail(result).await
+}
+
+/// Reads the page after `after` from the view and renders it for every
+/// subscriber of the snapshot at `boundary`.
+async fn read(
+    session: &mut Session,
+    view: &SnapshotSource,
+    boundary: &Offsets,
+    prefix: &str,
+    after: Option<Vec<u8>>,
+) -> Result<Page, OfframpError> {
+    let source = view.clone();
+    let entries = tokio::task::spawn_blocking(move || source.page(after.as_deref(), PAGE))
+        .await
+        .map_err(|e| OfframpError::View(e.to_string()))?
+        .map_err(OfframpError::View)?;
+    let mut page = Page {
+        messages: Vec::with_capacity(entries.len()),
+        done: entries.len() < PAGE,
+        last: entries.last().map(|(key, _)| key.clone()),
+    };
+    for (key, entry) in &entries {
+        if boundary.get(&entry.partition).is_none_or(|end| entry.offset >= *end) {
+            continue;
+        }
+        page.messages.push(session.renderer.render_stored(key, entry).map(|mut delivered| {
+            delivered.resume_token = Some(ResumeToken::after_key(prefix, key));
+            delivered
+        }));
+    }
+    Ok(page)
 }

@@ -510,6 +510,11 @@ impl SnapshotSource {
         &self.view.source.road
     }
 
+    /// Grows each time the view starts again from empty.
+    pub fn generation(&self) -> u64 {
+        self.view.position.borrow().generation
+    }
+
     pub fn road_created_ms(&self) -> i64 {
         self.view.source.road_created_ms
     }
