@@ -45,10 +45,14 @@ pub struct Source {
 }
 
 /// Records applied per transaction at most: following live, and while
-/// catching up (fewer, larger commits; the view answers only once caught up
-/// anyway).
+/// catching up. Catching up, a transaction is as large as memory allows:
+/// keys spread over the whole key space make every transaction rewrite
+/// most of the B-tree's leaves, so fewer transactions write far less (and
+/// the view answers only once caught up anyway).
 const BATCH: usize = 5_000;
-const CATCH_UP_BATCH: usize = 50_000;
+const CATCH_UP_BATCH: usize = 1_000_000;
+/// Bytes of keys and values held for one catching-up transaction.
+const CATCH_UP_BYTES: usize = 64 << 20;
 /// How often an applied state is made durable (in between, a crash returns
 /// the view to the last durable state, which it then reads forward from).
 const DURABLE_EVERY: Duration = Duration::from_secs(1);
@@ -201,9 +205,13 @@ fn run(
     publish(&offsets, ready, *generation);
     let mut durable_at = Instant::now();
     let mut dirty = false;
-    let mut batch = Vec::with_capacity(CATCH_UP_BATCH);
+    let mut batch = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         batch.clear();
+        if ready && batch.capacity() > 2 * BATCH {
+            // Caught up: the catching-up transaction's room goes back.
+            batch = Vec::new();
+        }
         let mut moved = false;
         let mut wait = if ready { IDLE_POLL } else { Duration::from_millis(100) };
         if let Some(due) = pacer.due() {
@@ -211,7 +219,8 @@ fn run(
         }
         let mut paced = false;
         let limit = if ready { BATCH } else { CATCH_UP_BATCH };
-        while batch.len() < limit {
+        let mut bytes = 0;
+        while batch.len() < limit && bytes < CATCH_UP_BYTES {
             let Some(message) = consumer.poll(wait) else { break };
             wait = Duration::ZERO;
             let m = message.map_err(|e| kafka("fetch", e))?;
@@ -219,6 +228,7 @@ fn run(
             offsets.insert(m.partition(), m.offset() + 1);
             // A record without a key is not part of the table.
             let Some(key) = m.key() else { continue };
+            bytes += key.len() + m.payload().map_or(0, <[u8]>::len);
             batch.push(Change {
                 key: key.to_vec(),
                 partition: m.partition(),

@@ -525,6 +525,149 @@ async fn a_snapshot_cut_off_resumes_on_another_instance_with_exactly_the_rest() 
     b.shutdown().await;
 }
 
+/// SNAPSHOT subscribers started together while a writer keeps writing share
+/// the view's pages, yet each sees exactly the state at its own boundary:
+/// every key's latest value before it, no key deleted before it, and then
+/// every change from it, which together give the writer's final state.
+#[tokio::test]
+async fn snapshots_started_together_under_writes_each_see_the_state_at_their_boundary() {
+    const KEYS: usize = 20_000;
+    const SUBSCRIBERS: usize = 6;
+    let broker = TestBroker::start();
+    let server = Arc::new(TestServer::start_on(&broker, |_| {}).await);
+    open_road(&server, compacted_road("fleet", Duration::from_secs(60)), schema()).await;
+    let initial: Vec<(String, Option<String>)> =
+        (0..KEYS).map(|i| (format!("k{i:05}"), Some(format!("v{i}")))).collect();
+    // Every accepted write: (partition, offset) → (key, value).
+    let mut writes: Vec<((i32, i64), (String, Option<String>))> = Vec::new();
+    for chunk in initial.chunks(5_000) {
+        let at = put_at(&server, "fleet", chunk).await;
+        writes.extend(at.into_iter().zip(chunk.iter().cloned()));
+    }
+    materialize(&server, "fleet", true).await.expect("materialize");
+    ready(&server, "fleet").await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (server, stop) = (server.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut done = Vec::new();
+            let mut n = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let batch: Vec<(String, Option<String>)> = (0..20)
+                    .map(|j| {
+                        n += 1;
+                        let key = format!("k{:05}", (n * 7_919 + j) % KEYS);
+                        (key, (n % 9 != 0).then(|| format!("w{n}")))
+                    })
+                    .collect();
+                let at = put_at(&server, "fleet", &batch).await;
+                done.extend(at.into_iter().zip(batch));
+            }
+            done
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut started = Vec::new();
+    for i in 0..SUBSCRIBERS {
+        let server = server.clone();
+        started.push(tokio::spawn(async move {
+            // Started a little apart, so that boundaries differ.
+            tokio::time::sleep(Duration::from_millis(40 * i as u64)).await;
+            let mut s = Subscriber::start(&server, snapshot_start("fleet", 1 << 40))
+                .await
+                .expect("subscribe");
+            let (snapshot, boundary) = until_complete(&mut s).await;
+            (s, snapshot, boundary)
+        }));
+    }
+    let mut subscribers = Vec::new();
+    for s in started {
+        subscribers.push(s.await.expect("subscriber"));
+    }
+    stop.store(true, Ordering::Relaxed);
+    writes.extend(writer.await.expect("writer"));
+
+    // The truth at a boundary: each key's last write before it.
+    let state_at = |boundary: &HashMap<i32, i64>| {
+        let mut state: HashMap<String, ((i32, i64), String)> = HashMap::new();
+        let mut ordered: Vec<_> = writes.iter().collect();
+        ordered.sort_by_key(|(at, _)| *at);
+        for ((p, o), (k, v)) in ordered {
+            if *o >= boundary.get(p).copied().unwrap_or(0) {
+                continue;
+            }
+            match v {
+                Some(v) => state.insert(k.clone(), ((*p, *o), v.clone())),
+                None => state.remove(k),
+            };
+        }
+        state
+    };
+    let everything: HashMap<i32, i64> = writes.iter().fold(HashMap::new(), |mut m, ((p, o), _)| {
+        let next = m.entry(*p).or_default();
+        *next = (*next).max(o + 1);
+        m
+    });
+    let final_state = state_at(&everything);
+    let mut boundaries = std::collections::HashSet::new();
+    for (mut s, snapshot, boundary) in subscribers {
+        let expected = state_at(&boundary);
+        let got: HashMap<String, ((i32, i64), String)> = snapshot
+            .iter()
+            .map(|m| {
+                let payload = m.payload.clone().expect("a live value");
+                let v: serde_json::Value = serde_json::from_str(&payload).expect("JSON");
+                let v = v["v"].as_str().expect("v").to_string();
+                (m.key.clone().expect("key"), ((m.partition, m.offset), v))
+            })
+            .collect();
+        assert_eq!(got.len(), snapshot.len(), "each key once");
+        // Every value sent is the key's value at the boundary. A key left out
+        // is one written again after it (its newer value is among the
+        // changes, as when compaction drops it during a topic snapshot).
+        let wrong: Vec<_> = got.iter().filter(|(k, v)| expected.get(*k) != Some(v)).collect();
+        assert!(wrong.is_empty(), "not the value at {boundary:?}: {:?}", &wrong[..wrong.len().min(5)]);
+        let written_after: std::collections::HashSet<&String> = writes
+            .iter()
+            .filter(|((p, o), _)| *o >= boundary.get(p).copied().unwrap_or(0))
+            .map(|(_, (k, _))| k)
+            .collect();
+        let missing: Vec<_> = expected
+            .keys()
+            .filter(|k| !got.contains_key(*k) && !written_after.contains(k))
+            .collect();
+        assert!(missing.is_empty(), "left out at {boundary:?}: {:?}", &missing[..missing.len().min(5)]);
+        // Then every change from the boundary on.
+        let after = writes
+            .iter()
+            .filter(|((p, o), _)| *o >= boundary.get(p).copied().unwrap_or(0))
+            .count();
+        let mut state: HashMap<String, String> =
+            got.into_iter().map(|(k, (_, v))| (k, v)).collect();
+        let mut changes = s.messages(after, WAIT).await;
+        changes.sort_by_key(|m| (m.partition, m.offset));
+        for m in changes {
+            let key = m.key.expect("key");
+            match m.payload {
+                Some(p) => {
+                    let v: serde_json::Value = serde_json::from_str(&p).expect("JSON");
+                    state.insert(key, v["v"].as_str().expect("v").to_string());
+                }
+                None => {
+                    state.remove(&key);
+                }
+            }
+        }
+        let want: HashMap<String, String> =
+            final_state.iter().map(|(k, (_, v))| (k.clone(), v.clone())).collect();
+        assert_eq!(state, want, "snapshot and changes give the final state");
+        boundaries.insert(format!("{boundary:?}"));
+    }
+    assert!(boundaries.len() > 1, "the writer moved the boundary between subscribers");
+    Arc::into_inner(server).expect("one owner").shutdown().await;
+}
+
 /// The gateway marks a road materialized through Data Highway's road patch
 /// and serves `GET /offramp/v1/roads/{road}/keys/{key}`.
 #[tokio::test]
