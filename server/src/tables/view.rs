@@ -53,6 +53,11 @@ const BATCH: usize = 5_000;
 const CATCH_UP_BATCH: usize = 1_000_000;
 /// Bytes of keys and values held for one catching-up transaction.
 const CATCH_UP_BYTES: usize = 64 << 20;
+/// How long a catching-up transaction waits for the next fetch.
+const CATCH_UP_GAP: Duration = Duration::from_millis(20);
+/// Fetched records queued for the view's thread, in KiB: enough to keep
+/// fetches coming while a catching-up transaction commits.
+pub const QUEUED_KBYTES: &str = "32768";
 /// How often an applied state is made durable (in between, a crash returns
 /// the view to the last durable state, which it then reads forward from).
 const DURABLE_EVERY: Duration = Duration::from_secs(1);
@@ -222,7 +227,9 @@ fn run(
         let mut bytes = 0;
         while batch.len() < limit && bytes < CATCH_UP_BYTES {
             let Some(message) = consumer.poll(wait) else { break };
-            wait = Duration::ZERO;
+            // Catching up, the transaction fills while fetches keep coming;
+            // following, it takes what has arrived.
+            wait = if ready { Duration::ZERO } else { CATCH_UP_GAP };
             let m = message.map_err(|e| kafka("fetch", e))?;
             moved = true;
             offsets.insert(m.partition(), m.offset() + 1);

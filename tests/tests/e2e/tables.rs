@@ -627,7 +627,11 @@ async fn snapshots_started_together_under_writes_each_see_the_state_at_their_bou
         // is one written again after it (its newer value is among the
         // changes, as when compaction drops it during a topic snapshot).
         let wrong: Vec<_> = got.iter().filter(|(k, v)| expected.get(*k) != Some(v)).collect();
-        assert!(wrong.is_empty(), "not the value at {boundary:?}: {:?}", &wrong[..wrong.len().min(5)]);
+        assert!(
+            wrong.is_empty(),
+            "not the value at {boundary:?}: {:?}",
+            &wrong[..wrong.len().min(5)]
+        );
         let written_after: std::collections::HashSet<&String> = writes
             .iter()
             .filter(|((p, o), _)| *o >= boundary.get(p).copied().unwrap_or(0))
@@ -637,12 +641,14 @@ async fn snapshots_started_together_under_writes_each_see_the_state_at_their_bou
             .keys()
             .filter(|k| !got.contains_key(*k) && !written_after.contains(k))
             .collect();
-        assert!(missing.is_empty(), "left out at {boundary:?}: {:?}", &missing[..missing.len().min(5)]);
+        assert!(
+            missing.is_empty(),
+            "left out at {boundary:?}: {:?}",
+            &missing[..missing.len().min(5)]
+        );
         // Then every change from the boundary on.
-        let after = writes
-            .iter()
-            .filter(|((p, o), _)| *o >= boundary.get(p).copied().unwrap_or(0))
-            .count();
+        let after =
+            writes.iter().filter(|((p, o), _)| *o >= boundary.get(p).copied().unwrap_or(0)).count();
         let mut state: HashMap<String, String> =
             got.into_iter().map(|(k, (_, v))| (k, v)).collect();
         let mut changes = s.messages(after, WAIT).await;
