@@ -195,13 +195,17 @@ impl Store {
         let durability = if durable { Durability::Immediate } else { Durability::None };
         // Only the last change of each key matters, and inserting in key
         // order keeps the B-tree's writes local.
-        let mut last: std::collections::HashMap<&[u8], &Change> =
-            std::collections::HashMap::with_capacity(changes.len());
-        for change in changes {
-            last.insert(change.key.as_slice(), change);
+        // A stable sort keeps each key's changes in order, so the last of
+        // each run is the one that stays.
+        let mut sorted: Vec<&Change> = changes.iter().collect();
+        sorted.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut changes: Vec<&Change> = Vec::with_capacity(sorted.len());
+        for change in sorted {
+            match changes.last_mut() {
+                Some(last) if last.key == change.key => *last = change,
+                _ => changes.push(change),
+            }
         }
-        let mut changes: Vec<&Change> = last.into_values().collect();
-        changes.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         self.write(durability, |tx| {
             let mut entries = tx.open_table(ENTRIES)?;
             let mut tombstones = tx.open_table(TOMBSTONES)?;

@@ -45,19 +45,19 @@ pub struct Source {
 }
 
 /// Records applied per transaction at most: following live, and while
-/// catching up. Catching up, a transaction is as large as memory allows:
+/// catching up. Catching up, a transaction is as large as 32 MiB allows:
 /// keys spread over the whole key space make every transaction rewrite
 /// most of the B-tree's leaves, so fewer transactions write far less (and
 /// the view answers only once caught up anyway).
 const BATCH: usize = 5_000;
 const CATCH_UP_BATCH: usize = 1_000_000;
 /// Bytes of keys and values held for one catching-up transaction.
-const CATCH_UP_BYTES: usize = 64 << 20;
+const CATCH_UP_BYTES: usize = 32 << 20;
 /// How long a catching-up transaction waits for the next fetch.
 const CATCH_UP_GAP: Duration = Duration::from_millis(20);
 /// Fetched records queued for the view's thread, in KiB: enough to keep
 /// fetches coming while a catching-up transaction commits.
-pub const QUEUED_KBYTES: &str = "32768";
+pub const QUEUED_KBYTES: &str = "16384";
 /// How often an applied state is made durable (in between, a crash returns
 /// the view to the last durable state, which it then reads forward from).
 const DURABLE_EVERY: Duration = Duration::from_secs(1);
@@ -226,7 +226,11 @@ fn run(
         let limit = if ready { BATCH } else { CATCH_UP_BATCH };
         let mut bytes = 0;
         while batch.len() < limit && bytes < CATCH_UP_BYTES {
-            let Some(message) = consumer.poll(wait) else { break };
+            // What has arrived first, without reading the clock.
+            let Some(message) = consumer.poll(Duration::ZERO).or_else(|| consumer.poll(wait))
+            else {
+                break;
+            };
             // Catching up, the transaction fills while fetches keep coming;
             // following, it takes what has arrived.
             wait = if ready { Duration::ZERO } else { CATCH_UP_GAP };
