@@ -19,7 +19,7 @@ use tokio::sync::OnceCell;
 use super::Delivered;
 use crate::tables::Offsets;
 
-/// Pages kept at most. A page holds up to 1,000 records, so a few MiB.
+/// Pages kept at most. A page holds up to 500 records, so a few MiB.
 const KEPT: usize = 32;
 
 /// Which page of which snapshot.

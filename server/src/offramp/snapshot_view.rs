@@ -25,7 +25,7 @@ use super::{Command, Event, OfframpError};
 use crate::tables::{Offsets, ResumeToken, SnapshotSource};
 
 /// Keys read from the view at a time.
-const PAGE: usize = 1_000;
+const PAGE: usize = 500;
 
 pub async fn run(
     mut session: Session,
