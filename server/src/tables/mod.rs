@@ -192,6 +192,7 @@ impl Tables {
             let road = source.road.clone();
             let path = self.path(&road);
             let mut consumer = inner.kafka.consumer_config(None);
+            consumer.set("queued.max.messages.kbytes", view::QUEUED_KBYTES);
             let pacer = inner.kafka.pacer(&source.topic, &mut consumer);
             let cache = inner.settings.cache_bytes;
             let started = tokio::task::spawn_blocking(move || {

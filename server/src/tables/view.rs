@@ -55,6 +55,9 @@ const CATCH_UP_BATCH: usize = 1_000_000;
 const CATCH_UP_BYTES: usize = 32 << 20;
 /// How long a catching-up transaction waits for the next fetch.
 const CATCH_UP_GAP: Duration = Duration::from_millis(20);
+/// Fetched records queued for the view's thread, in KiB: enough to keep
+/// fetches coming while a catching-up transaction commits.
+pub const QUEUED_KBYTES: &str = "16384";
 /// How often an applied state is made durable (in between, a crash returns
 /// the view to the last durable state, which it then reads forward from).
 const DURABLE_EVERY: Duration = Duration::from_secs(1);
