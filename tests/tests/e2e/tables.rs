@@ -525,6 +525,9 @@ async fn a_snapshot_cut_off_resumes_on_another_instance_with_exactly_the_rest() 
     b.shutdown().await;
 }
 
+/// Where a write landed, and what it wrote (`None` deletes).
+type Written = ((i32, i64), (String, Option<String>));
+
 /// SNAPSHOT subscribers started together while a writer keeps writing share
 /// the view's pages, yet each sees exactly the state at its own boundary:
 /// every key's latest value before it, no key deleted before it, and then
@@ -539,7 +542,7 @@ async fn snapshots_started_together_under_writes_each_see_the_state_at_their_bou
     let initial: Vec<(String, Option<String>)> =
         (0..KEYS).map(|i| (format!("k{i:05}"), Some(format!("v{i}")))).collect();
     // Every accepted write: (partition, offset) → (key, value).
-    let mut writes: Vec<((i32, i64), (String, Option<String>))> = Vec::new();
+    let mut writes: Vec<Written> = Vec::new();
     for chunk in initial.chunks(5_000) {
         let at = put_at(&server, "fleet", chunk).await;
         writes.extend(at.into_iter().zip(chunk.iter().cloned()));
@@ -558,7 +561,7 @@ async fn snapshots_started_together_under_writes_each_see_the_state_at_their_bou
                     .map(|j| {
                         n += 1;
                         let key = format!("k{:05}", (n * 7_919 + j) % KEYS);
-                        (key, (n % 9 != 0).then(|| format!("w{n}")))
+                        (key, (!n.is_multiple_of(9)).then(|| format!("w{n}")))
                     })
                     .collect();
                 let at = put_at(&server, "fleet", &batch).await;
