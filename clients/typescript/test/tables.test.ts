@@ -360,8 +360,9 @@ describe("materialized roads (TableService) and snapshot resume", () => {
     }
 
     // After changes to a key taken and to a key not yet taken, the same token
-    // gives the same boundary: the key updated after it is left out of the
-    // keys, and both changes follow, without tokens.
+    // gives the same boundary: the key updated after it comes with its value
+    // at the boundary (its page was read, by the resumed snapshot, before the
+    // change) or is left out, and both changes follow, without tokens.
     const changes = await rr.produce(road, [
       { key: "k0000", payload: { v: "changed" } },
       { key: "k1999", payload: { v: "changed" } },
@@ -371,7 +372,12 @@ describe("materialized roads (TableService) and snapshot resume", () => {
     const again = rr.snapshot(road, { resumeToken: token });
     try {
       const { keys: rest } = await untilComplete(again);
-      assert.deepEqual(rest.map((m) => m.key), keys.slice(cut, -1));
+      const sent = rest.map((m) => m.key);
+      assert.deepEqual(sent.slice(0, keys.length - cut - 1), keys.slice(cut, -1));
+      if (sent.length > keys.length - cut - 1) {
+        assert.deepEqual(sent.slice(-1), ["k1999"]);
+        assert.equal(rest.at(-1)!.payload, '{"v":"k1999"}', "the value at the boundary");
+      }
       const live = [await nextItem(again), await nextItem(again)];
       assert.deepEqual(
         new Set(live.map((m) => m instanceof Message && `${m.key}=${m.payload} ${m.resumeToken}`)),

@@ -727,11 +727,13 @@ export enum SubscriptionMode {
    * the view is ready, from the topic, without resume tokens): the boundary
    * is the offsets the
    * view reflects when the subscription starts, keys come in key order, and
-   * concurrent snapshots share the view rather than each reading the topic
-   * twice. A key updated after the boundary is left out (its newer value
-   * follows among the changes), as when a key's latest record is compacted
-   * during a snapshot read from the topic. Each snapshot message then carries
-   * a `resume_token`.
+   * concurrent snapshots of one boundary share each page of the view rather
+   * than each reading the topic twice. A key updated after the boundary
+   * comes with its value at the boundary if its page was read before the
+   * update, and is left out otherwise (as when a key's latest record is
+   * compacted during a snapshot read from the topic); either way its newer
+   * value follows among the changes. Each snapshot message then carries a
+   * `resume_token`.
    *
    * @generated from enum value: SUBSCRIPTION_MODE_SNAPSHOT = 2;
    */
