@@ -319,9 +319,12 @@ async fn a_landing_stopped_at_any_step_is_finished_after_a_restart_with_every_re
             Some("LANDING_STOPPED"),
             "{fault:?}: {stopped:?}"
         );
+        // More records arrive before another instance starts, so that its
+        // scheduler (due at once: no committed landing there) cannot split
+        // them between its landing and the call below.
+        produce_keyed(&crashing, &road, keyed(300, 350)).await;
         crashing.shutdown().await;
 
-        // Another instance, after more records arrived.
         let restarted = {
             let url = url.clone();
             TestServer::start_on(&broker, move |s| {
@@ -330,7 +333,6 @@ async fn a_landing_stopped_at_any_step_is_finished_after_a_restart_with_every_re
             })
             .await
         };
-        produce_keyed(&restarted, &road, keyed(300, 350)).await;
         let landed = land(&restarted, &road).await;
         let total: i64 = landed.offsets.values().sum();
         assert_eq!(total, 350, "{fault:?}: {landed:?}");
