@@ -442,11 +442,12 @@ async fn run(args: &Args) -> Result<Vec<Figure>> {
 
     show(&figures);
     step("10. validating a 1 KiB document, 30 properties");
-    let rate =
+    let (rate, as_value) =
         tokio::task::spawn_blocking(move || scenarios::validation(sizes.validate_for)).await??;
     figures.push(
         Figure::new("10 validation, one core", rate, "docs/s").target(Target::AtLeast(200_000.0)),
     );
+    figures.push(Figure::new("10: through serde_json::Value", as_value, "docs/s"));
 
     if !args.skip.contains(&15) {
         show(&figures);

@@ -99,8 +99,9 @@ pub fn partition_path(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let (path, document) = text.split_once('\0').unwrap_or((&text, "{}"));
     let Ok(path) = PartitionPath::parse(path) else { return };
-    if let Ok(document) = serde_json::from_str::<serde_json::Value>(document) {
-        let _ = path.value_in(&document).map(crate::schema::path::canonical_json);
+    if let Ok(document) = crate::onramp::json::parse(document) {
+        let _ =
+            path.value_in(&document).map(|v| crate::schema::path::canonical_json(&v.to_value()));
     }
 }
 

@@ -4,15 +4,18 @@
 //! value, other readers the first. A payload whose last `"a"` is valid and
 //! whose first is not would reach a reader that keeps the first with a
 //! value no schema checked, so a duplicate is refused where it is found.
-//! The check costs nothing on the way: the object is built as usual and the
-//! insert that finds the key taken is the refusal.
+//!
+//! The document borrows every string that holds no escape from the text;
+//! `serde_json` does the parsing, with its nesting limit.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
-use serde_json::map::Entry;
-use serde_json::{Map, Value};
+
+use crate::schema::document::Document;
 
 /// Why payload text is not a JSON document Onramp takes.
 #[derive(Debug)]
@@ -23,7 +26,7 @@ pub enum Invalid {
 }
 
 /// Parses `text` into a document, refusing duplicate keys at any depth.
-pub fn parse(text: &str) -> Result<Value, Invalid> {
+pub fn parse(text: &str) -> Result<Document<'_>, Invalid> {
     let found = RefCell::new(None);
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let parsed = Strict { found: &found }
@@ -55,10 +58,14 @@ fn pointer(mut path: Vec<Step>) -> String {
     out
 }
 
-/// Builds a [`Value`]; records the path of a duplicate key in `found`.
+/// Objects up to this many members find a duplicate by scanning them;
+/// larger ones keep a set of names, so that the check stays linear.
+const SCANNED_MEMBERS: usize = 16;
+
+/// Builds a [`Document`]; records the path of a duplicate key in `found`.
 #[derive(Clone, Copy)]
-struct Strict<'a> {
-    found: &'a RefCell<Option<Vec<Step>>>,
+struct Strict<'f> {
+    found: &'f RefCell<Option<Vec<Step>>>,
 }
 
 impl Strict<'_> {
@@ -72,58 +79,99 @@ impl Strict<'_> {
 }
 
 impl<'de> DeserializeSeed<'de> for Strict<'_> {
-    type Value = Value;
+    type Value = Document<'de>;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_any(self)
     }
 }
 
+/// A member name, borrowed from the text unless it holds an escape.
+struct Name;
+
+impl<'de> DeserializeSeed<'de> for Name {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Name {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
 impl<'de> Visitor<'de> for Strict<'_> {
-    type Value = Value;
+    type Value = Document<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
     }
 
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Document::Bool(v))
     }
 
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Document::Number(v.into()))
     }
 
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Document::Number(v.into()))
     }
 
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Document::Null, Document::Number))
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Document::String(Cow::Borrowed(v)))
     }
 
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Document::String(Cow::Owned(v.to_owned())))
     }
 
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Document::String(Cow::Owned(v)))
     }
 
-    fn visit_none<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Document::Null)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(Document::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
         loop {
             match seq.next_element_seed(self) {
                 Ok(Some(item)) => items.push(item),
-                Ok(None) => return Ok(Value::Array(items)),
+                Ok(None) => return Ok(Document::Array(items)),
                 Err(e) => {
                     self.through(|| Step::Index(items.len()));
                     return Err(e);
@@ -132,35 +180,39 @@ impl<'de> Visitor<'de> for Strict<'_> {
         }
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut object = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut members: Vec<(Cow<'de, str>, Document<'de>)> = Vec::new();
+        let mut names: HashSet<Cow<'de, str>> = HashSet::new();
+        while let Some(name) = map.next_key_seed(Name)? {
             let value = match map.next_value_seed(self) {
                 Ok(value) => value,
                 Err(e) => {
-                    self.through(|| Step::Key(key));
+                    self.through(|| Step::Key(name.into_owned()));
                     return Err(e);
                 }
             };
-            match object.entry(key) {
-                Entry::Vacant(slot) => {
-                    slot.insert(value);
+            let taken = if members.len() < SCANNED_MEMBERS {
+                members.iter().any(|(n, _)| *n == name)
+            } else {
+                if names.is_empty() {
+                    names.extend(members.iter().map(|(n, _)| n.clone()));
                 }
-                Entry::Occupied(taken) => {
-                    let key = taken.key().clone();
-                    *self.found.borrow_mut() = Some(vec![Step::Key(key)]);
-                    return Err(de::Error::custom("duplicate key"));
-                }
+                !names.insert(name.clone())
+            };
+            if taken {
+                *self.found.borrow_mut() = Some(vec![Step::Key(name.into_owned())]);
+                return Err(de::Error::custom("duplicate key"));
             }
+            members.push((name, value));
         }
-        Ok(Value::Object(object))
+        Ok(Document::Object(members))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn duplicate(text: &str) -> Option<String> {
         match parse(text) {
@@ -177,8 +229,32 @@ mod tests {
         assert_eq!(strict.is_ok(), plain.is_ok());
         let text = r#"{"a": [1, -2, 3.5, true, null, "x", {"b": {}}], "c": "\u00e9", "u": 18446744073709551615}"#;
         let strict = parse(text).expect("parses");
-        assert_eq!(strict, serde_json::from_str::<Value>(text).expect("parses"));
-        assert_eq!(strict["u"], json!(u64::MAX));
+        assert_eq!(strict.to_value(), serde_json::from_str::<Value>(text).expect("parses"));
+        assert_eq!(strict.get("u").map(Document::to_value), Some(json!(u64::MAX)));
+    }
+
+    #[test]
+    fn strings_without_escapes_are_borrowed_from_the_text() {
+        let text = r#"{"plain": "abc", "esc\u0061ped": "x\ny"}"#;
+        let Document::Object(members) = parse(text).expect("parses") else { panic!("an object") };
+        assert!(matches!(members[0].0, Cow::Borrowed("plain")));
+        assert!(matches!(members[0].1, Document::String(Cow::Borrowed("abc"))));
+        assert_eq!(members[1].0, "escaped");
+        assert!(matches!(members[1].0, Cow::Owned(_)));
+        assert!(matches!(&members[1].1, Document::String(Cow::Owned(s)) if s == "x\ny"));
+    }
+
+    #[test]
+    fn a_duplicate_is_found_in_a_wide_object_too() {
+        let members: Vec<String> = (0..100).map(|i| format!(r#""k{i}": {i}"#)).collect();
+        let wide = format!("{{{}}}", members.join(","));
+        assert!(parse(&wide).is_ok());
+        for at in [1, 15, 16, 17, 99] {
+            let text = format!(r#"{{{}, "k{at}": 0}}"#, members.join(","));
+            assert_eq!(duplicate(&text), Some(format!("/k{at}")), "k{at} again after 100 members");
+        }
+        let text = format!(r#"{{"x": {{{}, "k3": 0}}}}"#, members.join(","));
+        assert_eq!(duplicate(&text).as_deref(), Some("/x/k3"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 mod error;
 pub mod grpc;
-pub(crate) mod json;
+pub mod json;
 pub(crate) mod record;
 mod stream;
 

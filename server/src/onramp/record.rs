@@ -6,6 +6,7 @@ use super::json;
 use crate::error::Code;
 use crate::roads::{Road, RoadType};
 use crate::schema::CompiledSchema;
+use crate::schema::document::Document;
 use crate::schema::path::{PartitionPath, canonical_json};
 
 /// A record as a producer sent it.
@@ -161,9 +162,12 @@ pub fn prepare(record: Record, target: &Target<'_>) -> Result<Prepared, Rejectio
     check_schema(&document, target)?;
     let key = match (key, target.partition_path) {
         (Some(key), _) => Some(key),
-        (None, Some(path)) => path.value_in(&document).map(|v| canonical_json(v).into_bytes()),
+        (None, Some(path)) => {
+            path.value_in(&document).map(|v| canonical_json(&v.to_value()).into_bytes())
+        }
         (None, None) => None,
     };
+    drop(document);
     Ok(Prepared { key, payload: Some(payload) })
 }
 
@@ -183,7 +187,7 @@ fn duplicate_key(pointer: String) -> Rejection {
     }
 }
 
-fn check_schema(document: &Value, target: &Target<'_>) -> Result<(), Rejection> {
+fn check_schema(document: &Document<'_>, target: &Target<'_>) -> Result<(), Rejection> {
     let validator = &target.schema.validator;
     if validator.is_valid(document) {
         return Ok(());
@@ -274,14 +278,14 @@ pub fn fit_violations<'a>(rejections: impl Iterator<Item = &'a mut Rejection>, b
     }
 }
 
-fn kind_of(value: &Value) -> &'static str {
+fn kind_of(value: &Document<'_>) -> &'static str {
     match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
+        Document::Null => "null",
+        Document::Bool(_) => "a boolean",
+        Document::Number(_) => "a number",
+        Document::String(_) => "a string",
+        Document::Array(_) => "an array",
+        Document::Object(_) => "an object",
     }
 }
 

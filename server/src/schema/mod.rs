@@ -4,12 +4,15 @@
 
 mod cache;
 pub mod compat;
+pub mod document;
 pub mod path;
 mod pii;
 
 use std::sync::Arc;
 
 use jsonschema::{Draft, PatternOptions, Validator};
+
+use document::Documents;
 use serde_json::Value;
 
 pub use cache::SchemaCache;
@@ -43,7 +46,8 @@ fn problem(pointer: impl Into<String>, problem: impl Into<String>) -> SchemaProb
 /// A schema that passed every rule, ready to validate payloads.
 pub struct CompiledSchema {
     pub document: Value,
-    pub validator: Validator,
+    /// Validates payloads parsed as [`document::Document`]s.
+    pub validator: Validator<Documents>,
     pub pii: PiiPaths,
 }
 
@@ -92,7 +96,7 @@ fn compile_with(text: &str, patterns: Patterns) -> Result<CompiledSchema, Vec<Sc
     let document: Value =
         serde_json::from_str(text).map_err(|e| vec![problem("", format!("is not JSON: {e}"))])?;
     let draft = draft_of(&document).map_err(|p| vec![p])?;
-    let options = jsonschema::options().with_draft(draft);
+    let options = jsonschema::options_for::<Documents>().with_draft(draft);
     let built = match patterns {
         Patterns::Linear => options.with_pattern_options(PatternOptions::regex()).build(&document),
         Patterns::Budgeted => options
@@ -192,6 +196,7 @@ pub fn pii_marks_added(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use document::Document;
     use serde_json::json;
 
     fn problems(schema: Value) -> Vec<String> {
@@ -236,7 +241,7 @@ mod tests {
         let compiled = compile(&nested.to_string()).expect("linear");
         // A backtracking engine would take 2^40 steps on this.
         let hostile = json!({"a": format!("{}b", "a".repeat(40))});
-        assert!(!compiled.validator.is_valid(&hostile));
+        assert!(!compiled.validator.is_valid(&Document::of(&hostile)));
     }
 
     #[test]
@@ -245,11 +250,11 @@ mod tests {
             json!({"type": "object", "properties": {"a": {"pattern": r"^(?:a|(?=a)a)*$"}}});
         assert!(compile(&schema.to_string()).is_err());
         let compiled = compile_stored(&schema.to_string()).expect("stored versions keep working");
-        assert!(compiled.validator.is_valid(&json!({"a": "aaa"})));
+        assert!(compiled.validator.is_valid(&Document::of(&json!({"a": "aaa"}))));
         // 2^40 ways to fail on a backtracking engine; cut off by the budget
         // and refused, not run to the end.
         let hostile = json!({"a": format!("{}b", "a".repeat(40))});
-        assert!(!compiled.validator.is_valid(&hostile));
+        assert!(!compiled.validator.is_valid(&Document::of(&hostile)));
     }
 
     #[test]

@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use super::document::Document;
+
 /// A parsed partition path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartitionPath {
@@ -56,7 +58,7 @@ impl PartitionPath {
     }
 
     /// The value at the path in a payload, if present.
-    pub fn value_in<'a>(&self, document: &'a Value) -> Option<&'a Value> {
+    pub fn value_in<'a>(&self, document: &'a Document<'a>) -> Option<&'a Document<'a>> {
         self.segments.iter().try_fold(document, |at, segment| at.get(segment))
     }
 }
@@ -162,8 +164,10 @@ mod tests {
     #[test]
     fn values_are_found_and_canonicalised() {
         let doc = json!({"a": {"b": {"y": 2, "x": [1, "s"]}}});
+        let doc = Document::of(&doc);
         let path = PartitionPath::parse("$.a.b").expect("ok");
-        assert_eq!(canonical_json(path.value_in(&doc).expect("present")), r#"{"x":[1,"s"],"y":2}"#);
+        let value = path.value_in(&doc).expect("present").to_value();
+        assert_eq!(canonical_json(&value), r#"{"x":[1,"s"],"y":2}"#);
         assert!(PartitionPath::parse("$.a.z").expect("ok").value_in(&doc).is_none());
     }
 }
