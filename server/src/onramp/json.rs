@@ -58,9 +58,22 @@ fn pointer(mut path: Vec<Step>) -> String {
     out
 }
 
-/// Objects up to this many members find a duplicate by scanning them;
-/// larger ones keep a set of names, so that the check stays linear.
-const SCANNED_MEMBERS: usize = 16;
+/// Objects up to this many members find a duplicate by scanning them as
+/// each is added; larger ones sort their names once complete, so that the
+/// check stays O(n log n) without hashing every name.
+const SCANNED_MEMBERS: usize = 8;
+
+/// The first name in `members`, in document order, that appeared before.
+fn first_duplicate<'m>(members: &'m [(Cow<'_, str>, Document<'_>)]) -> Option<&'m str> {
+    let mut names: Vec<&str> = members.iter().map(|(n, _)| n.as_ref()).collect();
+    names.sort_unstable();
+    if names.windows(2).all(|w| w[0] != w[1]) {
+        return None;
+    }
+    // Rare: which one came second first is worth a set.
+    let mut seen = HashSet::new();
+    members.iter().map(|(n, _)| n.as_ref()).find(|n| !seen.insert(*n))
+}
 
 /// Builds a [`Document`]; records the path of a duplicate key in `found`.
 #[derive(Clone, Copy)]
@@ -182,7 +195,10 @@ impl<'de> Visitor<'de> for Strict<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut members: Vec<(Cow<'de, str>, Document<'de>)> = Vec::new();
-        let mut names: HashSet<Cow<'de, str>> = HashSet::new();
+        let duplicate = |name: &str| {
+            *self.found.borrow_mut() = Some(vec![Step::Key(name.to_owned())]);
+            de::Error::custom("duplicate key")
+        };
         while let Some(name) = map.next_key_seed(Name)? {
             let value = match map.next_value_seed(self) {
                 Ok(value) => value,
@@ -191,19 +207,15 @@ impl<'de> Visitor<'de> for Strict<'_> {
                     return Err(e);
                 }
             };
-            let taken = if members.len() < SCANNED_MEMBERS {
-                members.iter().any(|(n, _)| *n == name)
-            } else {
-                if names.is_empty() {
-                    names.extend(members.iter().map(|(n, _)| n.clone()));
-                }
-                !names.insert(name.clone())
-            };
-            if taken {
-                *self.found.borrow_mut() = Some(vec![Step::Key(name.into_owned())]);
-                return Err(de::Error::custom("duplicate key"));
+            if members.len() < SCANNED_MEMBERS && members.iter().any(|(n, _)| *n == name) {
+                return Err(duplicate(&name));
             }
             members.push((name, value));
+        }
+        if members.len() > SCANNED_MEMBERS
+            && let Some(name) = first_duplicate(&members)
+        {
+            return Err(duplicate(name));
         }
         Ok(Document::Object(members))
     }
@@ -249,7 +261,7 @@ mod tests {
         let members: Vec<String> = (0..100).map(|i| format!(r#""k{i}": {i}"#)).collect();
         let wide = format!("{{{}}}", members.join(","));
         assert!(parse(&wide).is_ok());
-        for at in [1, 15, 16, 17, 99] {
+        for at in [1, 7, 8, 9, 99] {
             let text = format!(r#"{{{}, "k{at}": 0}}"#, members.join(","));
             assert_eq!(duplicate(&text), Some(format!("/k{at}")), "k{at} again after 100 members");
         }
