@@ -34,12 +34,13 @@ impl<'a> Document<'a> {
     /// The member `name` of an object.
     pub fn get(&self, name: &str) -> Option<&Document<'a>> {
         match self {
-            Document::Object(members) => members.iter().find(|(n, _)| n == name).map(|(_, v)| v),
+            Document::Object(members) => member(members, name),
             _ => None,
         }
     }
 
     /// A `serde_json::Value` as a document, borrowing its strings.
+    #[cfg(test)]
     pub fn of(value: &'a Value) -> Self {
         match value {
             Value::Null => Document::Null,
@@ -67,6 +68,14 @@ impl<'a> Document<'a> {
             }
         }
     }
+}
+
+/// The member `name` of an object's members: a scan, as objects are small.
+fn member<'m, 'a>(
+    members: &'m [(Cow<'a, str>, Document<'a>)],
+    name: &str,
+) -> Option<&'m Document<'a>> {
+    members.iter().find(|(n, _)| n == name).map(|(_, v)| v)
 }
 
 /// The validator's view of [`Document`].
@@ -201,7 +210,7 @@ impl<'a> Object<'a, Documents> for &'a [(Cow<'a, str>, Document<'a>)] {
     }
 
     fn get(&self, key: &String) -> Option<&'a Document<'a>> {
-        self.iter().find(|(name, _)| name == key).map(|(_, value)| value)
+        member(self, key)
     }
 
     fn members(&self) -> Members<'a> {
