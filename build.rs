@@ -21,6 +21,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `file_descriptor_set_path` is ignored on the `compile_fds` path, so the
     // set for reflection is written here.
     std::fs::write(out_dir.join("roadroller_descriptor.bin"), prost::Message::encode_to_vec(&fds))?;
-    tonic_prost_build::configure().build_server(true).build_client(true).compile_fds(fds)?;
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        // Written by hand so that a server can send records encoded ahead.
+        .extern_path(".roadroller.v1.RoadMessages", "crate::wire::RoadMessages")
+        .compile_fds(fds)?;
     Ok(())
 }

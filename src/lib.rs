@@ -7,7 +7,10 @@
 pub mod v1 {
     #![allow(clippy::all, clippy::pedantic, missing_docs)]
     tonic::include_proto!("roadroller.v1");
+    pub use crate::wire::RoadMessages;
 }
+
+mod wire;
 
 /// The encoded `FileDescriptorSet` of every roadroller.v1 file and the
 /// well-known types it imports, for gRPC server reflection.
