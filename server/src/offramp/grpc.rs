@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::pin::Pin;
 
+use bytes::BytesMut;
 use futures::{Stream, StreamExt};
 use roadroller_api::v1 as pb;
 use roadroller_api::v1::offramp_service_server::OfframpService;
@@ -11,7 +12,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::{Command, Event, InitialPosition, Mode, Offramp, OfframpError, SeekTo, Start};
+use super::{Command, Event, InitialPosition, Mode, Offramp, OfframpError, SeekTo, Start, wire};
 use crate::auth::grpc::caller;
 use crate::grpc::decoding::caller_status;
 use crate::grpc::status;
@@ -123,17 +124,19 @@ fn command(kind: pb::subscribe_request::Kind) -> Command {
     }
 }
 
-fn road_message(d: super::Delivered) -> pb::RoadMessage {
+/// A record as its own response (subscribers that do not batch).
+pub(super) fn road_message(d: super::Delivered) -> pb::RoadMessage {
+    let text = |t: Option<super::Text>| t.map(|t| t.as_str().to_owned());
     pb::RoadMessage {
         partition: d.partition,
         offset: d.offset,
         timestamp: d.timestamp_ms.map(timestamp),
         schema_version: d.schema_version as i32,
-        key: d.key,
-        payload: d.payload,
-        traceparent: d.traceparent,
-        resume_token: d.resume_token,
-        tracestate: d.tracestate,
+        key: text(d.key),
+        payload: text(d.payload),
+        traceparent: text(d.traceparent),
+        resume_token: text(d.resume_token),
+        tracestate: text(d.tracestate),
     }
 }
 
@@ -143,7 +146,8 @@ fn road_message(d: super::Delivered) -> pb::RoadMessage {
 const BATCH_BYTES: usize = 1 << 20;
 
 /// A batch of events as responses: each event its own, or with
-/// `batch_messages`, runs of records packed into `messages`.
+/// `batch_messages`, runs of records packed into `messages`, written to the
+/// wire by [`wire`](super::wire) from the records' shared texts.
 fn responses(
     events: Vec<Event>,
     batch_messages: bool,
@@ -153,11 +157,20 @@ fn responses(
         return events.into_iter().map(|e| Ok(response(e))).collect();
     }
     let mut out = Vec::new();
-    let mut run: Vec<pb::RoadMessage> = Vec::new();
+    // One buffer for every run of this batch of events.
+    let mut buf = BytesMut::with_capacity(
+        events
+            .iter()
+            .map(|e| match e {
+                Event::Message(d) => wire::entry_len(d),
+                _ => 0,
+            })
+            .sum(),
+    );
     let mut bytes = 0;
-    let close = |run: &mut Vec<pb::RoadMessage>, out: &mut Vec<_>| {
-        if !run.is_empty() {
-            let messages = pb::RoadMessages { messages: std::mem::take(run) };
+    let close = |buf: &mut BytesMut, out: &mut Vec<_>| {
+        if !buf.is_empty() {
+            let messages = pb::RoadMessages { messages: Vec::new(), encoded: buf.split().freeze() };
             out.push(Ok(pb::SubscribeResponse { kind: Some(Kind::Messages(messages)) }));
         }
     };
@@ -167,20 +180,20 @@ fn responses(
                 let size = d.payload.as_ref().map_or(0, |p| p.len())
                     + d.key.as_ref().map_or(0, |k| k.len());
                 if bytes + size > BATCH_BYTES {
-                    close(&mut run, &mut out);
+                    close(&mut buf, &mut out);
                     bytes = 0;
                 }
                 bytes += size;
-                run.push(road_message(d));
+                wire::put_entry(&d, &mut buf);
             }
             other => {
-                close(&mut run, &mut out);
+                close(&mut buf, &mut out);
                 bytes = 0;
                 out.push(Ok(response(other)));
             }
         }
     }
-    close(&mut run, &mut out);
+    close(&mut buf, &mut out);
     out
 }
 

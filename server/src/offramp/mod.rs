@@ -13,6 +13,8 @@ mod shared_pages;
 mod slots;
 mod snapshot;
 mod snapshot_view;
+mod text;
+mod wire;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -23,6 +25,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use error::OfframpError;
+pub use text::Text;
 
 use crate::auth::{self, Action, Caller, Guard};
 use crate::error::FieldViolation;
@@ -106,19 +109,20 @@ pub enum SeekTo {
     Offsets(BTreeMap<i32, i64>),
 }
 
-/// A record as the subscriber receives it.
+/// A record as the subscriber receives it. Its texts are shared, so a clone
+/// for another subscriber copies none of them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Delivered {
     pub partition: i32,
     pub offset: i64,
     pub timestamp_ms: Option<i64>,
     pub schema_version: u32,
-    pub key: Option<String>,
-    pub payload: Option<String>,
-    pub traceparent: Option<String>,
-    pub tracestate: Option<String>,
+    pub key: Option<Text>,
+    pub payload: Option<Text>,
+    pub traceparent: Option<Text>,
+    pub tracestate: Option<Text>,
     /// Snapshot messages from a materialized road's view: where to resume.
-    pub resume_token: Option<String>,
+    pub resume_token: Option<Text>,
 }
 
 /// What the server tells the subscriber.

@@ -9,6 +9,7 @@ use rdkafka::Message;
 use rdkafka::message::Headers;
 
 use super::Delivered;
+use super::text::Arena;
 use crate::roads::registry::Registry;
 use crate::schema::{CompiledSchema, SchemaCache};
 use crate::tables::StoredEntry;
@@ -34,6 +35,8 @@ pub struct Renderer {
     keyed: bool,
     /// The writer schemas met so far, by version.
     writers: HashMap<u32, Option<Arc<CompiledSchema>>>,
+    /// Where keys, payloads and headers are copied to.
+    arena: Arena,
 }
 
 impl Renderer {
@@ -51,6 +54,7 @@ impl Renderer {
             pii_granted,
             keyed,
             writers: HashMap::new(),
+            arena: Arena::default(),
         }
     }
 
@@ -60,16 +64,25 @@ impl Renderer {
 
     /// The record as delivered, or why it cannot be delivered.
     pub fn render(&mut self, m: &impl Message) -> Result<Delivered, String> {
-        let header = |name: &str| {
-            m.headers().and_then(|h| {
-                h.iter()
-                    .find(|h| h.key == name)
-                    .and_then(|h| h.value)
-                    .map(|v| String::from_utf8_lossy(v).into_owned())
-            })
-        };
-        let schema_version =
-            header(roadroller_api::SCHEMA_VERSION_HEADER).and_then(|v| v.parse().ok()).unwrap_or(0);
+        // One pass over the headers; the first of each name counts.
+        let (mut version, mut traceparent, mut tracestate) = (None, None, None);
+        for h in m.headers().iter().flat_map(|h| h.iter()) {
+            let slot = match h.key {
+                roadroller_api::SCHEMA_VERSION_HEADER => &mut version,
+                "traceparent" => &mut traceparent,
+                "tracestate" => &mut tracestate,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(h.value);
+            }
+        }
+        let (traceparent, tracestate) = (traceparent.flatten(), tracestate.flatten());
+        let schema_version = version
+            .flatten()
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         let record = Record {
             partition: m.partition(),
             offset: m.offset(),
@@ -79,8 +92,8 @@ impl Renderer {
             payload: m.payload(),
         };
         let mut delivered = self.deliver(record)?;
-        delivered.traceparent = header("traceparent");
-        delivered.tracestate = header("tracestate");
+        delivered.traceparent = traceparent.map(|v| self.arena.text(v));
+        delivered.tracestate = tracestate.map(|v| self.arena.text(v));
         Ok(delivered)
     }
 
@@ -97,30 +110,26 @@ impl Renderer {
     }
 
     fn deliver(&mut self, r: Record<'_>) -> Result<Delivered, String> {
-        let mut payload = r.payload.map(|p| String::from_utf8_lossy(p).into_owned());
+        let mut payload = r.payload.map(|p| self.arena.text(p));
         if let (Some(text), false) = (&payload, self.pii_granted)
             && let Some(writer) = self.writer(r.schema_version)
             && !writer.pii.is_empty()
         {
-            let mut document: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            let mut document: serde_json::Value = serde_json::from_slice(text.as_bytes()).map_err(|e| {
                 format!(
                     "partition {} offset {}: the payload is not JSON ({e}), so its PII cannot be blanked; it was not delivered",
                     r.partition, r.offset
                 )
             })?;
             writer.pii.blank(&mut document);
-            payload = Some(document.to_string());
+            payload = Some(document.to_string().into());
         }
         Ok(Delivered {
             partition: r.partition,
             offset: r.offset,
             timestamp_ms: r.timestamp_ms,
             schema_version: r.schema_version,
-            key: if self.keyed {
-                r.key.map(|k| String::from_utf8_lossy(k).into_owned())
-            } else {
-                None
-            },
+            key: if self.keyed { r.key.map(|k| self.arena.text(k)) } else { None },
             payload,
             traceparent: None,
             tracestate: None,

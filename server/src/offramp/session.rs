@@ -387,9 +387,10 @@ impl Session {
             // One span for the batch, linked to where its records came from.
             if o.telemetry.tracing.is_on() {
                 let carried = self.outbox[first..].iter().filter_map(|e| match e {
-                    Event::Message(d) => {
-                        d.traceparent.as_deref().map(|tp| (tp, d.tracestate.as_deref()))
-                    }
+                    Event::Message(d) => d
+                        .traceparent
+                        .as_ref()
+                        .map(|tp| (tp.as_str(), d.tracestate.as_ref().map(super::Text::as_str))),
                     _ => None,
                 });
                 o.telemetry.tracing.process(

@@ -126,7 +126,7 @@ async fn read(
             continue;
         }
         page.messages.push(session.renderer.render_stored(key, entry).map(|mut delivered| {
-            delivered.resume_token = Some(ResumeToken::after_key(prefix, key));
+            delivered.resume_token = Some(ResumeToken::after_key(prefix, key).into());
             delivered
         }));
     }

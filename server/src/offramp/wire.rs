@@ -1,0 +1,131 @@
+//! Delivered records written straight into a `RoadMessages` batch.
+//!
+//! Each record becomes one entry of the batch's repeated field 1, byte for
+//! byte what prost writes for the same `RoadMessage`, but from the shared
+//! texts the record already holds: no owned strings, no struct per record,
+//! and one buffer for the whole batch.
+
+use bytes::BytesMut;
+use prost::encoding::{self, WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+
+use super::{Delivered, Text};
+use crate::paver::grpc::timestamp;
+
+/// `RoadMessages.messages`.
+const MESSAGES: u32 = 1;
+
+/// The entry of `d`, tag and length included.
+pub fn entry_len(d: &Delivered) -> usize {
+    let body = body_len(d);
+    key_len(MESSAGES) + encoded_len_varint(body as u64) + body
+}
+
+/// Appends the entry of `d` to `buf`.
+pub fn put_entry(d: &Delivered, buf: &mut BytesMut) {
+    buf.reserve(entry_len(d));
+    encode_key(MESSAGES, WireType::LengthDelimited, buf);
+    encode_varint(body_len(d) as u64, buf);
+    if d.partition != 0 {
+        encoding::int32::encode(1, &d.partition, buf);
+    }
+    if d.offset != 0 {
+        encoding::int64::encode(2, &d.offset, buf);
+    }
+    if let Some(ms) = d.timestamp_ms {
+        encoding::message::encode(3, &timestamp(ms), buf);
+    }
+    let version = d.schema_version as i32;
+    if version != 0 {
+        encoding::int32::encode(4, &version, buf);
+    }
+    for (tag, text) in texts(d) {
+        if let Some(text) = text {
+            encoding::bytes::encode(tag, text.bytes(), buf);
+        }
+    }
+}
+
+fn body_len(d: &Delivered) -> usize {
+    let version = d.schema_version as i32;
+    let mut len = 0;
+    if d.partition != 0 {
+        len += encoding::int32::encoded_len(1, &d.partition);
+    }
+    if d.offset != 0 {
+        len += encoding::int64::encoded_len(2, &d.offset);
+    }
+    if let Some(ms) = d.timestamp_ms {
+        len += encoding::message::encoded_len(3, &timestamp(ms));
+    }
+    if version != 0 {
+        len += encoding::int32::encoded_len(4, &version);
+    }
+    for (tag, text) in texts(d) {
+        if let Some(text) = text {
+            len += encoding::bytes::encoded_len(tag, text.bytes());
+        }
+    }
+    len
+}
+
+/// The string fields of `RoadMessage`, by tag.
+fn texts(d: &Delivered) -> [(u32, Option<&Text>); 5] {
+    [
+        (5, d.key.as_ref()),
+        (6, d.payload.as_ref()),
+        (7, d.traceparent.as_ref()),
+        (8, d.tracestate.as_ref()),
+        (9, d.resume_token.as_ref()),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message;
+    use roadroller_api::v1 as pb;
+
+    use super::*;
+    use crate::offramp::grpc::road_message;
+
+    fn records() -> Vec<Delivered> {
+        let full = Delivered {
+            partition: 11,
+            offset: 1 << 40,
+            timestamp_ms: Some(1_764_000_000_123),
+            schema_version: 3,
+            key: Some("k\u{e9}y".into()),
+            payload: Some(r#"{"a":[1,2,"x"]}"#.into()),
+            traceparent: Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".into()),
+            tracestate: Some("congo=t61rcWkgMzE".into()),
+            resume_token: Some("rt1.abc".into()),
+        };
+        let empty = Delivered {
+            partition: 0,
+            offset: 0,
+            timestamp_ms: None,
+            schema_version: 0,
+            key: Some("".into()),
+            payload: None,
+            traceparent: None,
+            tracestate: None,
+            resume_token: None,
+        };
+        let negative = Delivered { partition: -1, timestamp_ms: Some(-1500), ..empty.clone() };
+        vec![full, empty, negative]
+    }
+
+    #[test]
+    fn entries_are_what_prost_writes_for_the_same_messages() {
+        let records = records();
+        let generated: Vec<pb::RoadMessage> = records.iter().cloned().map(road_message).collect();
+        let expected = pb::RoadMessages { messages: generated.clone(), ..Default::default() };
+        let mut ours = BytesMut::new();
+        for d in &records {
+            put_entry(d, &mut ours);
+        }
+        assert_eq!(ours.as_ref(), expected.encode_to_vec().as_slice());
+        assert_eq!(ours.len(), records.iter().map(entry_len).sum::<usize>());
+        let decoded = pb::RoadMessages::decode(ours.freeze()).expect("decodes");
+        assert_eq!(decoded.messages, generated);
+    }
+}
