@@ -175,11 +175,19 @@ pub async fn study(stage: &Stage, sizes: &Sizes, raw_secs: f64) -> Result<Vec<Fi
     if !proc::reset_peak(pid) {
         return Err("cannot reset the server's peak memory (/proc/<pid>/clear_refs)".into());
     }
+    // A fleet is many instances: each member has its own connection, as it
+    // would from its own host (over one, every stream shares one HTTP/2
+    // connection's task on each side).
+    let mut members = Vec::with_capacity(sizes.fleet);
+    for _ in 0..sizes.fleet {
+        members.push(Client::connect(format!("http://{}", stage.server.grpc)).await?);
+    }
     let before = proc::rss(pid);
+    let cpu = proc::Cpu::start(pid);
     let started = Instant::now();
     let mut fleet = tokio::task::JoinSet::new();
-    for _ in 0..sizes.fleet {
-        fleet.spawn(snapshot(client.clone()));
+    for member in members {
+        fleet.spawn(snapshot(member));
     }
     while let Some(done) = fleet.join_next().await {
         let keys = done.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
@@ -196,6 +204,11 @@ pub async fn study(stage: &Stage, sizes: &Sizes, raw_secs: f64) -> Result<Vec<Fi
         )
         .against(alone, Target::RatioAtMost(3.0)),
     );
+    // Where the fleet's time goes: the server sends every record once per
+    // subscriber, and this process decodes each of them.
+    let (bench, server) = cpu.per_record(sizes.keys * sizes.fleet as u64);
+    figures.push(Figure::new("16: fleet CPU server, per record sent", server, "us/record"));
+    figures.push(Figure::new("16: fleet CPU subscribers, per record received", bench, "us/record"));
     figures.push(Figure::new(
         format!("16 server peak RSS growth, {} snapshots", sizes.fleet),
         proc::peak(pid).saturating_sub(before) as f64 / (1 << 20) as f64,
