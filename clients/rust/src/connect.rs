@@ -110,7 +110,11 @@ impl ConnectOptions {
             .connect_timeout(self.connect_timeout)
             .tcp_keepalive(Some(self.keep_alive))
             .http2_keep_alive_interval(self.keep_alive)
-            .keep_alive_while_idle(true);
+            .keep_alive_while_idle(true)
+            // Let the server send a batch of records in a few large frames:
+            // at HTTP/2's default 16 KiB it writes and this client reads
+            // once per frame.
+            .max_frame_size(MAX_FRAME_BYTES);
         #[cfg(feature = "tls")]
         let endpoint = match (&self.tls, url.starts_with("https://")) {
             (Some(tls), _) => endpoint.tls_config(tls.clone()),
@@ -129,6 +133,10 @@ impl ConnectOptions {
         endpoint.connect().await.map_err(|source| Error::Connect { endpoint: url, source })
     }
 }
+
+/// The largest HTTP/2 frame this client accepts; the protocol allows up to
+/// 16 MiB.
+const MAX_FRAME_BYTES: u32 = 1 << 20;
 
 /// `host:port` means `http://host:port`, as gRPC tools read it.
 fn with_scheme(url: String) -> String {

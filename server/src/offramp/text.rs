@@ -19,11 +19,6 @@ impl Text {
         &self.0
     }
 
-    /// The bytes, for writing to the wire as they are.
-    pub fn bytes(&self) -> &Bytes {
-        &self.0
-    }
-
     pub fn len(&self) -> usize {
         self.0.len()
     }
