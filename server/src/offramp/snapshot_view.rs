@@ -8,8 +8,8 @@
 //!    the held buffer allow, each with a resume token. An entry written at or
 //!    after the boundary is left out: its newer value follows among the
 //!    changes (as a key compacted during a topic snapshot is). Subscribers of
-//!    the same boundary share each page, read and rendered once
-//!    ([`SharedPages`]).
+//!    the same boundary share each page, read and rendered once, and keep
+//!    pace with each other ([`SharedPages`]).
 //! 3. `snapshot_complete` with the boundary, then every record from exactly
 //!    the boundary offsets, deletes included.
 
@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 use super::context::Assignment;
 use super::session::{Outgoing, Session};
-use super::shared_pages::{Page, PageKey, SharedPages};
+use super::shared_pages::{Lane, Page, SharedPages};
 use super::snapshot::during_snapshot;
 use super::{Command, Event, OfframpError};
 use crate::tables::{Offsets, ResumeToken, SnapshotSource};
@@ -41,21 +41,22 @@ pub async fn run(
             None => (view.offsets(), None),
         };
         let prefix = ResumeToken::prefix(view.road(), view.road_created_ms(), &boundary);
+        let lane = Lane {
+            road: view.road().to_string(),
+            road_created_ms: view.road_created_ms(),
+            generation: view.generation(),
+            boundary: boundary.clone(),
+            pii_granted: session.renderer.pii_granted(),
+        };
+        let member = pages.join(lane, after.is_some());
         session.assignment = boundary.keys().copied().collect();
         session.send(Event::Rebalance(boundary.keys().copied().collect())).await?;
         let mut done = false;
         loop {
             if !done && session.held.has_room() {
-                let key = PageKey {
-                    road: view.road().to_string(),
-                    road_created_ms: view.road_created_ms(),
-                    generation: view.generation(),
-                    boundary: boundary.clone(),
-                    pii_granted: session.renderer.pii_granted(),
-                    after: after.clone(),
-                };
-                let page =
-                    pages.get(key, || read(&mut session, &view, &boundary, &prefix, after)).await?;
+                let page = member
+                    .get(after.clone(), || read(&mut session, &view, &boundary, &prefix, after))
+                    .await?;
                 done = page.done;
                 after = page.last.clone();
                 for message in &page.messages {
