@@ -7,7 +7,7 @@
 pub mod v1 {
     #![allow(clippy::all, clippy::pedantic, missing_docs)]
     tonic::include_proto!("roadroller.v1");
-    pub use crate::wire::RoadMessages;
+    pub use crate::wire::{Entries, RoadMessages};
 }
 
 mod wire;

@@ -1,32 +1,69 @@
-//! `RoadMessages` by hand, so that a server can put records on the wire that
-//! it encoded ahead of time.
+//! `RoadMessages` by hand, so that a server can write records to the wire
+//! itself.
 //!
 //! The Offramp sends most records in `messages` batches. Encoding a batch
 //! from generated `RoadMessage` structs means copying every key, payload and
-//! token into owned strings first; the server instead writes each record's
-//! fields straight from the buffers it already holds and hands the bytes over
-//! in `encoded`. On the wire both are the same repeated field 1, so a decoder
-//! (this one included) sees only `messages`.
+//! token into owned strings first; the server instead hands over its records
+//! as [`Entries`], which write their fields straight from the buffers the
+//! server already holds into the call's own buffer. On the wire both are the
+//! same repeated field 1, so a decoder (this one included) sees only
+//! `messages`.
 
-use bytes::{Buf, BufMut, Bytes};
+use std::sync::Arc;
+
+use bytes::{Buf, BufMut};
 use prost::encoding::{DecodeContext, WireType};
 
 use crate::v1::RoadMessage;
 
+/// Records that write their own wire form: entries of `RoadMessages`'
+/// field 1, each its key, its length and a `RoadMessage`.
+pub trait Entries: Send + Sync {
+    /// The bytes `encode` writes.
+    fn encoded_len(&self) -> usize;
+    fn encode(&self, buf: &mut dyn BufMut);
+}
+
 /// Records of a road, in the order they would have come one by one.
-#[derive(Clone, PartialEq, Default, Debug)]
+#[derive(Clone, Default)]
 pub struct RoadMessages {
     pub messages: Vec<RoadMessage>,
-    /// More entries of `messages`, already encoded: each a field-1 key, a
-    /// length and a `RoadMessage`. They go on the wire after `messages`.
-    /// Decoding never fills it.
-    pub encoded: Bytes,
+    /// More entries, written after `messages`. Decoding never fills it.
+    pub encoded: Option<Arc<dyn Entries>>,
+}
+
+impl RoadMessages {
+    /// What `encoded` writes.
+    fn encoded_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if let Some(entries) = &self.encoded {
+            entries.encode(&mut out);
+        }
+        out
+    }
+}
+
+impl PartialEq for RoadMessages {
+    fn eq(&self, other: &Self) -> bool {
+        self.messages == other.messages && self.encoded_bytes() == other.encoded_bytes()
+    }
+}
+
+impl std::fmt::Debug for RoadMessages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoadMessages")
+            .field("messages", &self.messages)
+            .field("encoded_bytes", &self.encoded.as_ref().map_or(0, |e| e.encoded_len()))
+            .finish()
+    }
 }
 
 impl prost::Message for RoadMessages {
-    fn encode_raw(&self, buf: &mut impl BufMut) {
+    fn encode_raw(&self, mut buf: &mut impl BufMut) {
         prost::encoding::message::encode_repeated(1, &self.messages, buf);
-        buf.put_slice(&self.encoded);
+        if let Some(entries) = &self.encoded {
+            entries.encode(&mut buf);
+        }
     }
 
     fn merge_field(
@@ -47,12 +84,13 @@ impl prost::Message for RoadMessages {
     }
 
     fn encoded_len(&self) -> usize {
-        prost::encoding::message::encoded_len_repeated(1, &self.messages) + self.encoded.len()
+        prost::encoding::message::encoded_len_repeated(1, &self.messages)
+            + self.encoded.as_ref().map_or(0, |e| e.encoded_len())
     }
 
     fn clear(&mut self) {
         self.messages.clear();
-        self.encoded.clear();
+        self.encoded = None;
     }
 }
 
@@ -72,13 +110,26 @@ mod tests {
         }
     }
 
+    /// Records encoded ahead, as a server's own would write them.
+    struct Ahead(Vec<u8>);
+
+    impl Entries for Ahead {
+        fn encoded_len(&self) -> usize {
+            self.0.len()
+        }
+        fn encode(&self, buf: &mut dyn BufMut) {
+            buf.put_slice(&self.0);
+        }
+    }
+
     #[test]
     fn encoded_records_decode_as_messages_after_the_others() {
         let mut ahead = Vec::new();
         for offset in [7, 8] {
             prost::encoding::message::encode(1, &record(offset), &mut ahead);
         }
-        let batch = RoadMessages { messages: vec![record(6)], encoded: Bytes::from(ahead) };
+        let batch =
+            RoadMessages { messages: vec![record(6)], encoded: Some(Arc::new(Ahead(ahead))) };
         let wire = batch.encode_to_vec();
         assert_eq!(wire.len(), batch.encoded_len());
         let decoded = RoadMessages::decode(wire.as_slice()).expect("decodes");

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 use std::pin::Pin;
+use std::sync::Arc;
 
-use bytes::BytesMut;
 use futures::{Stream, StreamExt};
 use roadroller_api::v1 as pb;
 use roadroller_api::v1::offramp_service_server::OfframpService;
@@ -146,8 +146,8 @@ pub(super) fn road_message(d: super::Delivered) -> pb::RoadMessage {
 const BATCH_BYTES: usize = 1 << 20;
 
 /// A batch of events as responses: each event its own, or with
-/// `batch_messages`, runs of records packed into `messages`, written to the
-/// wire by [`wire`](super::wire) from the records' shared texts.
+/// `batch_messages`, runs of records packed into `messages`, which write
+/// themselves to the wire ([`wire::Batch`]).
 fn responses(
     events: Vec<Event>,
     batch_messages: bool,
@@ -157,20 +157,12 @@ fn responses(
         return events.into_iter().map(|e| Ok(response(e))).collect();
     }
     let mut out = Vec::new();
-    // One buffer for every run of this batch of events.
-    let mut buf = BytesMut::with_capacity(
-        events
-            .iter()
-            .map(|e| match e {
-                Event::Message(d) => wire::entry_len(d),
-                _ => 0,
-            })
-            .sum(),
-    );
+    let mut run = wire::Batch::default();
     let mut bytes = 0;
-    let close = |buf: &mut BytesMut, out: &mut Vec<_>| {
-        if !buf.is_empty() {
-            let messages = pb::RoadMessages { messages: Vec::new(), encoded: buf.split().freeze() };
+    let close = |run: &mut wire::Batch, out: &mut Vec<_>| {
+        if !run.is_empty() {
+            let entries: Arc<dyn pb::Entries> = Arc::new(std::mem::take(run));
+            let messages = pb::RoadMessages { messages: Vec::new(), encoded: Some(entries) };
             out.push(Ok(pb::SubscribeResponse { kind: Some(Kind::Messages(messages)) }));
         }
     };
@@ -180,20 +172,20 @@ fn responses(
                 let size = d.payload.as_ref().map_or(0, |p| p.len())
                     + d.key.as_ref().map_or(0, |k| k.len());
                 if bytes + size > BATCH_BYTES {
-                    close(&mut buf, &mut out);
+                    close(&mut run, &mut out);
                     bytes = 0;
                 }
                 bytes += size;
-                wire::put_entry(&d, &mut buf);
+                run.push(d);
             }
             other => {
-                close(&mut buf, &mut out);
+                close(&mut run, &mut out);
                 bytes = 0;
                 out.push(Ok(response(other)));
             }
         }
     }
-    close(&mut buf, &mut out);
+    close(&mut run, &mut out);
     out
 }
 

@@ -2,11 +2,12 @@
 //!
 //! Each record becomes one entry of the batch's repeated field 1, byte for
 //! byte what prost writes for the same `RoadMessage`, but from the shared
-//! texts the record already holds: no owned strings, no struct per record,
-//! and one buffer for the whole batch.
+//! texts the record already holds, into the call's own buffer: no owned
+//! strings, no struct per record, and no copy in between.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BufMut;
 use prost::encoding::{self, WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+use roadroller_api::v1::Entries;
 
 use super::{Delivered, Text};
 use crate::paver::grpc::timestamp;
@@ -14,17 +15,42 @@ use crate::paver::grpc::timestamp;
 /// `RoadMessages.messages`.
 const MESSAGES: u32 = 1;
 
-/// The entry of `d`, tag and length included.
-pub fn entry_len(d: &Delivered) -> usize {
-    let body = body_len(d);
-    key_len(MESSAGES) + encoded_len_varint(body as u64) + body
+/// A run of records for one `messages` response, with the length of each
+/// one's `RoadMessage`.
+#[derive(Default)]
+pub struct Batch {
+    records: Vec<(Delivered, usize)>,
+    len: usize,
 }
 
-/// Appends the entry of `d` to `buf`.
-pub fn put_entry(d: &Delivered, buf: &mut BytesMut) {
-    buf.reserve(entry_len(d));
+impl Batch {
+    pub fn push(&mut self, d: Delivered) {
+        let body = body_len(&d);
+        self.len += key_len(MESSAGES) + encoded_len_varint(body as u64) + body;
+        self.records.push((d, body));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+}
+
+impl Entries for Batch {
+    fn encoded_len(&self) -> usize {
+        self.len
+    }
+
+    fn encode(&self, mut buf: &mut dyn BufMut) {
+        for (d, body) in &self.records {
+            put_entry(d, *body, &mut buf);
+        }
+    }
+}
+
+/// Appends the entry of `d`, whose `RoadMessage` is `body` bytes long.
+fn put_entry(d: &Delivered, body: usize, buf: &mut impl BufMut) {
     encode_key(MESSAGES, WireType::LengthDelimited, buf);
-    encode_varint(body_len(d) as u64, buf);
+    encode_varint(body as u64, buf);
     if d.partition != 0 {
         encoding::int32::encode(1, &d.partition, buf);
     }
@@ -84,6 +110,8 @@ fn texts(d: &Delivered) -> [(u32, Option<&Text>); 5] {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use prost::Message;
     use roadroller_api::v1 as pb;
 
@@ -122,13 +150,16 @@ mod tests {
         let records = records();
         let generated: Vec<pb::RoadMessage> = records.iter().cloned().map(road_message).collect();
         let expected = pb::RoadMessages { messages: generated.clone(), ..Default::default() };
-        let mut ours = BytesMut::new();
-        for d in &records {
-            put_entry(d, &mut ours);
+        let mut batch = Batch::default();
+        for d in records {
+            batch.push(d);
         }
-        assert_eq!(ours.as_ref(), expected.encode_to_vec().as_slice());
-        assert_eq!(ours.len(), records.iter().map(entry_len).sum::<usize>());
-        let decoded = pb::RoadMessages::decode(ours.freeze()).expect("decodes");
+        let len = batch.encoded_len();
+        let ours = pb::RoadMessages { messages: Vec::new(), encoded: Some(Arc::new(batch)) };
+        let wire = ours.encode_to_vec();
+        assert_eq!(wire, expected.encode_to_vec());
+        assert_eq!(wire.len(), len);
+        let decoded = pb::RoadMessages::decode(wire.as_slice()).expect("decodes");
         assert_eq!(decoded.messages, generated);
     }
 }
