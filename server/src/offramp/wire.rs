@@ -40,9 +40,15 @@ impl Entries for Batch {
         self.len
     }
 
-    fn encode(&self, mut buf: &mut dyn BufMut) {
+    fn encode(&self, buf: &mut dyn BufMut) {
+        // Each record is written here first and handed over in one piece:
+        // through `dyn BufMut`, every varint byte would be a call of its own.
+        let mut record =
+            Vec::with_capacity(self.records.iter().map(|(_, b)| *b).max().unwrap_or(0) + 16);
         for (d, body) in &self.records {
-            put_entry(d, *body, &mut buf);
+            record.clear();
+            put_entry(d, *body, &mut record);
+            buf.put_slice(&record);
         }
     }
 }
