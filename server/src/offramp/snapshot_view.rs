@@ -89,6 +89,9 @@ pub async fn run(
                 },
             }
         }
+        // Sent: the lane no longer keeps pages for this subscriber, and goes
+        // with its last member rather than living on with the changes.
+        drop(member);
         let mut start = TopicPartitionList::new();
         for (&partition, &offset) in &boundary {
             start
