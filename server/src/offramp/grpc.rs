@@ -169,8 +169,7 @@ fn responses(
     for event in events {
         match event {
             Event::Message(d) => {
-                let size = d.payload.as_ref().map_or(0, |p| p.len())
-                    + d.key.as_ref().map_or(0, |k| k.len());
+                let size = d.text_len();
                 if bytes + size > BATCH_BYTES {
                     close(&mut run, &mut out);
                     bytes = 0;

@@ -7,7 +7,6 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use super::Text;
 use super::session::Outgoing;
 
 /// At most this many records, or bytes of payload, before pausing.
@@ -22,9 +21,7 @@ pub struct Held {
 
 fn size(o: &Outgoing) -> usize {
     match o {
-        Outgoing::Message(d) => {
-            d.payload.as_ref().map_or(0, Text::len) + d.key.as_ref().map_or(0, Text::len)
-        }
+        Outgoing::Message(d) => d.text_len(),
         Outgoing::SnapshotComplete(_) | Outgoing::PartitionEnd(..) => 0,
     }
 }

@@ -125,6 +125,13 @@ pub struct Delivered {
     pub resume_token: Option<Text>,
 }
 
+impl Delivered {
+    /// Bytes of key and payload: what bounds held records and batches.
+    pub fn text_len(&self) -> usize {
+        self.payload.as_ref().map_or(0, Text::len) + self.key.as_ref().map_or(0, Text::len)
+    }
+}
+
 /// What the server tells the subscriber.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
